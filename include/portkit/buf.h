@@ -1,0 +1,28 @@
+/* A growable byte buffer: how the library hands text (JSON, rendered rows)
+ * back to a caller without printing it itself. */
+#ifndef PORTKIT_BUF_H
+#define PORTKIT_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct pk_buf {
+    char *data;   /* always NUL-terminated once anything was appended */
+    size_t len;
+    size_t cap;
+};
+
+#define PK_BUF_INIT {0, 0, 0}
+
+/* All appenders return 0 or PK_ENOMEM; on failure the buffer is unchanged. */
+int pk_buf_reserve(struct pk_buf *b, size_t extra);
+int pk_buf_append(struct pk_buf *b, const void *data, size_t len);
+int pk_buf_puts(struct pk_buf *b, const char *s);
+int pk_buf_putc(struct pk_buf *b, char c);
+int pk_buf_printf(struct pk_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int pk_buf_vprintf(struct pk_buf *b, const char *fmt, va_list ap);
+void pk_buf_reset(struct pk_buf *b);   /* len = 0, keeps memory */
+void pk_buf_free(struct pk_buf *b);
+
+#endif

@@ -1,0 +1,39 @@
+/* Everything portkit knows about one (port, transport): IANA entries,
+ * curated note, range class and this host's view. `info`, `ls` and `scan`
+ * all describe ports through it, so they agree. */
+#ifndef PORTKIT_PORTINFO_H
+#define PORTKIT_PORTINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "portkit/buf.h"
+#include "portkit/hostinfo.h"
+#include "portkit/registry.h"
+
+struct pk_portinfo {
+    unsigned port;
+    enum pk_proto proto;
+    enum pk_range range;
+    size_t first, count;      /* IANA entries for this (port, proto) in the registry */
+    const char *name;         /* primary name: IANA's, else the curated one; NULL if none */
+    const char *description;  /* IANA description of the primary entry, or "" */
+    bool reserved;            /* IANA lists it as Reserved */
+    bool official;            /* IANA has an assignment for this (port, proto) */
+    bool has_note;
+    struct pk_note note;
+    bool ephemeral, privileged; /* this host */
+};
+
+void pk_portinfo_get(const struct pk_registry *reg, const struct pk_hostinfo *host, unsigned port,
+                     enum pk_proto proto, struct pk_portinfo *out);
+/* True if IANA or the notes say anything about this (port, proto). */
+bool pk_portinfo_known(const struct pk_portinfo *pi);
+
+/* Appends one JSON object (no newline) with the keys documented in
+ * portkit(1): port, proto, range, name, aliases, description, notes, risk,
+ * official, ephemeral, privileged, alt, reserved, unauthorized_use,
+ * assignment_notes, note_kind. */
+void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *pi, struct pk_buf *out);
+
+#endif

@@ -1,0 +1,44 @@
+/* The registry's in-memory layout, shared by the lookups (registry.c), the
+ * builder (registry_build.c) and the table the build generates. Strings are
+ * offsets into one pool; offset 0 is the empty string. */
+#ifndef PORTKIT_REGISTRY_IMPL_H
+#define PORTKIT_REGISTRY_IMPL_H
+
+#include <stdint.h>
+
+#include "portkit/registry.h"
+
+struct pk_reg_entry {
+    uint16_t port;
+    uint8_t proto;
+    uint8_t flags;
+    uint32_t name, desc, unauth, anotes;
+};
+
+struct pk_reg_note {
+    uint16_t port;
+    uint8_t proto;
+    uint8_t official;
+    uint32_t name, text, risk;
+    uint32_t alt_first; /* index into alts */
+    uint16_t nalt;
+    uint16_t risky;
+};
+
+struct pk_registry {
+    const char *pool;
+    uint32_t pool_len;
+    const struct pk_reg_entry *entries; /* sorted: port, proto, IANA order */
+    uint32_t nentries;
+    const uint32_t *by_name;            /* entry indices, sorted by name (ASCII case-folded) */
+    uint32_t nby_name;
+    const struct pk_reg_note *notes;    /* sorted: port, proto */
+    uint32_t nnotes;
+    const uint16_t *alts;
+    uint32_t nalts;
+    int owned;                          /* built at run time: free the arrays */
+};
+
+int pk_reg_name_cmp(const char *a, const char *b); /* ASCII case-insensitive */
+
+#endif

@@ -1,0 +1,72 @@
+/* What every verb of the CLI shares: exit codes, error reporting, colour
+ * decisions and the registry the user chose. The library does the work; the
+ * CLI turns argv into calls and results into text. */
+#ifndef PORTKIT_CLI_H
+#define PORTKIT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "portkit/error.h"
+
+struct pk_registry;
+
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_NOTFOUND = 1, /* valid question, nothing found (free port, holder, match) */
+    CLI_USAGE = 2,    /* bad command line or bad input */
+    CLI_FAIL = 3,     /* the system failed us (permissions, kernel, memory) */
+};
+
+struct cli_verb {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the verb name */
+    void (*usage)(FILE *out);
+};
+
+/* One line on stderr, "portkit: VERB: message"; returns CLI_USAGE. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports a library error and maps its code to an exit status. */
+int cli_lib_error(const char *verb, const struct pk_err *err);
+int cli_exit_for(int pk_code);
+
+/* Colour only on a terminal and never with NO_COLOR set; --color/--no-color
+ * override. */
+enum cli_color_mode { CLI_COLOR_AUTO, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
+extern enum cli_color_mode cli_color_mode;
+bool cli_use_color(FILE *stream);
+const char *cli_sgr(FILE *stream, const char *code); /* "" when colour is off */
+#define CLI_BOLD "1"
+#define CLI_DIM "2"
+#define CLI_RED "31"
+#define CLI_GREEN "32"
+#define CLI_YELLOW "33"
+#define CLI_BLUE "34"
+#define CLI_CYAN "36"
+#define CLI_RESET "0"
+
+/* The registry every verb uses: the compiled-in one, or the CSV named by
+ * --registry / PORTKIT_REGISTRY. Loaded once; NULL after reporting an error. */
+extern const char *cli_registry_path;
+const struct pk_registry *cli_registry(const char *verb);
+void cli_registry_release(void);
+
+/* True if arg is "-h" or "--help" anywhere before "--". */
+bool cli_wants_help(int argc, char **argv);
+
+#define CLI_VERBS(X)                                                                   \
+    X(info, "what a port is, or where a service lives (IANA registry + notes)")        \
+    X(ls, "list this host's listening and connected sockets, with processes")          \
+    X(who, "which process holds a port")                                               \
+    X(free, "find a port that is free to bind right now")                              \
+    X(scan, "find open ports on hosts and networks, and what answers there")           \
+    X(forward, "redirect a TCP or UDP port to another address")
+
+#define CLI_DECLARE(name, summary)                                                     \
+    int cmd_##name(int argc, char **argv);                                             \
+    void usage_##name(FILE *out);
+CLI_VERBS(CLI_DECLARE)
+#undef CLI_DECLARE
+
+#endif

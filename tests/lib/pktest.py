@@ -1,0 +1,113 @@
+"""Shared helpers for portkit's CLI and network tests (run by ctest).
+
+Tests are plain unittest modules; `main()` runs them and exits 77 (ctest's
+"skipped") when every test was skipped, e.g. a network test without root.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+SOURCE_DIR = os.environ.get("PK_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+PORTKIT = os.environ.get("PORTKIT") or os.path.join(SOURCE_DIR, "build", "portkit")
+
+
+def run(*args, input=None, timeout=60, env=None, check=None):
+    """Runs portkit with args; returns CompletedProcess with text output."""
+    e = dict(os.environ)
+    e.pop("PORTKIT_REGISTRY", None)
+    e["NO_COLOR"] = "1"
+    if env:
+        e.update(env)
+    cp = subprocess.run([PORTKIT, *map(str, args)], input=input, capture_output=True,
+                        text=True, timeout=timeout, env=e)
+    if check is not None and cp.returncode != check:
+        raise AssertionError(f"portkit {' '.join(map(str, args))}: exit {cp.returncode}, "
+                             f"expected {check}\nstdout: {cp.stdout[-2000:]}\nstderr: {cp.stderr[-2000:]}")
+    return cp
+
+
+def run_json(*args, **kw):
+    """Runs portkit with --json-style output and parses JSON Lines."""
+    cp = run(*args, **kw)
+    return cp, [json.loads(line) for line in cp.stdout.splitlines() if line.strip()]
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def need_root(test):
+    return unittest.skipUnless(is_root(), "needs root (network namespaces, raw sockets)")(test)
+
+
+def need_tool(name):
+    return unittest.skipUnless(shutil.which(name), f"needs {name}")
+
+
+def sh(cmd, check=True, **kw):
+    """Runs a shell command (setup/teardown of namespaces, servers)."""
+    return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True, **kw)
+
+
+class Netns:
+    """A test host: a network namespace joined to the root namespace by a
+    veth pair. Addresses live only on these two interfaces and vanish with
+    them. Use a distinct `tag` per test file so parallel tests never collide.
+
+        with Netns("scan1", 41) as ns:      # 10.241.41.1 (root side) / .2 (ns side)
+            ns.exec("nginx -c ...")
+    """
+
+    def __init__(self, tag, index, v6=True):
+        assert 0 < index < 255
+        self.name = f"pk-{tag}"
+        self.veth_host = f"pkh{index}"
+        self.veth_ns = f"pkn{index}"
+        self.host_ip = f"10.241.{index}.1"
+        self.ip = f"10.241.{index}.2"
+        self.host_ip6 = f"fd00:241:{index:x}::1"
+        self.ip6 = f"fd00:241:{index:x}::2"
+        self.v6 = v6
+
+    def __enter__(self):
+        self.close()
+        sh(f"ip netns add {self.name}")
+        sh(f"ip link add {self.veth_host} type veth peer name {self.veth_ns}")
+        sh(f"ip link set {self.veth_ns} netns {self.name}")
+        sh(f"ip addr add {self.host_ip}/24 dev {self.veth_host}")
+        sh(f"ip link set {self.veth_host} up")
+        self.exec(f"ip addr add {self.ip}/24 dev {self.veth_ns}")
+        self.exec(f"ip link set {self.veth_ns} up")
+        self.exec("ip link set lo up")
+        if self.v6:
+            sh(f"ip -6 addr add {self.host_ip6}/64 dev {self.veth_host} nodad")
+            self.exec(f"ip -6 addr add {self.ip6}/64 dev {self.veth_ns} nodad")
+        return self
+
+    def exec(self, cmd, check=True, **kw):
+        return sh(f"ip netns exec {self.name} {cmd}", check=check, **kw)
+
+    def popen(self, argv, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kw)
+
+    def close(self):
+        sh(f"ip link del {self.veth_host}", check=False)
+        sh(f"ip netns del {self.name}", check=False)
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def main():
+    """unittest.main() that exits 77 when nothing ran but skips."""
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    if not r.wasSuccessful():
+        sys.exit(1)
+    if r.testsRun > 0 and len(r.skipped) == r.testsRun:
+        sys.exit(77)
+    sys.exit(0)
