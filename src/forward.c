@@ -264,32 +264,40 @@ static struct pk_fw_config *load_config(struct fwd_cli *c, struct pk_err *err)
     return cfg;
 }
 
-static void print_rules(const struct pk_fw_config *cfg)
+static const char *duration(uint64_t ms, char *buf, size_t size)
 {
-    const struct pk_acl *g = pk_fw_config_acl_const(cfg);
+    if (ms % 1000 == 0)
+        snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
+    else
+        snprintf(buf, size, "%llums", (unsigned long long)ms);
+    return buf;
+}
+
+static void print_acl(const struct pk_acl *acl, const char *allow_fmt, const char *deny_fmt)
+{
     for (int allow = 1; allow >= 0; allow--) {
-        for (size_t i = 0; i < pk_acl_count(g, allow); i++) {
+        for (size_t i = 0; i < pk_acl_count(acl, allow); i++) {
             char cidr[64];
-            pk_cidr_format(pk_acl_get(g, allow, i), cidr, sizeof cidr);
-            printf("%s %s\n", allow ? "allow" : "deny", cidr);
+            pk_cidr_format(pk_acl_get(acl, allow, i), cidr, sizeof cidr);
+            printf(allow ? allow_fmt : deny_fmt, cidr);
         }
     }
+}
+
+/* --check: the rules as a config file that parses back to the same. */
+static void print_rules(const struct pk_fw_config *cfg)
+{
+    print_acl(pk_fw_config_acl_const(cfg), "allow %s\n", "deny %s\n");
     for (size_t i = 0; i < pk_fw_config_count(cfg); i++) {
         const struct pk_fw_rule *r = pk_fw_config_rule(cfg, i);
-        char l[PK_FW_ADDRSTRLEN], t[PK_FW_ADDRSTRLEN];
+        char l[PK_FW_ADDRSTRLEN], t[PK_FW_ADDRSTRLEN], ct[32], it[32];
         pk_fw_addr_format(&r->listen, l, sizeof l);
         pk_fw_addr_format(&r->target, t, sizeof t);
         static const char *const copy[] = {"auto", "splice", "read"};
-        printf("%-22s %-22s %s connect-timeout=%llums idle-timeout=%llums max-conns=%u copy=%s",
-               l, t, pk_proto_name(r->proto), (unsigned long long)r->connect_timeout_ms,
-               (unsigned long long)r->idle_timeout_ms, r->max_conns, copy[r->copy]);
-        for (int allow = 1; allow >= 0; allow--) {
-            for (size_t k = 0; k < pk_acl_count(r->acl, allow); k++) {
-                char cidr[64];
-                pk_cidr_format(pk_acl_get(r->acl, allow, k), cidr, sizeof cidr);
-                printf(" %s=%s", allow ? "allow" : "deny", cidr);
-            }
-        }
+        printf("%-22s %-22s %s connect-timeout=%s idle-timeout=%s max-conns=%u copy=%s", l, t,
+               pk_proto_name(r->proto), duration(r->connect_timeout_ms, ct, sizeof ct),
+               duration(r->idle_timeout_ms, it, sizeof it), r->max_conns, copy[r->copy]);
+        print_acl(r->acl, " allow=%s", " deny=%s");
         putchar('\n');
     }
 }
@@ -535,7 +543,9 @@ int cmd_forward(int argc, char **argv)
     if (c.config_path) {
         cfg = load_config(&c, &err);
         if (!cfg) {
-            rc = cli_lib_error("forward", &err);
+            /* A file that is missing or unreadable is a bad argument too. */
+            cli_lib_error("forward", &err);
+            rc = err.code == PK_ENOMEM ? CLI_FAIL : CLI_USAGE;
             goto out;
         }
     } else {
