@@ -168,7 +168,7 @@ struct pk_fw_options {
     void (*drained)(void *arg);
     void *drained_arg;
     size_t pipe_pool;      /* idle splice pipes kept for reuse; 0 = default (16) */
-    size_t pipe_size;      /* bytes per pipe; 0 = default (256 KiB) */
+    size_t pipe_size;      /* bytes per pipe; 0 = default (1 MiB) */
 };
 
 struct pk_fw;
