@@ -15,6 +15,7 @@
 #define LISTEN_BACKLOG 4096
 #define ACCEPT_PAUSE_US 100000       /* after EMFILE: let connections end first */
 #define DENY_LOG_QUIET_US 10000000   /* one log line per denied UDP client per 10 s */
+#define FD_WARN_QUIET_US 10000000    /* and one about running out of descriptors */
 
 uint64_t fw_unix_us(void)
 {
@@ -423,7 +424,12 @@ void fw_pause_accepting(struct pk_fw *fw)
     for (struct fw_listener *l = fw->listeners; l; l = l->next)
         if (l->rule.proto == PK_TCP)
             pk_loop_watch(fw->loop, l->fd, 0, fw_tcp_on_accept, l, NULL);
-    fw_warn(fw, "out of file descriptors: not accepting for %d ms", ACCEPT_PAUSE_US / 1000);
+    uint64_t now = pk_loop_now(fw->loop);
+    if (!fw->fd_warned_us || now - fw->fd_warned_us >= FD_WARN_QUIET_US) {
+        fw_warn(fw, "out of file descriptors: new clients wait (checked every %d ms)",
+                ACCEPT_PAUSE_US / 1000);
+        fw->fd_warned_us = now;
+    }
     pk_timer_init(&fw->accept_timer, on_accept_resume, fw);
     pk_loop_timer_start(fw->loop, &fw->accept_timer, ACCEPT_PAUSE_US);
 }

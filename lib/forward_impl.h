@@ -48,6 +48,7 @@ struct pk_fw {
     struct pk_timer drain_timer;
     struct pk_timer accept_timer; /* resumes accepting after EMFILE */
     bool accept_paused;
+    uint64_t fd_warned_us;
     uint64_t accepted, denied, limited;
     /* Bytes in flight for the read/write path and for UDP datagrams; never
      * held across loop iterations. */

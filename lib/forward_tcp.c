@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define ACCEPT_BATCH 64
+#define FD_RETRY_US 50000 /* out of descriptors: try the target socket again after */
 #define PUMP_BUDGET (1u << 21) /* bytes one direction moves before others get a turn */
 #define DEFAULT_POOL 16
 /* Measured on loopback with one iperf3 stream (2 cores): 64 KiB pipes gave
@@ -79,7 +80,7 @@ struct fw_conn {
     bool connecting;
     struct fw_dir up, down;
     struct pk_timer timer;    /* connect timeout, then idle timeout */
-    uint64_t idle_us, last_us, start_us, start_unix_us;
+    uint64_t idle_us, last_us, start_us, start_unix_us, connect_deadline_us;
     union fw_sa client, target;
 };
 
@@ -512,14 +513,21 @@ static void conn_io(struct pk_loop *loop, int fd, unsigned events, void *arg)
     after_io(c);
 }
 
+static void connect_target(struct fw_conn *c);
+
 static void on_timer(struct pk_loop *loop, struct pk_timer *t, void *arg)
 {
     struct fw_conn *c = arg;
-    if (c->connecting) {
-        conn_end(c, "connect-timeout", RST_CLIENT);
+    uint64_t now = pk_loop_now(loop);
+    if (c->connecting && c->tfd < 0 && now < c->connect_deadline_us) {
+        connect_target(c); /* waited for a free descriptor: try again */
         return;
     }
-    uint64_t now = pk_loop_now(loop), idle = now - c->last_us;
+    if (c->connecting) {
+        conn_end(c, c->tfd < 0 ? "error: out of file descriptors" : "connect-timeout", RST_CLIENT);
+        return;
+    }
+    uint64_t idle = now - c->last_us;
     if (idle >= c->idle_us) {
         conn_end(c, "idle-timeout", RST_NONE);
         return;
@@ -530,6 +538,54 @@ static void on_timer(struct pk_loop *loop, struct pk_timer *t, void *arg)
 }
 
 /* ---- new connections ---- */
+
+static void connect_target(struct fw_conn *c)
+{
+    struct pk_fw *fw = c->fw;
+    c->connecting = true;
+    c->tfd = socket(c->target.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->tfd < 0) {
+        int e = errno;
+        if (e == EMFILE || e == ENFILE) {
+            /* The client is ours already; rather than reset it, let it
+             * wait as it would have in the listen queue, and take no one
+             * else meanwhile. */
+            fw_pause_accepting(fw);
+            pk_loop_timer_start(fw->loop, &c->timer, FD_RETRY_US);
+            return;
+        }
+        char reason[96];
+        snprintf(reason, sizeof reason, "error: socket: %s", strerror(e));
+        conn_end(c, reason, RST_CLIENT);
+        return;
+    }
+    /* We pass on whatever arrives as soon as it arrives: the endpoints
+     * already chose how to batch, a second Nagle delay would only add
+     * latency. */
+    int one = 1;
+    setsockopt(c->tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->tfd, &c->target.sa, fw_sa_len(&c->target)) == 0) {
+        start_relay(c);
+        return;
+    }
+    if (errno != EINPROGRESS) {
+        int e = errno;
+        char reason[96];
+        if (e == ECONNREFUSED)
+            snprintf(reason, sizeof reason, "refused");
+        else
+            snprintf(reason, sizeof reason, "connect-error: %s", strerror(e));
+        conn_end(c, reason, RST_CLIENT);
+        return;
+    }
+    if (set_mask(c, c->tfd, &c->tmask, PK_EV_WRITE) < 0) {
+        conn_end(c, "error: event loop: out of memory", RST_CLIENT);
+        return;
+    }
+    uint64_t now = pk_loop_now(fw->loop);
+    pk_loop_timer_start(fw->loop, &c->timer,
+                        c->connect_deadline_us > now ? c->connect_deadline_us - now : 0);
+}
 
 static void conn_start(struct pk_fw *fw, struct fw_listener *l, int cfd, const union fw_sa *client)
 {
@@ -551,6 +607,7 @@ static void conn_start(struct pk_fw *fw, struct fw_listener *l, int cfd, const u
     memcpy(&c->target, &l->rule.target.ss, sizeof c->target);
     c->idle_us = l->rule.idle_timeout_ms * 1000;
     c->start_us = pk_loop_now(fw->loop);
+    c->connect_deadline_us = c->start_us + l->rule.connect_timeout_ms * 1000;
     c->start_unix_us = fw_unix_us();
     pk_timer_init(&c->timer, on_timer, c);
     c->next = t->conns;
@@ -558,52 +615,16 @@ static void conn_start(struct pk_fw *fw, struct fw_listener *l, int cfd, const u
         t->conns->prev = c;
     t->conns = c;
     t->nconns++;
-    /* Directions stay closed until the target answers. */
-    c->up.state = c->down.state = DIR_OPEN;
-
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->tfd = socket(c->target.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->tfd < 0) {
-        char reason[96];
-        int e = errno;
-        snprintf(reason, sizeof reason, "error: socket: %s", strerror(e));
-        conn_end(c, reason, RST_CLIENT);
-        if (e == EMFILE || e == ENFILE)
-            fw_pause_accepting(fw);
-        return;
-    }
-    /* We pass on whatever arrives as soon as it arrives: the endpoints
-     * already chose how to batch, a second Nagle delay would only add
-     * latency. */
-    setsockopt(c->tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->connecting = true;
-    if (connect(c->tfd, &c->target.sa, fw_sa_len(&c->target)) == 0) {
-        start_relay(c);
-        return;
-    }
-    if (errno != EINPROGRESS) {
-        int e = errno;
-        char reason[96];
-        if (e == ECONNREFUSED)
-            snprintf(reason, sizeof reason, "refused");
-        else
-            snprintf(reason, sizeof reason, "connect-error: %s", strerror(e));
-        conn_end(c, reason, RST_CLIENT);
-        return;
-    }
-    if (set_mask(c, c->tfd, &c->tmask, PK_EV_WRITE) < 0) {
-        conn_end(c, "error: event loop: out of memory", RST_CLIENT);
-        return;
-    }
-    pk_loop_timer_start(fw->loop, &c->timer, l->rule.connect_timeout_ms * 1000);
+    connect_target(c);
 }
 
 void fw_tcp_on_accept(struct pk_loop *loop, int fd, unsigned events, void *arg)
 {
     struct fw_listener *l = arg;
     struct pk_fw *fw = l->fw;
-    for (int i = 0; i < ACCEPT_BATCH && l->fd >= 0; i++) {
+    for (int i = 0; i < ACCEPT_BATCH && l->fd >= 0 && !fw->accept_paused; i++) {
         union fw_sa client;
         socklen_t len = sizeof client;
         int cfd = accept4(fd, &client.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -320,7 +320,8 @@ static void reload(struct fwd_cli *c)
         pk_fw_config_free(cfg);
         return;
     }
-    note(c, "reload", "ok: %zu rules from %s", pk_fw_config_count(cfg), c->config_path);
+    size_t n = pk_fw_config_count(cfg);
+    note(c, "reload", "ok: %zu rule%s from %s", n, n == 1 ? "" : "s", c->config_path);
     pk_fw_config_free(cfg);
 }
 

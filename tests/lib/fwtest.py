@@ -39,8 +39,9 @@ class Forwarder:
             port = fw.port()           # the bound port of the first listener
     """
 
-    def __init__(self, *args, env=None, wait_listen=1):
-        self.args = [pktest.PORTKIT, "forward", *map(str, args), "--log-json"]
+    def __init__(self, *args, env=None, wait_listen=1, prefix=()):
+        """prefix: a command to run the forwarder under (prlimit ...)."""
+        self.args = [*prefix, pktest.PORTKIT, "forward", *map(str, args), "--log-json"]
         self.events = []
         self.raw = []
         self.cond = threading.Condition()
