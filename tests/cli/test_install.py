@@ -66,7 +66,7 @@ class Install(unittest.TestCase):
             f.write(EMBED)
         env = dict(os.environ, PKG_CONFIG_PATH=pc)
         flags = pktest.sh("pkg-config --cflags --libs --static portkit", env=env).stdout.split()
-                subprocess.run(["cc", "-std=c17", "-o", exe, src, *flags], check=True, env=env)
+        subprocess.run(["cc", "-std=c17", "-o", exe, src, *flags], check=True, env=env)
         libdir = os.path.dirname(pc)  # the shared library sits beside pkgconfig/
         out = subprocess.run([exe], capture_output=True, text=True, check=True,
                              env=dict(os.environ, LD_LIBRARY_PATH=libdir)).stdout
