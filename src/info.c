@@ -108,7 +108,7 @@ static void render_text(struct info_ctx *c, const struct pk_portinfo *pi, double
     if (desc[0] && strcasecmp(desc, name) != 0)
         pk_buf_printf(b, "  %s", desc);
     if (!pi->official && pi->has_note)
-        pk_buf_printf(b, "  %s[de-facto, not assigned by IANA]%s", dim, reset);
+        pk_buf_printf(b, "  %s[de-facto use; %s by IANA]%s", dim, pi->reserved ? "reserved" : "unassigned", reset);
     pk_buf_putc(b, '\n');
     static const char *const span[] = {"0-1023", "1024-49151", "49152-65535"};
     pk_buf_printf(b, "  %-9s %s (%s)\n", "range", pk_range_name(pi->range), span[pi->range]);
