@@ -198,6 +198,8 @@ static enum pk_id_status ident_dns_tcp(const uint8_t *d, size_t n, struct pk_ser
         return PK_ID_NONE;
     SET(out, service, "domain");
     pk_dns_product(r.txt, r.txt_len, out);
+    if (r.txt_len)
+        FIELD(out, banner, r.txt, r.txt_len);
     return PK_ID_MATCH;
 }
 

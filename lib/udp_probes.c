@@ -163,6 +163,7 @@ static enum pk_id_status tftp_identify(const uint8_t *sent, size_t sent_len, con
         pk_id_field(extra + k, sizeof extra - (size_t)k, msg, ml);
         SET(out, service, "tftp");
         SET(out, extra, extra);
+        FIELD(out, banner, msg, ml);
         return PK_ID_MATCH;
     }
     if (r[1] == 3 && pk_get16(r + 2) == 1) {
@@ -182,13 +183,50 @@ static int ssdp_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
     return put(out, cap, msearch, sizeof msearch - 1);
 }
 
+/* UPnP's SERVER header is "OS/version UPnP/1.x product/version": the
+ * product is the last token, the OS the first. */
+static void upnp_server(const uint8_t *r, size_t n, struct pk_service_id *out)
+{
+    const uint8_t *h = pk_memcasemem(r, n, "\nSERVER:");
+    if (!h)
+        return;
+    h += 8;
+    size_t rest = (size_t)(r + n - h);
+    bool complete;
+    while (rest && *h == ' ') {
+        h++;
+        rest--;
+    }
+    size_t l = pk_line_len(h, rest, &complete);
+    while (l && h[l - 1] == ' ')
+        l--;
+    const uint8_t *first_sp = memchr(h, ' ', l), *last_sp = NULL;
+    for (size_t i = l; i > 0; i--)
+        if (h[i - 1] == ' ') {
+            last_sp = h + i - 1;
+            break;
+        }
+    if (!first_sp || !last_sp) {
+        FIELD(out, product, h, l);
+        return;
+    }
+    const uint8_t *prod = last_sp + 1;
+    size_t pl = (size_t)(h + l - prod);
+    const uint8_t *slash = memchr(prod, '/', pl);
+    FIELD(out, product, prod, slash ? (size_t)(slash - prod) : pl);
+    if (slash)
+        FIELD(out, version, slash + 1, (size_t)(prod + pl - slash - 1));
+    FIELD(out, extra, h, (size_t)(first_sp - h));
+}
+
 static enum pk_id_status ssdp_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                        size_t n, struct pk_service_id *out)
 {
     if (!pk_has_prefix(r, n, "HTTP/1.1 200") && !pk_has_prefix(r, n, "HTTP/1.0 200"))
         return PK_ID_UNKNOWN;
-    pk_ident_http(r, n, out);
     SET(out, service, "ssdp");
+    pk_id_banner(out, r, n);
+    upnp_server(r, n, out);
     return PK_ID_MATCH;
 }
 
@@ -299,8 +337,6 @@ enum pk_id_status pk_udp_reply_identify(unsigned port, const uint8_t *sent, size
         pk_id_reset(&tmp, fallback);
         if (m->identify(sent, sent_len, reply, reply_len, &tmp) == PK_ID_MATCH) {
             *out = tmp;
-            if (!out->banner[0] && pk_is_text(reply, reply_len))
-                pk_id_banner(out, reply, reply_len);
             return PK_ID_MATCH;
         }
     }

@@ -120,8 +120,10 @@ static enum pk_id_status snmp_identify(const uint8_t *sent, size_t sent_len, con
     const uint8_t *b = v, *b_end = v + l;
     if (!ber_next(&b, b_end, &tag, &v, &l) || tag != 0x06)            /* its OID */
         return PK_ID_MATCH;
-    if (ber_next(&b, b_end, &tag, &v, &l) && tag == 0x04 && err == 0) /* sysDescr */
+    if (ber_next(&b, b_end, &tag, &v, &l) && tag == 0x04 && err == 0) { /* sysDescr */
         FIELD(out, banner, v, l);
+        FIELD(out, extra, v, l);
+    }
     return PK_ID_MATCH;
 }
 
@@ -359,10 +361,13 @@ static int ipmi_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 static enum pk_id_status ipmi_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                        size_t n, struct pk_service_id *out)
 {
-    if (n < 4 || memcmp(r, "\x06\x00\xFF\x07", 4) != 0)
+    /* RMCP header, then an IPMI response addressed to us (0x81) with the
+     * App response netFn (0x07 << 2) for our command */
+    if (n < 21 || memcmp(r, "\x06\x00\xFF\x07", 4) != 0 || r[14] != 0x81 || (r[15] >> 2) != 0x07 ||
+        r[19] != 0x38)
         return PK_ID_UNKNOWN;
     SET(out, service, "ipmi");
-    if (n >= 23 && r[19] == 0x38 && r[20] == 0x00)
+    if (n >= 23 && r[20] == 0x00)
         SET(out, version, (r[22] & 0x80) ? "2.0" : "1.5");
     return PK_ID_MATCH;
 }

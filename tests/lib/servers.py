@@ -282,13 +282,16 @@ def _v6(addr):
 
 
 class Nginx(Server):
-    """nginx serving a small static site over HTTP and, with tls_port, HTTPS
-    with a fresh self-signed certificate. ports: {"http", "https"}."""
+    """nginx serving a small static site over HTTP and, with tls_port (or
+    tls=True), HTTPS with a fresh self-signed certificate; tls_protocols
+    picks the versions ("TLSv1.2" alone to test a 1.2-only server).
+    ports: {"http", "https"}."""
     name = "nginx"
     default_port = 80
 
-    def __init__(self, ns=None, port=None, tls_port=None, **kw):
+    def __init__(self, ns=None, port=None, tls_port=None, tls_protocols="TLSv1.2 TLSv1.3", **kw):
         super().__init__(ns, port, **kw)
+        self.tls_protocols = tls_protocols
         self.ports = {"http": self.port}
         if tls_port is None and kw.get("tls"):
             tls_port = 443 if ns is not None else free_port(addr=self.addr)
@@ -309,7 +312,8 @@ class Nginx(Server):
         tls = ""
         if self.tls_port:
             cert, key = self_signed_cert(self.dir)
-            tls = f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
+            tls = (f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
+                   f"    ssl_protocols {self.tls_protocols};\n")
         d = self.dir
         _write(self.path("nginx.conf"), f"""daemon off;
 master_process on;
