@@ -4,11 +4,13 @@
  * the result as one JSON line. The network tests drive it against real
  * daemons; it is also the smallest example of how an engine uses the API.
  *
- *   pk_svcprobe [-u] [-H host] [-n nonce] [-p probe] [-s scale] ADDR PORT
+ *   pk_svcprobe [-u [-m module]] [-H host] [-n nonce] [-p probe] [-s scale] ADDR PORT
  *     -u        UDP (payload from pk_udp_payload)
  *     -H host   name for the HTTP Host header / TLS SNI
  *     -n nonce  the probes' nonce (default 1)
  *     -p probe  TCP: run only this probe (null, http, tls, redis, ...)
+ *     -m name   UDP: send this payload module's datagram (dns, tftp, ...)
+ *               whatever the port
  *     -s scale  multiply every wait by scale (e.g. 0.2 for quick negatives)
  */
 #include <arpa/inet.h>
@@ -201,14 +203,27 @@ static int run_tcp(unsigned port, const struct pk_probe_params *pp, int only_pro
     return 1;
 }
 
-static int run_udp(unsigned port, const struct pk_probe_params *pp, const char *fallback)
+static const struct pk_udp_probe *module_named(const char *name)
+{
+    for (size_t i = 0; i < pk_udp_probe_count(); i++)
+        if (strcmp(pk_udp_probe_get(i)->name, name) == 0)
+            return pk_udp_probe_get(i);
+    return NULL;
+}
+
+static int run_udp(unsigned port, const struct pk_probe_params *pp, const char *module,
+                   const char *fallback)
 {
     static struct step s;
     uint8_t payload[PK_UDP_PAYLOAD_MAX];
-    int n = pk_udp_payload(port, pp, payload, sizeof payload);
+    const struct pk_udp_probe *m = module ? module_named(module) : pk_udp_probe_for_port(port);
+    if (module && !m) {
+        fprintf(stderr, "pk_svcprobe: unknown UDP module %s\n", module);
+        return 2;
+    }
+    int n = m ? m->build(pp, payload, sizeof payload) : 0;
     if (n < 0)
         return 3;
-    const struct pk_udp_probe *m = pk_udp_probe_for_port(port);
     bool any_port = m && (m->flags & PK_UDP_REPLY_OTHER_PORT);
     int fd = socket(target.ss_family, SOCK_DGRAM, 0);
     if (fd < 0 || (!any_port && connect(fd, (struct sockaddr *)&target, target_len) < 0))
@@ -244,6 +259,9 @@ static int run_udp(unsigned port, const struct pk_probe_params *pp, const char *
     }
     close(fd);
     s.st = pk_udp_reply_identify(port, payload, (size_t)n, s.data, s.len, fallback, &s.id);
+    if (module && s.len && s.st != PK_ID_MATCH &&
+        m->identify(payload, (size_t)n, s.data, s.len, &s.id) == PK_ID_MATCH)
+        s.st = PK_ID_MATCH;
     print_result(&s, "udp");
     return s.len ? 0 : 1;
 }
@@ -253,9 +271,11 @@ int main(int argc, char **argv)
     bool udp = false;
     struct pk_probe_params pp = {NULL, 1};
     int only = -1, opt;
-    while ((opt = getopt(argc, argv, "uH:n:p:s:")) != -1) {
+    const char *module = NULL;
+    while ((opt = getopt(argc, argv, "uH:n:p:s:m:")) != -1) {
         switch (opt) {
         case 'u': udp = true; break;
+        case 'm': module = optarg; break;
         case 'H': pp.host = optarg; break;
         case 'n': pp.nonce = strtoull(optarg, NULL, 0); break;
         case 's': scale = atof(optarg); break;
@@ -273,7 +293,7 @@ int main(int argc, char **argv)
         }
     }
     if (argc - optind != 2) {
-        fprintf(stderr, "usage: pk_svcprobe [-u] [-H host] [-n nonce] [-p probe] [-s scale] ADDR PORT\n");
+        fprintf(stderr, "usage: pk_svcprobe [-u [-m module]] [-H host] [-n nonce] [-p probe] [-s scale] ADDR PORT\n");
         return 2;
     }
     unsigned port = (unsigned)atoi(argv[optind + 1]);
@@ -282,5 +302,5 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *fallback = pk_registry_name(pk_registry_builtin(), port, udp ? PK_UDP : PK_TCP);
-    return udp ? run_udp(port, &pp, fallback) : run_tcp(port, &pp, only, fallback);
+    return udp ? run_udp(port, &pp, module, fallback) : run_tcp(port, &pp, only, fallback);
 }
