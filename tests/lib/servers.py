@@ -622,7 +622,8 @@ class MariaDB(Server):
     def argv(self):
         return ["mariadbd", "--no-defaults", f"--datadir={self.path('data')}", "--user=mysql",
                 f"--socket={self.path('mysqld.sock')}", f"--port={self.port}",
-                "--bind-address=" + ",".join(self.addrs), "--skip-name-resolve", f"--pid-file={self.path('mysqld.pid')}",
+                "--bind-address=" + ",".join(self.addrs), "--skip-name-resolve",
+                f"--pid-file={self.path('mysqld.pid')}",
                 "--innodb-buffer-pool-size=8M", "--skip-log-bin", "--log-error=" + self.path("error.log")]
 
     def extra_logs(self):

@@ -36,7 +36,8 @@ struct sample {
     const char *line;       /* pk_service_id_format, NULL: not checked */
 };
 
-/* Captured from the real daemons in tests/lib/servers.py (Debian 12). */
+/* Captured from the real daemons in tests/lib/servers.py (Debian 12), and
+ * from OpenSSL 3.0's s_server. */
 static const struct sample captured[] = {
     {"OpenSSH sshd", 22, PK_PROBE_NULL, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n", NULL,
      PK_ID_MATCH, "ssh", "OpenSSH", "9.2p1", "Debian-2+deb12u10",
@@ -64,6 +65,12 @@ static const struct sample captured[] = {
      "f08ab36e86c0bdf5324bd512c02b000011ff01000100000b0004030001020017"
      "0000",
      PK_ID_MATCH, "tls", "TLS", "1.2", "cipher ECDHE-ECDSA-AES128-GCM-SHA256", NULL},
+    {"openssl s_server -groups P-256: HelloRetryRequest for our x25519 share", 4433,
+     PK_PROBE_TLS, NULL,
+     "1603030058020000540303cf21ad74e59a6111be1d8c021e65b891c2a211167a"
+     "bb8c5e079e09e2c8a8339c20b9b501d1d854bb7180021590ff0b4dc3a53c36d7"
+     "6cec99e0758527120fbbe785130100000c002b00020304003300020017",
+     PK_ID_MATCH, "tls", "TLS", "1.3", "HelloRetryRequest, cipher TLS_AES_128_GCM_SHA256", NULL},
     {"dnsmasq, version.bind over TCP", 53, PK_PROBE_DNS, NULL,
      "00375cc1848000010001000000000776657273696f6e0462696e640000100003"
      "c00c0010000300000000000d0c646e736d6173712d322e3930",
