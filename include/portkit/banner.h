@@ -32,7 +32,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "portkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
