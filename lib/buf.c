@@ -21,7 +21,7 @@ int pk_buf_reserve(struct pk_buf *b, size_t extra)
     return 0;
 }
 
-int pk_buf_append(struct pk_buf *b, const void *data, size_t len)
+int pk_buf_append_slow(struct pk_buf *b, const void *data, size_t len)
 {
     if (pk_buf_reserve(b, len))
         return PK_ENOMEM;
@@ -35,15 +35,6 @@ int pk_buf_append(struct pk_buf *b, const void *data, size_t len)
 int pk_buf_puts(struct pk_buf *b, const char *s)
 {
     return pk_buf_append(b, s, strlen(s));
-}
-
-int pk_buf_putc(struct pk_buf *b, char c)
-{
-    if (b->len + 2 > b->cap && pk_buf_reserve(b, 1))
-        return PK_ENOMEM;
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
-    return 0;
 }
 
 int pk_buf_vprintf(struct pk_buf *b, const char *fmt, va_list ap)

@@ -319,7 +319,8 @@ static int finish(struct builder *b, struct pk_registry **out, struct pk_err *er
     }
     for (size_t i = 0; i < b->nentries; i++)
         order[i] = (uint32_t)i;
-    qsort_r(order, b->nentries, sizeof *order, entry_cmp, b);
+    if (b->nentries)
+        qsort_r(order, b->nentries, sizeof *order, entry_cmp, b);
     for (size_t i = 0; i < b->nentries; i++)
         sorted[i] = b->entries[order[i]];
     free(b->entries);
@@ -340,9 +341,11 @@ static int finish(struct builder *b, struct pk_registry **out, struct pk_err *er
     for (size_t i = 0; i < b->nentries; i++)
         if (sorted[i].name)
             order[nnamed++] = (uint32_t)i;
-    qsort_r(order, nnamed, sizeof *order, name_cmp, b);
+    if (nnamed)
+        qsort_r(order, nnamed, sizeof *order, name_cmp, b);
 
-    qsort(b->notes, b->nnotes, sizeof *b->notes, note_cmp);
+    if (b->nnotes)
+        qsort(b->notes, b->nnotes, sizeof *b->notes, note_cmp);
     for (size_t i = 1; i < b->nnotes; i++) {
         if (note_cmp(&b->notes[i], &b->notes[i - 1]) == 0) {
             free(order);

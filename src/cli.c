@@ -52,7 +52,15 @@ bool cli_use_color(FILE *stream)
     const char *term = getenv("TERM");
     if (term && strcmp(term, "dumb") == 0)
         return false;
-    return isatty(fileno(stream));
+    /* Asked per rendered line: remember the answer for stdout and stderr. */
+    static signed char tty_cache[3] = {-1, -1, -1};
+    int fd = fileno(stream);
+    if (fd >= 0 && fd < 3) {
+        if (tty_cache[fd] < 0)
+            tty_cache[fd] = (signed char)isatty(fd);
+        return tty_cache[fd];
+    }
+    return isatty(fd);
 }
 
 const char *cli_sgr(FILE *stream, const char *code)

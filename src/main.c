@@ -110,7 +110,7 @@ int main(int argc, char **argv)
         v->usage(stdout);
         return CLI_OK;
     }
-    optind = 1; /* each verb runs its own getopt_long over argv_verb */
+    optind = 0; /* 0, not 1: makes glibc getopt forget main's "+" mode */
     opterr = 1;
     int rc = v->run(argc_verb, argv_verb);
     cli_registry_release();

@@ -16,9 +16,29 @@ struct pk_buf {
 
 /* All appenders return 0 or PK_ENOMEM; on failure the buffer is unchanged. */
 int pk_buf_reserve(struct pk_buf *b, size_t extra);
-int pk_buf_append(struct pk_buf *b, const void *data, size_t len);
+int pk_buf_append_slow(struct pk_buf *b, const void *data, size_t len);
 int pk_buf_puts(struct pk_buf *b, const char *s);
-int pk_buf_putc(struct pk_buf *b, char c);
+
+/* Inline fast paths: JSON and table rendering append millions of small
+ * pieces, and a call per byte shows up in profiles. */
+static inline int pk_buf_append(struct pk_buf *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap)
+        return pk_buf_append_slow(b, data, len);
+    __builtin_memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static inline int pk_buf_putc(struct pk_buf *b, char c)
+{
+    if (b->len + 2 > b->cap)
+        return pk_buf_append_slow(b, &c, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+}
 int pk_buf_printf(struct pk_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int pk_buf_vprintf(struct pk_buf *b, const char *fmt, va_list ap);
