@@ -37,6 +37,10 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
     s.proto = c->proto;
     s.family = m->idiag_family;
     s.state = m->idiag_state < PK_SS_COUNT ? (enum pk_sock_state)m->idiag_state : PK_SS_UNKNOWN;
+    /* The only TCP sockets in CLOSE a dump returns are the bound-inactive
+     * ones asked for with the BOUND bit; name them so. */
+    if (c->proto == PK_TCP && s.state == PK_SS_CLOSE)
+        s.state = PK_SS_BOUND;
     s.local_port = ntohs(m->id.idiag_sport);
     s.remote_port = ntohs(m->id.idiag_dport);
     size_t alen = s.family == AF_INET ? 4 : 16;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "portkit/freeport.h"
 #include "portkit/hostinfo.h"
 
@@ -44,7 +45,8 @@ int cmd_free(int argc, char **argv)
     unsigned protos = 0;
     unsigned long count = 1;
     int opt;
-    while ((opt = getopt_long(argc, argv, "tubr:Un:h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":tubr:Un:h", opts, NULL)) != -1) {
         switch (opt) {
         case 't': protos |= PK_PROTO_MASK(PK_TCP); break;
         case 'u': protos |= PK_PROTO_MASK(PK_UDP); break;
@@ -64,7 +66,7 @@ int cmd_free(int argc, char **argv)
             break;
         }
         case 'h': usage_free(stdout); return CLI_OK;
-        default: return CLI_USAGE;
+        default: return cli_option_error("free", argv, opt);
         }
     }
     if (optind < argc)

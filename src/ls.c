@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
 #include "sockrow.h"
@@ -121,7 +122,8 @@ int cmd_ls(int argc, char **argv)
     bool all = false, json = false, numeric = false, header = true, force_proc = false;
     unsigned states = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "altu46p:c:s:njHh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":altu46p:c:s:njHh", opts, NULL)) != -1) {
         switch (opt) {
         case 'a': all = true; break;
         case 'l': all = false; break;
@@ -157,7 +159,7 @@ int cmd_ls(int argc, char **argv)
         case OPT_PROC: force_proc = true; break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
         case 'h': usage_ls(stdout); return CLI_OK;
-        default: return CLI_USAGE;
+        default: return cli_option_error("ls", argv, opt);
         }
     }
     if (optind < argc)

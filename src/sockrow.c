@@ -256,8 +256,8 @@ static void print_summary(struct sockrow_ctx *c, const struct pk_socklist *l,
             sep = ", ";
         }
     }
-    pk_buf_printf(o, " · %s%zu exposed%s", sum->exposed ? cli_sgr(c->stream, CLI_YELLOW) : "",
-                  sum->exposed, sum->exposed ? reset : "");
+    pk_buf_printf(o, " · %s%zu exposed listener%s%s", sum->exposed ? cli_sgr(c->stream, CLI_YELLOW) : "",
+                  sum->exposed, sum->exposed == 1 ? "" : "s", sum->exposed ? reset : "");
     if (sum->risky) {
         pk_buf_printf(o, " · %s%zu on risky ports%s (", cli_sgr(c->stream, CLI_RED), sum->risky, reset);
         for (size_t i = 0; i < sum->risky && i < 5; i++)

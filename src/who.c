@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "portkit/json.h"
 #include "portkit/procmap.h"
 #include "portkit/registry.h"
@@ -165,8 +166,10 @@ static void print_text(struct sockrow_ctx *c, const struct pk_socklist *l, const
             if (h.cmdline.len)
                 fprintf(o, "  %scommand%s  %s\n", dim, reset, h.cmdline.data);
         } else if (gr->pid < 0) {
-            fprintf(o, "%sunknown process%s%s%s (not ours to see: run as root)\n", bold, reset,
-                    h.user[0] ? " of user " : "", h.user);
+            fprintf(o, "%sunknown process%s%s%s (%s)\n", bold, reset, h.user[0] ? " of user " : "",
+                    h.user,
+                    pk_socklist_partial(l) ? "not ours to see: run as root"
+                                           : "not visible here: another PID namespace?");
         } else {
             fprintf(o, "%sno process%s (TIME-WAIT and the like: the kernel holds these until they "
                        "expire)\n", bold, reset);
@@ -269,7 +272,8 @@ int cmd_who(int argc, char **argv)
     struct pk_sock_query q = {.processes = true, .has_port = true, .port_match = PK_MATCH_LOCAL};
     bool json = false, quiet = false, force_proc = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "tujqh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":tujqh", opts, NULL)) != -1) {
         switch (opt) {
         case 't': q.protos |= PK_PROTO_MASK(PK_TCP); break;
         case 'u': q.protos |= PK_PROTO_MASK(PK_UDP); break;
@@ -278,7 +282,7 @@ int cmd_who(int argc, char **argv)
         case OPT_PROC: force_proc = true; break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
         case 'h': usage_who(stdout); return CLI_OK;
-        default: return CLI_USAGE;
+        default: return cli_option_error("who", argv, opt);
         }
     }
     if (optind >= argc)

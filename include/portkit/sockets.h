@@ -133,7 +133,9 @@ void pk_socklist_sort(struct pk_socklist *l);
 
 enum pk_sock_flag {
     PK_SF_EXPOSED = 1u << 0,    /* listening on a wildcard or non-loopback address */
-    PK_SF_RISK = 1u << 1,       /* its service port has a trojan/backdoor note */
+    PK_SF_RISK = 1u << 1,       /* its service port has a trojan/backdoor note (not
+                                 * counting well-known ports of everyday services, whose
+                                 * trojan notes are about malware hiding behind them) */
     PK_SF_PRIVILEGED = 1u << 2, /* local port below the host's unprivileged port start */
     PK_SF_EPHEMERAL = 1u << 3,  /* local port inside the host's ephemeral range */
 };
