@@ -47,24 +47,6 @@ void usage_ls(FILE *out)
             "Exit status: 0 listed (even nothing), 2 bad option, 3 system failure.\n");
 }
 
-/* PORTKIT_SOCKETS=proc|netlink pins the source (tests compare the two). */
-static int pick_sources(bool force_proc, const struct pk_sock_source **one)
-{
-    const char *env = getenv("PORTKIT_SOCKETS");
-    if (force_proc || (env && strcmp(env, "proc") == 0)) {
-        *one = &pk_sock_source_proc;
-        return 1;
-    }
-    if (env && strcmp(env, "netlink") == 0) {
-        *one = &pk_sock_source_netlink;
-        return 1;
-    }
-    if (env && *env && strcmp(env, "auto") != 0)
-        return cli_usage_error("ls", "PORTKIT_SOCKETS must be proc, netlink or auto, not '%s'", env),
-               -1;
-    return 0;
-}
-
 static int parse_states(const char *arg, unsigned *mask)
 {
     char *copy = strdup(arg);
@@ -170,13 +152,8 @@ int cmd_ls(int argc, char **argv)
     q.states = states ? states : all ? PK_SS_ALL : PK_SS_LISTENING;
 
     const struct pk_sock_source *one = NULL;
-    int ns = pick_sources(force_proc, &one);
-    if (ns < 0)
+    if (sockrow_sources("ls", force_proc, &q, &one))
         return CLI_USAGE;
-    if (ns == 1) {
-        q.sources = &one;
-        q.nsources = 1;
-    }
     const struct pk_registry *reg = cli_registry("ls");
     if (!reg)
         return CLI_USAGE;

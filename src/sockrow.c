@@ -91,6 +91,26 @@ int sockrow_parse_port(const char *verb, const char *arg, unsigned *port)
     return cli_usage_error(verb, "'%s' is neither a port (1-65535) nor a known service name", arg);
 }
 
+/* --proc or PORTKIT_SOCKETS=proc|netlink pins the source (tests compare
+ * the two); auto or nothing leaves the library's order. */
+int sockrow_sources(const char *verb, bool force_proc, struct pk_sock_query *q,
+                    const struct pk_sock_source **one)
+{
+    const char *env = getenv("PORTKIT_SOCKETS");
+    *one = NULL;
+    if (force_proc || (env && strcmp(env, "proc") == 0))
+        *one = &pk_sock_source_proc;
+    else if (env && strcmp(env, "netlink") == 0)
+        *one = &pk_sock_source_netlink;
+    else if (env && *env && strcmp(env, "auto") != 0)
+        return cli_usage_error(verb, "PORTKIT_SOCKETS must be proc, netlink or auto, not '%s'", env);
+    if (*one) {
+        q->sources = one;
+        q->nsources = 1;
+    }
+    return 0;
+}
+
 /* ---- table ------------------------------------------------------------------ */
 
 enum col { C_PROTO, C_LOCAL, C_REMOTE, C_STATE, C_PID, C_PROCESS, C_USER, C_SERVICE, C_RANGE, C_FLAGS, NCOL };

@@ -44,5 +44,9 @@ void sockrow_json_one(struct sockrow_ctx *c, const struct pk_socklist *l, const 
 /* A port number (1-65535) or a service name the registry knows; reports bad
  * input itself and returns CLI_USAGE, else 0. */
 int sockrow_parse_port(const char *verb, const char *arg, unsigned *port);
+/* Applies --proc / PORTKIT_SOCKETS to q (one must outlive q's use);
+ * reports a bad value and returns CLI_USAGE, else 0. */
+int sockrow_sources(const char *verb, bool force_proc, struct pk_sock_query *q,
+                    const struct pk_sock_source **one);
 
 #endif

@@ -297,12 +297,9 @@ int cmd_who(int argc, char **argv)
     const struct pk_registry *reg = cli_registry("who");
     if (!reg)
         return CLI_USAGE;
-    const struct pk_sock_source *one = &pk_sock_source_proc;
-    const char *env = getenv("PORTKIT_SOCKETS");
-    if (force_proc || (env && strcmp(env, "proc") == 0)) {
-        q.sources = &one;
-        q.nsources = 1;
-    }
+    const struct pk_sock_source *one = NULL;
+    if (sockrow_sources("who", force_proc, &q, &one))
+        return CLI_USAGE;
 
     struct pk_err err = {0};
     struct pk_socklist *l;
