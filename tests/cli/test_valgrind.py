@@ -17,6 +17,12 @@ COMMANDS = [
     (["info", "--search", "kerberos"], None),
     (["info", "-"], "22\n70000\n443/tcp\nhttp\n"),
     (["info", "70000"], None),
+    (["ls", "-a"], None),
+    (["ls", "--json", "--proc", "-a"], None),
+    (["ls", "--state", "bogus"], None),
+    (["who", "22"], None),
+    (["who", "--json", "ssh"], None),
+    (["free", "-n", "3", "--both", "--unassigned"], None),
     (["--registry", os.path.join(pktest.SOURCE_DIR, "data", "iana-service-names-port-numbers.csv"),
       "info", "443/tcp"], None),
 ]
