@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli_opt.h"
 #include "portkit/freeport.h"
 #include "portkit/hostinfo.h"
 

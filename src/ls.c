@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli_opt.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
 #include "sockrow.h"

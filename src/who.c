@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli_opt.h"
 #include "portkit/json.h"
 #include "portkit/procmap.h"
 #include "portkit/registry.h"
