@@ -92,9 +92,12 @@ void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *p
         if (!anotes[0])
             anotes = s.assignment_notes;
     }
-    if (pi->has_note && pi->official && pi->name && strcasecmp(pi->note.name, pi->name) != 0)
+    if (pi->has_note && pi->note.official && pi->name && strcasecmp(pi->note.name, pi->name) != 0)
         pk_json_str(&j, NULL, pi->note.name);
     pk_json_arr_end(&j);
+    /* the name people use for a de-facto use that differs from IANA's */
+    bool other = pi->has_note && !pi->note.official && pi->name && strcasecmp(pi->note.name, pi->name) != 0;
+    pk_json_str(&j, "known_as", other ? pi->note.name : NULL);
     pk_json_str(&j, "description", pi->description[0] ? pi->description
                                    : pi->reserved ? "Reserved" : pi->count ? "" : "Unassigned");
     json_lines(&j, "notes", pi->has_note ? pi->note.text : "");

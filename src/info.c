@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "portkit/buf.h"
+#include "portkit/frequency.h"
 #include "portkit/hostinfo.h"
 #include "portkit/portinfo.h"
 #include "portkit/query.h"
@@ -39,7 +40,37 @@ struct info_ctx {
     unsigned proto_filter; /* from -t/-u; 0 = none */
     struct pk_buf out;
     FILE *stream;
+    /* nmap-services frequencies: looked up one by one for the first few
+     * answers, then loaded whole once a batch or range makes that cheaper. */
+    struct pk_frequency *freq;
+    unsigned freq_lookups;
+    bool freq_missing;
 };
+
+#define FREQ_SINGLE_LOOKUPS 16
+
+/* How often the port is seen open, or a negative number when unknown. */
+static double frequency(struct info_ctx *c, unsigned port, enum pk_proto proto)
+{
+    if (c->freq_missing || (proto != PK_TCP && proto != PK_UDP))
+        return -1.0;
+    if (c->freq)
+        return pk_frequency_get(c->freq, port, proto);
+    double f = 0.0;
+    int rc;
+    if (++c->freq_lookups <= FREQ_SINGLE_LOOKUPS) {
+        rc = pk_frequency_lookup(NULL, port, proto, &f, NULL);
+    } else {
+        rc = pk_frequency_load(NULL, &c->freq, NULL);
+        if (rc == 0)
+            f = pk_frequency_get(c->freq, port, proto);
+    }
+    if (rc < 0) {
+        c->freq_missing = true; /* nmap not installed: say nothing about it */
+        return -1.0;
+    }
+    return f;
+}
 
 static void flush_out(struct info_ctx *c, bool force)
 {
@@ -63,7 +94,7 @@ static void put_lines(struct pk_buf *b, const char *label, const char *text, con
     }
 }
 
-static void render_text(struct info_ctx *c, const struct pk_portinfo *pi)
+static void render_text(struct info_ctx *c, const struct pk_portinfo *pi, double freq)
 {
     struct pk_buf *b = &c->out;
     FILE *s = c->stream;
@@ -77,7 +108,7 @@ static void render_text(struct info_ctx *c, const struct pk_portinfo *pi)
     if (desc[0] && strcasecmp(desc, name) != 0)
         pk_buf_printf(b, "  %s", desc);
     if (!pi->official && pi->has_note)
-        pk_buf_printf(b, "  %s[de-facto, not assigned by IANA]%s", dim, reset);
+        pk_buf_printf(b, "  %s[de-facto use; %s by IANA]%s", dim, pi->reserved ? "reserved" : "unassigned", reset);
     pk_buf_putc(b, '\n');
     static const char *const span[] = {"0-1023", "1024-49151", "49152-65535"};
     pk_buf_printf(b, "  %-9s %s (%s)\n", "range", pk_range_name(pi->range), span[pi->range]);
@@ -103,10 +134,12 @@ static void render_text(struct info_ctx *c, const struct pk_portinfo *pi)
         if (!dup)
             pk_buf_printf(&aliases, "%s%s", aliases.len ? ", " : "", sv.name);
     }
-    if (pi->has_note && pi->official && pi->name && strcasecmp(pi->note.name, pi->name) != 0)
+    if (pi->has_note && pi->note.official && pi->name && strcasecmp(pi->note.name, pi->name) != 0)
         pk_buf_printf(&aliases, "%s%s", aliases.len ? ", " : "", pi->note.name);
     if (aliases.len)
         pk_buf_printf(b, "  %-9s %s\n", "aliases", aliases.data);
+    if (pi->has_note && !pi->note.official && pi->official && strcasecmp(pi->note.name, pi->name) != 0)
+        pk_buf_printf(b, "  %-9s %s (de-facto, not what IANA assigned)\n", "known as", pi->note.name);
     pk_buf_free(&aliases);
 
     if (pi->has_note) {
@@ -124,6 +157,8 @@ static void render_text(struct info_ctx *c, const struct pk_portinfo *pi)
         put_lines(b, "iana-use", unauth, "", "");
     if (anotes[0])
         put_lines(b, "iana-note", anotes, dim, reset);
+    if (freq > 0.0)
+        pk_buf_printf(b, "  %-9s open on %.3g%% of hosts nmap scanned (nmap-services)\n", "seen", freq * 100);
     pk_buf_printf(b, "  %-9s %s; %s\n", "this host",
                   pi->privileged ? "binding needs privilege" : "any user may bind it",
                   pi->ephemeral ? "INSIDE the ephemeral range (the kernel may hand it to clients)"
@@ -135,11 +170,17 @@ static void render(struct info_ctx *c, unsigned port, enum pk_proto proto)
 {
     struct pk_portinfo pi;
     pk_portinfo_get(c->reg, &c->host, port, proto, &pi);
+    double freq = frequency(c, port, proto);
     if (c->json) {
         pk_portinfo_json(c->reg, &pi, &c->out);
-        pk_buf_putc(&c->out, '\n');
+        /* splice one more member into the object portinfo wrote */
+        c->out.len--;
+        if (freq >= 0.0)
+            pk_buf_printf(&c->out, ",\"frequency\":%.6f}\n", freq);
+        else
+            pk_buf_puts(&c->out, ",\"frequency\":null}\n");
     } else {
-        render_text(c, &pi);
+        render_text(c, &pi, freq);
     }
     flush_out(c, false);
 }
@@ -278,7 +319,8 @@ int cmd_info(int argc, char **argv)
     int opt;
     /* '-' alone is the stdin query, not an option; "+" keeps negative-looking
      * queries like -1 from being read as options only after the first query. */
-    while ((opt = getopt_long(argc, argv, "s:jtuh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":s:jtuh", opts, NULL)) != -1) {
         switch (opt) {
         case 's': search = optarg; break;
         case 'j': c.json = true; break;
@@ -286,7 +328,7 @@ int cmd_info(int argc, char **argv)
         case 'u': c.proto_filter |= PK_PROTO_MASK(PK_UDP); break;
         case 'R': cli_registry_path = optarg; break;
         case 'h': usage_info(stdout); return CLI_OK;
-        default: return CLI_USAGE;
+        default: return cli_option_error("info", argv, opt);
         }
     }
     if (!search && optind >= argc)
@@ -329,5 +371,6 @@ int cmd_info(int argc, char **argv)
     flush_out(&c, true);
     free(queries);
     pk_buf_free(&c.out);
+    pk_frequency_free(c.freq);
     return rc;
 }

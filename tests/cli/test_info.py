@@ -60,11 +60,14 @@ class InfoAnswers(unittest.TestCase):
         self.assertEqual(len(rows), 2)
         for r in rows:
             self.assertEqual(r["range"], "dynamic")
-            self.assertIsNone(r["name"])
             self.assertFalse(r["official"])
             self.assertFalse(r["privileged"])
         cp = run("info", "49152", check=0)
         self.assertIn("unassigned", cp.stdout)
+        # a dynamic port nobody wrote about: no name at all, still exit 0
+        cp, rows = run_json("info", "60123/tcp", "--json", check=0)
+        self.assertIsNone(rows[0]["name"])
+        self.assertEqual(rows[0]["description"], "Unassigned")
 
     def test_range_with_proto(self):
         cp, rows = run_json("info", "6000-6003/tcp", "--json", check=0)

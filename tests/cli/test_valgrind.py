@@ -1,0 +1,46 @@
+"""The release binary runs valgrind-clean (no leaks, no invalid accesses).
+Each verb adds the commands that exercise it to COMMANDS."""
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import pktest  # noqa: E402
+
+RELEASE_BIN = os.environ.get("PK_RELEASE_BIN", "")
+
+COMMANDS = [
+    (["info", "80", "53/udp", "ssh", "31337"], None),
+    (["info", "--json", "6000-6003/tcp"], None),
+    (["info", "--search", "kerberos"], None),
+    (["info", "-"], "22\n70000\n443/tcp\nhttp\n"),
+    (["info", "70000"], None),
+    (["ls", "-a"], None),
+    (["ls", "--json", "--proc", "-a"], None),
+    (["ls", "--state", "bogus"], None),
+    (["who", "22"], None),
+    (["who", "--json", "ssh"], None),
+    (["free", "-n", "3", "--both", "--unassigned"], None),
+    (["--registry", os.path.join(pktest.SOURCE_DIR, "data", "iana-service-names-port-numbers.csv"),
+      "info", "443/tcp"], None),
+]
+
+
+@unittest.skipUnless(shutil.which("valgrind"), "needs valgrind")
+@unittest.skipUnless(RELEASE_BIN and os.path.exists(RELEASE_BIN), "needs the release build (make test sets PK_RELEASE_BIN)")
+class Valgrind(unittest.TestCase):
+    def test_commands_are_clean(self):
+        for args, stdin in COMMANDS:
+            with self.subTest(args=args):
+                cp = subprocess.run(
+                    ["valgrind", "-q", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                     "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+                     RELEASE_BIN, *args], input=stdin, capture_output=True, text=True, timeout=300,
+                    env=dict(os.environ, NO_COLOR="1"))
+                self.assertNotEqual(cp.returncode, 99, cp.stderr[-3000:])
+
+
+if __name__ == "__main__":
+    pktest.main()
