@@ -457,7 +457,7 @@ int cmd_forward(int argc, char **argv)
     uint64_t idle_ms = 0;
     int rc = CLI_OK, opt;
     opterr = 0;
-    while (rc == CLI_OK && (opt = getopt_long(argc, argv, "uc:a:d:qnh", opts, NULL)) != -1) {
+    while (rc == CLI_OK && (opt = getopt_long(argc, argv, ":uc:a:d:qnh", opts, NULL)) != -1) {
         switch (opt) {
         case 'u': udp = true; break;
         case 'c': c.config_path = optarg; break;
@@ -509,9 +509,7 @@ int cmd_forward(int argc, char **argv)
         case 'q': c.quiet = true; break;
         case 'n': check = true; break;
         case 'h': usage_forward(stdout); goto out;
-        default:
-            rc = cli_usage_error("forward", "unknown option or missing value: '%s' (see portkit "
-                                 "forward --help)", argv[optind - 1]);
+        default: rc = cli_option_error("forward", argv, opt); break;
         }
     }
     if (rc != CLI_OK)

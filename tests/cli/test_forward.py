@@ -78,7 +78,7 @@ class Check(unittest.TestCase):
         finally:
             os.unlink(f.name)
         self.assertEqual(first, second)
-        self.assertIn("deny 192.0.2.66/32", first)
+        self.assertIn("deny 127.0.0.66/32", first)
 
     def test_help(self):
         cp = run("forward", "--help", check=0)
