@@ -287,3 +287,17 @@ def connect(port, host="127.0.0.1", timeout=10, source=None):
         s.bind((source, 0))
     s.connect((host, port))
     return s
+
+
+def turned_away(port, host="127.0.0.1", source=None, timeout=5):
+    """Connects and waits for the forwarder to close or reset the
+    connection without a byte. Returns the seconds it took, or None if data
+    came instead. The reset may even beat connect() back."""
+    t0 = time.monotonic()
+    try:
+        with connect(port, host=host, timeout=timeout, source=source) as s:
+            if s.recv(100) != b"":
+                return None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - t0
