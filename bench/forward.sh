@@ -121,12 +121,23 @@ for tool in "${TOOLS[@]}"; do
   GM[$tool]=$(median ${GBPS[$tool]}); RM[$tool]=$(median ${RPS[$tool]})
   python3 -c "print('| %-8s | %12.2f | %8.2f | %12.0f | %8.2f |' % ('$tool', ${GM[$tool]}, ${GM[$tool]}/$gd, ${RM[$tool]}, ${RM[$tool]}/$rd))"
 done
-python3 - "${GM[portkit]}" "${GM[socat]}" "${GM[rinetd]}" "${GM[redir]}" "${RM[portkit]}" "${RM[rinetd]}" "$gd" <<'PY'
-import sys
-pk, so, ri, re_, pkr, rir, d = map(float, sys.argv[1:])
-best = max(so, ri, re_)
-print(f"portkit throughput: {pk/d:.2f}x direct (goal >= 0.75), {pk/best:.2f}x the best peer (goal >= 1.3)")
-print(f"portkit requests/s: {pkr/rir:.2f}x rinetd (goal >= 1.2)")
+# Ratios per round first (each round's tools ran minutes apart at most, under
+# the same outside load), then their median.
+python3 - "$ROUNDS" "${GBPS[direct]}" "${GBPS[portkit]}" "${GBPS[socat]}" "${GBPS[rinetd]}" \
+  "${GBPS[redir]}" "${RPS[direct]}" "${RPS[portkit]}" "${RPS[rinetd]}" <<'PY'
+import statistics, sys
+n = int(sys.argv[1])
+d, pk, so, ri, re_, rd, rpk, rri = ([float(x) for x in a.split()] for a in sys.argv[2:])
+med = lambda v: statistics.median(v)
+vs_direct = [pk[i] / d[i] for i in range(n)]
+vs_best = [pk[i] / max(so[i], ri[i], re_[i]) for i in range(n)]
+rq_direct = [rpk[i] / rd[i] for i in range(n)]
+rq_rinetd = [rpk[i] / rri[i] for i in range(n)]
+f = lambda v: " ".join(f"{x:.2f}" for x in v)
+print(f"portkit throughput: {med(vs_direct):.2f}x direct (goal >= 0.75; rounds {f(vs_direct)}), "
+      f"{med(vs_best):.2f}x the best peer (goal >= 1.3; rounds {f(vs_best)})")
+print(f"portkit requests/s: {med(rq_rinetd):.2f}x rinetd (goal >= 1.2; rounds {f(rq_rinetd)}), "
+      f"{med(rq_direct):.2f}x direct")
 PY
 
 # ---- memory with idle connections -----------------------------------------
