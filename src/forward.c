@@ -74,15 +74,6 @@ struct fwd_cli {
 
 /* ---- log lines ---- */
 
-static void stamp(char *buf, size_t size, uint64_t unix_us)
-{
-    time_t sec = (time_t)(unix_us / 1000000u);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03uZ", (unsigned)(unix_us / 1000u % 1000u));
-}
-
 static uint64_t now_unix_us(void)
 {
     struct timespec ts;
@@ -107,11 +98,6 @@ static void emit(struct fwd_cli *c)
     pk_buf_reset(&c->line);
 }
 
-static const char *const kind_names[] = {
-    [PK_FW_EV_LISTEN] = "listen", [PK_FW_EV_UNLISTEN] = "unlisten", [PK_FW_EV_END] = "conn",
-    [PK_FW_EV_DENY] = "deny",     [PK_FW_EV_LIMIT] = "limit",       [PK_FW_EV_WARN] = "warn",
-};
-
 /* A message of the forwarder itself (reload, stop), in the same stream. */
 static void note(struct fwd_cli *c, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -123,7 +109,7 @@ static void note(struct fwd_cli *c, const char *kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    stamp(ts, sizeof ts, now_unix_us());
+    pk_fw_time_format(now_unix_us(), ts, sizeof ts);
     if (c->json) {
         struct pk_json j;
         pk_json_init(&j, &c->line);
@@ -143,75 +129,7 @@ static void on_event(void *arg, const struct pk_fw_event *ev)
     struct fwd_cli *c = arg;
     if (c->quiet && ev->kind == PK_FW_EV_END)
         return;
-    char ts[40], start[40], client[PK_FW_ADDRSTRLEN], listen[PK_FW_ADDRSTRLEN],
-        target[PK_FW_ADDRSTRLEN];
-    stamp(ts, sizeof ts, now_unix_us());
-    const char *kind = kind_names[ev->kind];
-    const char *proto = pk_proto_name(ev->proto);
-    pk_fw_sockaddr_format(ev->client, client, sizeof client);
-    pk_fw_sockaddr_format(ev->listen, listen, sizeof listen);
-    pk_fw_sockaddr_format(ev->target, target, sizeof target);
-    bool end = ev->kind == PK_FW_EV_END;
-    if (end)
-        stamp(start, sizeof start, ev->start_unix_us);
-    struct pk_buf *b = &c->line;
-    if (c->json) {
-        struct pk_json j;
-        pk_json_init(&j, b);
-        pk_json_obj_begin(&j, NULL);
-        pk_json_str(&j, "time", ts);
-        pk_json_str(&j, "event", kind);
-        if (ev->kind != PK_FW_EV_WARN) {
-            pk_json_str(&j, "proto", proto);
-            if (ev->client)
-                pk_json_str(&j, "client", client);
-            pk_json_str(&j, "listen", listen);
-            if (ev->target)
-                pk_json_str(&j, "target", target);
-        }
-        if (end) {
-            pk_json_str(&j, "start", start);
-            pk_json_double(&j, "duration", (double)ev->duration_us / 1e6, 3);
-            pk_json_int(&j, "up", (long long)ev->bytes_up);
-            pk_json_int(&j, "down", (long long)ev->bytes_down);
-            if (ev->proto == PK_UDP) {
-                pk_json_int(&j, "packets_up", (long long)ev->packets_up);
-                pk_json_int(&j, "packets_down", (long long)ev->packets_down);
-            }
-        }
-        if (ev->reason)
-            pk_json_str(&j, end ? "end" : "reason", ev->reason);
-        if (ev->line)
-            pk_json_int(&j, "rule_line", ev->line);
-        pk_json_obj_end(&j);
-        emit(c);
-        return;
-    }
-    pk_buf_printf(b, "%s %s", ts, kind);
-    switch (ev->kind) {
-    case PK_FW_EV_LISTEN:
-        pk_buf_printf(b, " %s %s -> %s", proto, listen, target);
-        break;
-    case PK_FW_EV_UNLISTEN:
-        pk_buf_printf(b, " %s %s (%s)", proto, listen, ev->reason ? ev->reason : "");
-        break;
-    case PK_FW_EV_END:
-        pk_buf_printf(b, " %s client=%s listen=%s target=%s start=%s duration=%.3f up=%llu down=%llu",
-                      proto, client, listen, target, start, (double)ev->duration_us / 1e6,
-                      (unsigned long long)ev->bytes_up, (unsigned long long)ev->bytes_down);
-        if (ev->proto == PK_UDP)
-            pk_buf_printf(b, " packets_up=%llu packets_down=%llu",
-                          (unsigned long long)ev->packets_up, (unsigned long long)ev->packets_down);
-        pk_buf_printf(b, " end=%s", ev->reason);
-        break;
-    case PK_FW_EV_DENY:
-    case PK_FW_EV_LIMIT:
-        pk_buf_printf(b, " %s client=%s listen=%s reason=%s", proto, client, listen, ev->reason);
-        break;
-    case PK_FW_EV_WARN:
-        pk_buf_printf(b, " %s", ev->reason);
-        break;
-    }
+    pk_fw_event_format(ev, now_unix_us(), c->json, &c->line);
     emit(c);
 }
 

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "portkit/acl.h"
+#include "portkit/buf.h"
 #include "portkit/error.h"
 #include "portkit/loop.h"
 #include "portkit/registry.h"
@@ -159,6 +160,14 @@ struct pk_fw_event {
 };
 
 typedef void pk_fw_log_fn(void *arg, const struct pk_fw_event *ev);
+
+/* Appends ev as one log line, without the newline: text ("TIME conn tcp
+ * client=... up=N down=N end=closed", key=value after the kind, the reason
+ * last) or, with json, one JSON object. now_unix_us stamps it. */
+void pk_fw_event_format(const struct pk_fw_event *ev, uint64_t now_unix_us, bool json,
+                        struct pk_buf *out);
+/* UTC with milliseconds: "2026-01-02T10:11:12.345Z". 40 bytes is enough. */
+void pk_fw_time_format(uint64_t unix_us, char *buf, size_t size);
 
 struct pk_fw_options {
     pk_fw_log_fn *log;     /* may be NULL */
