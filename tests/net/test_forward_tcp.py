@@ -130,6 +130,59 @@ class HalfClose(unittest.TestCase):
             self.assertEqual((ev["up"], ev["down"], ev["end"]), (len(payload), 7, "closed"))
 
 
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
+
+
+class Backpressure(unittest.TestCase):
+    def check_slow_target(self, *opts):
+        gate = threading.Event()
+        got = {}
+
+        def slow(c):
+            gate.wait(30)                    # reads nothing until told
+            got["hash"] = hashlib.sha256(recv_all(c)).hexdigest()
+
+        with ThreadedServer(slow) as srv, \
+                Forwarder("127.0.0.1:0", f"127.0.0.1:{srv.port}", *opts) as fw:
+            s = connect(fw.port())
+            s.setblocking(False)
+            block = os.urandom(1 << 20)
+            h = hashlib.sha256()
+            sent, stalled_at = 0, None
+            rss0 = vm_rss_kib(fw.proc.pid)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    n = s.send(block)
+                    h.update(block[:n])
+                    sent += n
+                    stalled_at = None
+                except BlockingIOError:
+                    if stalled_at is None:
+                        stalled_at = time.monotonic()
+                    elif time.monotonic() - stalled_at > 0.5:
+                        break                # the whole path is full: good
+                    time.sleep(0.01)
+            self.assertIsNotNone(stalled_at, "the forwarder kept taking data")
+            # Bounded by socket buffers and one pipe, not by the forwarder.
+            self.assertLess(sent, 48 << 20)
+            self.assertLess(vm_rss_kib(fw.proc.pid) - rss0, 4096)
+            gate.set()
+            s.setblocking(True)
+            s.shutdown(socket.SHUT_WR)
+            wait_until(lambda: "hash" in got, 20, what="the slow target to read it all")
+            self.assertEqual(got["hash"], h.hexdigest())
+            s.close()
+
+    def test_slow_target_stops_the_reads_spliced(self):
+        self.check_slow_target()
+
+    def test_slow_target_stops_the_reads_copied(self):
+        self.check_slow_target("--copy", "read")
+
+
 class TargetTrouble(unittest.TestCase):
     def test_refusing_target_closes_the_client_at_once(self):
         # A bound socket that does not listen answers SYN with RST.
