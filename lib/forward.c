@@ -56,6 +56,21 @@ static bool same_client(const union fw_sa *a, const struct sockaddr *b)
                   sizeof a->in6.sin6_addr) == 0;
 }
 
+/* A UDP client turned away keeps sending: one log line per client per
+ * DENY_LOG_QUIET_US, not one per datagram. */
+static bool quiet_repeat(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
+{
+    if (l->rule.proto != PK_UDP)
+        return false;
+    uint64_t now = pk_loop_now(fw->loop);
+    if (same_client(&l->last_denied, client) && now - l->last_denied_us < DENY_LOG_QUIET_US)
+        return true;
+    memcpy(&l->last_denied, client,
+           client->sa_family == AF_INET ? sizeof l->last_denied.in : sizeof l->last_denied.in6);
+    l->last_denied_us = now;
+    return false;
+}
+
 bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
 {
     struct pk_fw_event ev = {
@@ -63,23 +78,20 @@ bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *cl
         .target = (const struct sockaddr *)&l->rule.target.ss,
     };
     char why[64];
-    if (!pk_acl_permits(fw->acl, client) || !pk_acl_permits(l->rule.acl, client)) {
+    bool global_ok = pk_acl_permits(fw->acl, client);
+    if (!global_ok || !pk_acl_permits(l->rule.acl, client)) {
         fw->denied++;
-        if (l->rule.proto == PK_UDP) {
-            uint64_t now = pk_loop_now(fw->loop);
-            if (same_client(&l->last_denied, client) && now - l->last_denied_us < DENY_LOG_QUIET_US)
-                return false;
-            memcpy(&l->last_denied, client,
-                   client->sa_family == AF_INET ? sizeof l->last_denied.in : sizeof l->last_denied.in6);
-            l->last_denied_us = now;
-        }
+        if (quiet_repeat(fw, l, client))
+            return false;
         ev.kind = PK_FW_EV_DENY;
-        ev.reason = !pk_acl_permits(fw->acl, client) ? "global allow/deny" : "rule allow/deny";
+        ev.reason = global_ok ? "rule allow/deny" : "global allow/deny";
         fw_log(fw, &ev);
         return false;
     }
     if (l->rule.max_conns && l->active >= l->rule.max_conns) {
         fw->limited++;
+        if (quiet_repeat(fw, l, client))
+            return false;
         snprintf(why, sizeof why, "max-conns %u reached", l->rule.max_conns);
         ev.kind = PK_FW_EV_LIMIT;
         ev.reason = why;

@@ -189,10 +189,13 @@ class DnsThroughForwarder(unittest.TestCase):
                 s.settimeout(2)
                 self.assertEqual(answer_a(self.ask(s, addr, 3)[0])[2], ["192.0.2.7"])
             socks[2].settimeout(0.3)
-            socks[2].sendto(query(4, "example.test"), addr)
+            for qid in (4, 5, 6):
+                socks[2].sendto(query(qid, "example.test"), addr)
             with self.assertRaises(socket.timeout):
                 socks[2].recv(2048)
             fw.wait_event(lambda e: e["event"] == "limit", what="limit line")
+            self.assertEqual(len(fw.find(lambda e: e["event"] == "limit")), 1)  # not one a datagram
+            self.assertEqual(fw.stats()["limited"], 3)
             for s in socks:
                 s.close()
 
