@@ -49,25 +49,38 @@ def answer_a(reply):
 
 
 class Dnsmasq:
+    """Our own dnsmasq on 127.0.0.1 and a free port, answering example.test."""
+
     def __init__(self):
-        self.port = free_port(socket.SOCK_DGRAM)
-        self.proc = subprocess.Popen(
-            [DNSMASQ, "--no-daemon", f"--port={self.port}", "--listen-address=127.0.0.1",
-             "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-             "--pid-file=", "--address=/example.test/192.0.2.7"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        # Ready when it answers.
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.2)
-        for _ in range(50):
-            try:
-                s.sendto(query(1, "example.test"), ("127.0.0.1", self.port))
-                s.recv(512)
-                break
-            except OSError:
+        errors = []
+        for _ in range(3):   # the free port may be taken between probe and bind
+            self.port = free_port(socket.SOCK_DGRAM)
+            self.proc = subprocess.Popen(
+                [DNSMASQ, "--no-daemon", f"--port={self.port}", "--listen-address=127.0.0.1",
+                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                 "--pid-file=", "--log-facility=-", "--address=/example.test/192.0.2.7"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if self.answers():
+                return
+            self.proc.kill()
+            self.proc.wait()
+            errors.append(f"exit {self.proc.returncode}: {self.proc.stderr.read().strip()}")
+            self.proc.stderr.close()
+        raise AssertionError("dnsmasq did not start: " + "; ".join(errors))
+
+    def answers(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            for _ in range(50):
                 if self.proc.poll() is not None:
-                    raise AssertionError("dnsmasq failed: " + self.proc.stderr.read())
-        s.close()
+                    return False
+                try:
+                    s.sendto(query(1, "example.test"), ("127.0.0.1", self.port))
+                    s.recv(512)
+                    return True
+                except OSError:
+                    pass
+        return False
 
     def close(self):
         self.proc.terminate()
