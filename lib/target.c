@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "quote.h"
 
@@ -144,6 +146,22 @@ int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b)
     if (c)
         return c;
     return a->scope_id < b->scope_id ? -1 : a->scope_id > b->scope_id;
+}
+
+bool pk_addr_is_local_broadcast(const struct pk_addr *a)
+{
+    if (a->family != AF_INET)
+        return false; /* IPv6 has no broadcast */
+    /* Connecting a UDP socket routes without sending; the kernel refuses a
+     * broadcast route to a socket without SO_BROADCAST. */
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_storage ss;
+    socklen_t len = pk_addr_sockaddr(a, 9, &ss);
+    bool bcast = connect(fd, (struct sockaddr *)&ss, len) < 0 && errno == EACCES;
+    close(fd);
+    return bcast;
 }
 
 /* ---- building ---- */

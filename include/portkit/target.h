@@ -33,6 +33,9 @@ void pk_addr_format(const struct pk_addr *a, char *buf, size_t len);
 socklen_t pk_addr_sockaddr(const struct pk_addr *a, uint16_t port, struct sockaddr_storage *ss);
 /* Orders IPv4 before IPv6, then numerically. */
 int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b);
+/* True when this host's routes make a a broadcast address (a directed
+ * broadcast of an attached network). Asks the kernel; sends nothing. */
+bool pk_addr_is_local_broadcast(const struct pk_addr *a);
 
 /* How host names become addresses. The default uses getaddrinfo; tests and
  * the fuzzer plug in their own. Writes up to max addresses of `family`

@@ -1,0 +1,5 @@
+#include "portkit/output.h"
+
+const struct pk_output_module pk_output_list = {
+    .name = "list",
+};

@@ -1,0 +1,330 @@
+/* The TCP connect probe module: no privilege needed.
+ *
+ * Non-blocking connects are watched with an edge-triggered epoll set. A
+ * probe's outcome is read by calling connect() again on the same socket:
+ * it returns the pending error (ECONNREFUSED: closed), EISCONN (open) or
+ * EALREADY (still waiting), and after an error leaves the socket ready for
+ * the next connect. Closed ports are the bulk of any scan, so one socket
+ * serves many probes and costs two system calls per probe instead of five.
+ * A probe given up on is dissolved with connect(AF_UNSPEC), again keeping
+ * the socket. Open ports are closed with SO_LINGER 0 (a RST, no TIME_WAIT),
+ * or handed to the service stage.
+ *
+ * IP_RECVERR makes ICMP errors readable from the socket's error queue, so
+ * an unreachable answer is told apart precisely (admin-prohibited versus
+ * host-unreach) without a raw socket. */
+#include <errno.h>
+#include <time.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "scan_impl.h"
+
+static int family_index(int family)
+{
+    return family == AF_INET6 ? 1 : 0;
+}
+
+static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
+{
+    int fi = family_index(family);
+    struct scan_sock *k = s->idle[fi];
+    if (k) {
+        s->idle[fi] = k->next;
+        k->next = NULL;
+        return k;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    int one = 1;
+    if (family == AF_INET)
+        setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+    else
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+    k = scan_sock_alloc(s);
+    if (!k) {
+        close(fd);
+        *err = ENOMEM;
+        return NULL;
+    }
+    k->fd = fd;
+    k->family = (uint8_t)family;
+    k->proto = PK_TCP;
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.ptr = k};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        *err = errno;
+        scan_sock_free(s, k);
+        return NULL;
+    }
+    return k;
+}
+
+/* The socket is unconnected again (refused, unreachable, or dissolved):
+ * keep it for the next probe, unless no probe is left to send. */
+static void sock_put(struct pk_scan *s, struct scan_sock *k)
+{
+    if (!scan_more_to_start(s)) {
+        scan_sock_free(s, k);
+        return;
+    }
+    int fi = family_index(k->family);
+    k->job = NULL;
+    k->next = s->idle[fi];
+    s->idle[fi] = k;
+}
+
+/* Stops a probe still waiting for its answer. */
+static void sock_abort(struct pk_scan *s, struct scan_sock *k)
+{
+    struct sockaddr sa = {.sa_family = AF_UNSPEC};
+    if (connect(k->fd, &sa, sizeof sa) == 0)
+        sock_put(s, k);
+    else
+        scan_sock_free(s, k);
+}
+
+/* Maps the ICMP error behind a failed connect to nmap's reason. */
+static enum pk_reason icmp_reason(int fd, int family, int err)
+{
+    enum pk_reason r = err == ENETUNREACH ? PK_REASON_NET_UNREACH : PK_REASON_HOST_UNREACH;
+    char cbuf[512];
+    for (int guard = 0; guard < 16; guard++) {
+        struct msghdr m = {.msg_control = cbuf, .msg_controllen = sizeof cbuf};
+        if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            break;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+            bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6)
+                continue;
+            struct sock_extended_err ee;
+            memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            if (ee.ee_origin == SO_EE_ORIGIN_ICMP && family == AF_INET && ee.ee_type == 3) {
+                switch (ee.ee_code) {
+                case 0: r = PK_REASON_NET_UNREACH; break;
+                case 1: r = PK_REASON_HOST_UNREACH; break;
+                case 2: r = PK_REASON_PROTO_UNREACH; break;
+                case 3: r = PK_REASON_PORT_UNREACH; break;
+                case 9: r = PK_REASON_NET_PROHIBITED; break;
+                case 10: r = PK_REASON_HOST_PROHIBITED; break;
+                case 13: r = PK_REASON_ADMIN_PROHIBITED; break;
+                default: r = PK_REASON_HOST_UNREACH; break;
+                }
+            } else if (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 11) {
+                r = PK_REASON_TIME_EXCEEDED;
+            } else if (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 1) {
+                switch (ee.ee_code) {
+                case 0: r = PK_REASON_NET_UNREACH; break;
+                case 1: r = PK_REASON_ADMIN_PROHIBITED; break;
+                case 3: r = PK_REASON_HOST_UNREACH; break;
+                case 4: r = PK_REASON_PORT_UNREACH; break;
+                default: r = PK_REASON_HOST_UNREACH; break;
+                }
+            } else if (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 3) {
+                r = PK_REASON_TIME_EXCEEDED;
+            }
+        }
+    }
+    return r;
+}
+
+/* Errors connect() reports on the spot, before any packet was answered. */
+static enum pk_reason local_reason(int err)
+{
+    switch (err) {
+    case ENETUNREACH: return PK_REASON_NET_UNREACH;
+    case EACCES:
+    case EPERM: return PK_REASON_PERM_DENIED;
+    default: return PK_REASON_HOST_UNREACH;
+    }
+}
+
+static bool self_connected(int fd)
+{
+    struct sockaddr_storage a, b;
+    socklen_t la = sizeof a, lb = sizeof b;
+    if (getsockname(fd, (struct sockaddr *)&a, &la) < 0 || getpeername(fd, (struct sockaddr *)&b, &lb) < 0)
+        return false;
+    return la == lb && memcmp(&a, &b, la) == 0;
+}
+
+static void close_reset(int fd)
+{
+    struct linger lg = {1, 0}; /* RST: no TIME_WAIT left behind */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+static int tcp_start(struct pk_scan *s, struct scan_job *j);
+
+/* The connect of k succeeded: the port is open. Returns 1 when j is
+ * decided, 0 when it was a self-connect and another probe is in flight,
+ * SCAN_AGAIN when that probe could not be sent yet. */
+static int tcp_open(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
+{
+    int fd = k->fd;
+    struct scan_sock sent = *k; /* its send time and try number, for the RTT */
+    scan_detach(s, j, k);
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+    k->fd = -1;
+    scan_sock_free(s, k);
+    if (self_connected(fd)) {
+        /* On loopback a connect to a port in the ephemeral range can land on
+         * its own source port (TCP simultaneous open). That says nothing
+         * about the port: probe again at once, from another source port. */
+        close_reset(fd);
+        return tcp_start(s, j);
+    }
+    if (s->cfg.service_detect && s->svc) {
+        j->phase = JOB_IDENTIFYING;
+        scan_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
+        s->inflight++; /* the session holds the descriptor */
+        if (s->svc->start(s, j, fd) < 0) {
+            s->inflight--;
+            close_reset(fd);
+            scan_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
+        }
+        return 1;
+    }
+    close_reset(fd);
+    scan_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
+    return 1;
+}
+
+static int tcp_start(struct pk_scan *s, struct scan_job *j)
+{
+    struct scan_host *h = j->host;
+    if (j->att[SCAN_MAX_ATTEMPTS - 1]) { /* keep the newest probes only */
+        struct scan_sock *old = j->att[0];
+        scan_detach(s, j, old);
+        sock_abort(s, old);
+    }
+    int err = 0;
+    struct scan_sock *k = sock_get(s, h->addr.family, &err);
+    if (!k)
+        return SCAN_AGAIN; /* out of descriptors or memory for now */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    scan_sockaddr(h, j->port, &ss, &len);
+    scan_attach(s, j, k);
+    if (connect(k->fd, (struct sockaddr *)&ss, len) == 0)
+        return tcp_open(s, j, k);
+    err = errno;
+    switch (err) {
+    case EINPROGRESS:
+        return 0;
+    case ECONNREFUSED:
+        scan_detach(s, j, k);
+        sock_put(s, k);
+        scan_answer(s, j, k, PK_STATE_CLOSED, PK_REASON_CONN_REFUSED);
+        return 1;
+    case EADDRNOTAVAIL: /* no free source port to this host */
+    case EAGAIN:
+    case ENOBUFS:
+    case ENOMEM:
+        scan_detach(s, j, k);
+        sock_put(s, k);
+        return SCAN_AGAIN;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EACCES:
+    case EPERM:
+        scan_detach(s, j, k);
+        sock_put(s, k);
+        scan_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
+        return 1;
+    default: /* EINVAL (a scope-less link-local address), EAFNOSUPPORT, ... */
+        scan_detach(s, j, k);
+        scan_sock_free(s, k);
+        scan_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
+        return 1;
+    }
+}
+
+static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
+{
+    (void)events;
+    struct scan_job *j = k->job;
+    if (!j)
+        return; /* idle socket, or an event that outlived its probe */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    scan_sockaddr(j->host, j->port, &ss, &len);
+    if (connect(k->fd, (struct sockaddr *)&ss, len) == 0) {
+        tcp_open(s, j, k); /* SCAN_AGAIN: the job's timer retries */
+        return;
+    }
+    int err = errno;
+    switch (err) {
+    case EALREADY:
+    case EINPROGRESS:
+        return; /* still waiting */
+    case EISCONN:
+    case ECONNRESET: /* a SYN-ACK came, then a reset: the port answered open */
+        tcp_open(s, j, k);
+        return;
+    case ECONNREFUSED:
+        scan_detach(s, j, k);
+        sock_put(s, k);
+        scan_answer(s, j, k, PK_STATE_CLOSED, PK_REASON_CONN_REFUSED);
+        return;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EPROTO:
+    case ENONET:
+    case EHOSTDOWN: {
+        enum pk_reason why = icmp_reason(k->fd, k->family, err);
+        scan_detach(s, j, k);
+        sock_put(s, k);
+        /* An ICMP port-unreachable to a TCP probe comes from a firewall's
+         * reject rule: nmap calls that filtered too. */
+        scan_answer(s, j, k, PK_STATE_FILTERED, why);
+        return;
+    }
+    default: /* ETIMEDOUT, ECONNABORTED...: this probe learnt nothing */
+        scan_detach(s, j, k);
+        scan_sock_free(s, k);
+        return;
+    }
+}
+
+static void tcp_drop(struct pk_scan *s, struct scan_job *j)
+{
+    while (j->att[0]) {
+        struct scan_sock *k = j->att[0];
+        scan_detach(s, j, k);
+        sock_abort(s, k);
+    }
+}
+
+static void tcp_recycle(struct pk_scan *s, struct scan_job *j)
+{
+    struct scan_sock *k = j->att[0];
+    if (k) {
+        scan_detach(s, j, k);
+        sock_abort(s, k);
+    }
+}
+
+static void tcp_timeout(struct pk_scan *s, struct scan_job *j)
+{
+    scan_retry_or_give_up(s, j, PK_STATE_FILTERED);
+}
+
+const struct scan_probe_module scan_tcp_module = {
+    .name = "tcp-connect",
+    .proto = PK_TCP,
+    .start = tcp_start,
+    .drop = tcp_drop,
+    .timeout = tcp_timeout,
+    .can_start = NULL,
+    .recycle = tcp_recycle,
+    .event = tcp_event,
+};
