@@ -67,7 +67,7 @@ static void risk_line(const struct pk_output *o, const struct pk_scan_result *r,
 {
     const struct pk_registry *reg = pk_output_opts(o)->reg;
     struct pk_note n;
-    if (!reg || !pk_registry_is_risky(reg, r->port, r->proto) ||
+    if (!reg || r->state != PK_STATE_OPEN || !pk_registry_is_risky(reg, r->port, r->proto) ||
         !pk_registry_note(reg, r->port, r->proto, &n))
         return;
     size_t len = strcspn(n.risk, "\n");
@@ -100,12 +100,15 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_printf(b, "  %srtt %.2f ms%s", sgr(o, DIM), h->srtt_us / 1000.0, sgr(o, RESET));
     pk_buf_putc(b, '\n');
 
-    size_t shown = 0, portw = 4, svcw = 7;
+    size_t shown = 0, portw = 4, svcw = 7, statew = 5;
     for (size_t i = 0; i < h->nports; i++) {
         const struct pk_scan_result *r = &h->ports[i];
         if (!listed(o, h, r->state))
             continue;
         shown++;
+        size_t stl = strlen(pk_state_name(r->state));
+        if (stl > statew)
+            statew = stl;
         char pp[16];
         size_t n = (size_t)snprintf(pp, sizeof pp, "%u/%s", r->port, pk_proto_name(r->proto));
         if (n > portw)
@@ -115,8 +118,9 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
             svcw = sl > 24 ? 24 : sl;
     }
     if (shown) {
-        pk_buf_printf(b, "  %s%-*s  %-13s  %-*s  %s%s\n", sgr(o, DIM), (int)portw, "PORT", "STATE",
-                      (int)svcw, "SERVICE", ts->service_detect ? "VERSION" : "BANNER", sgr(o, RESET));
+        pk_buf_printf(b, "  %s%-*s  %-*s  %-*s  %s%s\n", sgr(o, DIM), (int)portw, "PORT", (int)statew,
+                      "STATE", (int)svcw, "SERVICE", ts->service_detect ? "VERSION / NOTES" : "NOTES",
+                      sgr(o, RESET));
         struct pk_buf v = PK_BUF_INIT;
         for (size_t i = 0; i < h->nports; i++) {
             const struct pk_scan_result *r = &h->ports[i];
@@ -124,8 +128,8 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
                 continue;
             char pp[16];
             snprintf(pp, sizeof pp, "%u/%s", r->port, pk_proto_name(r->proto));
-            pk_buf_printf(b, "  %-*s  %s%-13s%s  %-*.*s", (int)portw, pp, state_colour(o, r->state),
-                          pk_state_name(r->state), sgr(o, RESET), (int)svcw, (int)svcw,
+            pk_buf_printf(b, "  %-*s  %s%-*s%s  %-*.*s", (int)portw, pp, state_colour(o, r->state),
+                          (int)statew, pk_state_name(r->state), sgr(o, RESET), (int)svcw, (int)svcw,
                           r->service ? r->service : "?");
             pk_buf_reset(&v);
             pk_output_service_line(r, &v);
@@ -146,8 +150,8 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
             uint64_t n = h->counts[t][st];
             if (!n || listed(o, h, (enum pk_port_state)st))
                 continue;
-            pk_buf_printf(b, "%s%llu %s %s", any ? ", " : "  Not shown: ", (unsigned long long)n,
-                          pk_state_name((enum pk_port_state)st), t ? "udp" : "tcp");
+            pk_buf_printf(b, "%s%llu %s %s port%s", any ? ", " : "  Not shown: ", (unsigned long long)n,
+                          pk_state_name((enum pk_port_state)st), t ? "udp" : "tcp", n == 1 ? "" : "s");
             any = true;
         }
     }

@@ -149,9 +149,9 @@ int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct p
     if (s->initial_rto_us < s->min_rto_us)
         s->initial_rto_us = s->min_rto_us;
     s->max_retries = cfg->max_retries;
-    s->mod[0] = &scan_tcp_module;
-    s->mod[1] = &scan_udp_module;
-    s->svc = &scan_banner_stage;
+    s->mod[0] = &pks_tcp_module;
+    s->mod[1] = &pks_udp_module;
+    s->svc = &pks_banner_stage;
 
     s->loop = pk_loop_new(err);
     if (!s->loop) {
@@ -163,7 +163,7 @@ int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct p
         pk_scan_free(s);
         return pk_err_sys(err, "epoll_create1");
     }
-    int rc = scan_sched_init(s, err);
+    int rc = pks_sched_init(s, err);
     if (rc < 0) {
         pk_scan_free(s);
         return rc;
@@ -180,7 +180,7 @@ void pk_scan_free(struct pk_scan *s)
     if (!s)
         return;
     if (s->loop && s->hosts)
-        scan_abandon_all(s);
+        pks_abandon_all(s);
     /* The epoll set goes first: closing its members is then cheaper. */
     if (s->epfd >= 0)
         close(s->epfd);
@@ -196,7 +196,7 @@ void pk_scan_free(struct pk_scan *s)
                 block[i].fd = -1;
             }
     }
-    scan_sched_fini(s);
+    pks_sched_fini(s);
     if (s->epfd >= 0)
         close(s->epfd);
     pk_loop_free(s->loop);
@@ -210,7 +210,7 @@ void pk_scan_stop(struct pk_scan *s)
     s->stop = 1;
 }
 
-void scan_fail(struct pk_scan *s, int code, const char *msg)
+void pks_fail(struct pk_scan *s, int code, const char *msg)
 {
     if (s->failed)
         return;
@@ -274,18 +274,18 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     pk_timer_init(&s->wake_timer, on_wake, s);
     pk_loop_timer_start(s->loop, &s->tick_timer, 100000);
     while (!s->stop && !s->failed) {
-        bool more = scan_fill(s);
-        if (scan_finished(s) || s->stop || s->failed)
+        bool more = pks_fill(s);
+        if (pks_finished(s) || s->stop || s->failed)
             break;
         rc = pk_loop_once(s->loop, more ? 0 : 100000, err);
         if (rc < 0) {
-            scan_fail(s, rc, err ? err->msg : "event loop failed");
+            pks_fail(s, rc, err ? err->msg : "event loop failed");
             break;
         }
     }
     if (s->stop)
         s->st.interrupted = true;
-    scan_abandon_all(s);
+    pks_abandon_all(s);
     pk_loop_timer_stop(s->loop, &s->tick_timer);
     pk_loop_timer_stop(s->loop, &s->wake_timer);
     pk_loop_unwatch(s->loop, s->epfd);
@@ -330,7 +330,7 @@ static int add_detail(struct scan_host *h, const struct scan_detail *d)
     return 0;
 }
 
-void scan_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
+void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
                  const char *product, const char *version, const char *extra, const char *banner)
 {
     struct scan_host *h = j->host;
@@ -340,7 +340,7 @@ void scan_record(struct pk_scan *s, struct scan_job *j, const char *service, boo
     if (!h->states) {
         h->states = calloc((s->nslots + 1) / 2, 1);
         if (!h->states) {
-            scan_fail(s, PK_ENOMEM, "out of memory");
+            pks_fail(s, PK_ENOMEM, "out of memory");
             return;
         }
     }
@@ -369,7 +369,7 @@ void scan_record(struct pk_scan *s, struct scan_job *j, const char *service, boo
         }
         d.banner = dup_or_null(banner);
         if (add_detail(h, &d) < 0) {
-            scan_fail(s, PK_ENOMEM, "out of memory");
+            pks_fail(s, PK_ENOMEM, "out of memory");
             return;
         }
     }

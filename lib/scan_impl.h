@@ -129,15 +129,15 @@ struct scan_host {
  *   start(s, j)   Sends one more probe for j (the scheduler has already
  *                 counted the capacity). Returns 0 when the probe is in
  *                 flight, 1 when j was decided at once (the module called
- *                 scan_decide), SCAN_AGAIN when the system cannot take a
+ *                 pks_decide), SCAN_AGAIN when the system cannot take a
  *                 probe right now (no descriptor or source port: try later).
  *   drop(s, j)    Forgets every live probe of j (j was decided or given up).
  *   timeout(s, j) j's timer fired: retry, wait, or give up (see
- *                 scan_retry_or_give_up for the common policy).
+ *                 pks_retry_or_give_up for the common policy).
  *   can_start(s, h)  May host h take a new job now? NULL: always.
  *   recycle(s, j) Drops j's oldest live probe (descriptors ran out).
  *   event(s, k, ev)  epoll reported ev on one of the module's sockets.
- * Probes report back through scan_answer() from the module's own event
+ * Probes report back through pks_answer() from the module's own event
  * handling. */
 struct scan_probe_module {
     const char *name;
@@ -150,17 +150,17 @@ struct scan_probe_module {
     void (*event)(struct pk_scan *s, struct scan_sock *k, uint32_t events);
 };
 
-extern const struct scan_probe_module scan_tcp_module;
-extern const struct scan_probe_module scan_udp_module;
+extern const struct scan_probe_module pks_tcp_module;
+extern const struct scan_probe_module pks_udp_module;
 
 /* A service-identification stage takes over a connected socket of an open
- * TCP port, talks to the service and calls scan_service_done() once it
+ * TCP port, talks to the service and calls pks_service_done() once it
  * knows (or gives up). */
 struct scan_service_stage {
     int (*start)(struct pk_scan *s, struct scan_job *j, int fd);
     void (*abort)(struct pk_scan *s, struct scan_job *j);
 };
-extern const struct scan_service_stage scan_banner_stage;
+extern const struct scan_service_stage pks_banner_stage;
 
 struct pk_scan {
     struct pk_scan_config cfg;
@@ -211,53 +211,53 @@ struct pk_scan {
 };
 
 /* scan.c */
-void scan_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
+void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
                  const char *product, const char *version, const char *extra, const char *banner);
-void scan_fail(struct pk_scan *s, int code, const char *msg);
+void pks_fail(struct pk_scan *s, int code, const char *msg);
 
 /* scan_sched.c */
-int scan_sched_init(struct pk_scan *s, struct pk_err *err);
-void scan_sched_fini(struct pk_scan *s);
+int pks_sched_init(struct pk_scan *s, struct pk_err *err);
+void pks_sched_fini(struct pk_scan *s);
 /* Starts probes; true when it stopped only because of its batch size. */
-bool scan_fill(struct pk_scan *s);
-bool scan_finished(const struct pk_scan *s);
+bool pks_fill(struct pk_scan *s);
+bool pks_finished(const struct pk_scan *s);
 /* Whether any probe is still to be sent (new pairs, parked ones, retries). */
-bool scan_more_to_start(const struct pk_scan *s);
-void scan_abandon_all(struct pk_scan *s);
-struct scan_sock *scan_sock_alloc(struct pk_scan *s);
-void scan_sock_free(struct pk_scan *s, struct scan_sock *k); /* closes fd if open */
+bool pks_more_to_start(const struct pk_scan *s);
+void pks_abandon_all(struct pk_scan *s);
+struct scan_sock *pks_sock_alloc(struct pk_scan *s);
+void pks_sock_free(struct pk_scan *s, struct scan_sock *k); /* closes fd if open */
 /* A probe of j answered: timing sample, loss accounting, then the decision. */
-void scan_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enum pk_port_state st,
+void pks_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enum pk_port_state st,
                  enum pk_reason why);
 /* Decides j (its probes are dropped) and releases it, or hands an open TCP
  * port to the service stage. */
-void scan_decide(struct pk_scan *s, struct scan_job *j, enum pk_port_state st, enum pk_reason why,
+void pks_decide(struct pk_scan *s, struct scan_job *j, enum pk_port_state st, enum pk_reason why,
                  uint32_t rtt_us);
 /* The service stage finished with j. */
-void scan_service_done(struct pk_scan *s, struct scan_job *j, const char *service,
+void pks_service_done(struct pk_scan *s, struct scan_job *j, const char *service,
                        const char *product, const char *version, const char *extra,
                        const char *banner);
 /* Probe bookkeeping for modules: a probe socket joins / leaves a job. */
-void scan_attach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k);
-void scan_detach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k);
+void pks_attach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k);
+void pks_detach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k);
 /* The common timer policy: another try while the host's loss calls for
  * one, else give up with `give_up` once the last try had its time. */
-void scan_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_state give_up);
+void pks_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_state give_up);
 /* Sends one more probe of j now if capacity allows, else queues it. */
-void scan_send_retry(struct pk_scan *s, struct scan_job *j);
-void scan_arm(struct pk_scan *s, struct scan_job *j, uint64_t delay_us);
+void pks_send_retry(struct pk_scan *s, struct scan_job *j);
+void pks_arm(struct pk_scan *s, struct scan_job *j, uint64_t delay_us);
 /* Puts a host with parked work on the ready list (capacity came free). */
-void scan_host_wake(struct pk_scan *s, struct scan_host *h);
-void scan_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
+void pks_host_wake(struct pk_scan *s, struct scan_host *h);
+void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
                    socklen_t *len);
-bool scan_rate_take(struct pk_scan *s);
+bool pks_rate_take(struct pk_scan *s);
 
 /* scan_timing.c */
-void scan_timing_sample(struct scan_timing *t, uint64_t rtt_us);
-void scan_timing_answered(struct pk_scan *s, struct scan_host *h, unsigned tryno, unsigned tries);
-uint64_t scan_timeout_us(const struct pk_scan *s, const struct scan_host *h);
-uint64_t scan_horizon_us(const struct pk_scan *s, const struct scan_host *h);
-unsigned scan_tries_needed(const struct pk_scan *s, const struct scan_host *h);
+void pks_timing_sample(struct scan_timing *t, uint64_t rtt_us);
+void pks_timing_answered(struct pk_scan *s, struct scan_host *h, unsigned tryno, unsigned tries);
+uint64_t pks_timeout_us(const struct pk_scan *s, const struct scan_host *h);
+uint64_t pks_horizon_us(const struct pk_scan *s, const struct scan_host *h);
+unsigned pks_tries_needed(const struct pk_scan *s, const struct scan_host *h);
 
 static inline int scan_proto_index(enum pk_proto p)
 {

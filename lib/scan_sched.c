@@ -56,7 +56,7 @@ static struct scan_job *job_alloc(struct pk_scan *s)
     return j;
 }
 
-struct scan_sock *scan_sock_alloc(struct pk_scan *s)
+struct scan_sock *pks_sock_alloc(struct pk_scan *s)
 {
     if (!s->dead) {
         struct scan_sock *block = calloc(CHUNK, sizeof *block);
@@ -77,7 +77,7 @@ struct scan_sock *scan_sock_alloc(struct pk_scan *s)
     return k;
 }
 
-void scan_sock_free(struct pk_scan *s, struct scan_sock *k)
+void pks_sock_free(struct pk_scan *s, struct scan_sock *k)
 {
     if (k->fd >= 0)
         close(k->fd); /* also leaves the epoll set */
@@ -146,7 +146,7 @@ static struct scan_host *host_get(struct pk_scan *s, uint64_t index)
     return h;
 }
 
-void scan_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
+void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
                    socklen_t *len)
 {
     memcpy(ss, &h->sa, h->salen);
@@ -173,7 +173,7 @@ static bool host_can_take(struct pk_scan *s, struct scan_host *h, enum pk_proto 
     return h->inflight < host_cap(s);
 }
 
-void scan_host_wake(struct pk_scan *s, struct scan_host *h)
+void pks_host_wake(struct pk_scan *s, struct scan_host *h)
 {
     if (h->ready || (h->deferred[0].len == 0 && h->deferred[1].len == 0))
         return;
@@ -200,7 +200,7 @@ static struct scan_host *ready_pop(struct pk_scan *s)
 
 /* ---- jobs ---- */
 
-void scan_attach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
+void pks_attach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
 {
     int n = j->att[0] ? (j->att[1] ? 2 : 1) : 0;
     k->job = j;
@@ -211,7 +211,7 @@ void scan_attach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
     j->host->inflight++;
 }
 
-void scan_detach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
+void pks_detach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
 {
     if (j->att[0] == k) {
         j->att[0] = j->att[1];
@@ -228,7 +228,7 @@ void scan_detach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
 
 static void job_timer_fired(struct pk_loop *loop, struct pk_timer *t, void *arg);
 
-void scan_arm(struct pk_scan *s, struct scan_job *j, uint64_t delay_us)
+void pks_arm(struct pk_scan *s, struct scan_job *j, uint64_t delay_us)
 {
     pk_loop_timer_start(s->loop, &j->timer, delay_us);
 }
@@ -274,10 +274,10 @@ static void job_release(struct pk_scan *s, struct scan_job *j)
     j->next = s->free_jobs;
     s->free_jobs = j;
     host_update_active(s, h);
-    scan_host_wake(s, h);
+    pks_host_wake(s, h);
 }
 
-bool scan_rate_take(struct pk_scan *s)
+bool pks_rate_take(struct pk_scan *s)
 {
     if (s->cfg.rate <= 0)
         return true;
@@ -317,7 +317,7 @@ static int send_probe(struct pk_scan *s, struct scan_job *j)
         return rc;
     }
     if (rc == 0)
-        scan_arm(s, j, scan_timeout_us(s, j->host));
+        pks_arm(s, j, pks_timeout_us(s, j->host));
     return rc;
 }
 
@@ -325,7 +325,7 @@ static bool start_job(struct pk_scan *s, struct scan_host *h, uint32_t slot)
 {
     struct scan_job *j = job_alloc(s);
     if (!j) {
-        scan_fail(s, PK_ENOMEM, "out of memory");
+        pks_fail(s, PK_ENOMEM, "out of memory");
         return false;
     }
     j->host = h;
@@ -352,7 +352,7 @@ static bool start_job(struct pk_scan *s, struct scan_host *h, uint32_t slot)
         if (slots_push(&h->deferred[scan_proto_index(j->proto)], slot) == 0)
             s->deferred_total++;
         host_update_active(s, h);
-        scan_host_wake(s, h);
+        pks_host_wake(s, h);
         return false;
     }
     return true;
@@ -367,9 +367,9 @@ static void job_timer_fired(struct pk_loop *loop, struct pk_timer *t, void *arg)
     s->mod[scan_proto_index(j->proto)]->timeout(s, j);
 }
 
-void scan_send_retry(struct pk_scan *s, struct scan_job *j)
+void pks_send_retry(struct pk_scan *s, struct scan_job *j)
 {
-    if (pk_loop_now(s->loop) < s->again_until_us || !scan_rate_take(s)) {
+    if (pk_loop_now(s->loop) < s->again_until_us || !pks_rate_take(s)) {
         retry_push(s, j);
         return;
     }
@@ -384,30 +384,30 @@ void scan_send_retry(struct pk_scan *s, struct scan_job *j)
     send_probe(s, j);
 }
 
-void scan_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_state give_up)
+void pks_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_state give_up)
 {
     struct scan_host *h = j->host;
     uint64_t now = pk_loop_now(s->loop);
-    uint64_t to = scan_timeout_us(s, h);
-    if (j->tries < scan_tries_needed(s, h)) {
+    uint64_t to = pks_timeout_us(s, h);
+    if (j->tries < pks_tries_needed(s, h)) {
         if (now - j->last_us >= to)
-            scan_send_retry(s, j);
+            pks_send_retry(s, j);
         else
-            scan_arm(s, j, j->last_us + to - now);
+            pks_arm(s, j, j->last_us + to - now);
         return;
     }
     uint64_t until = j->last_us + to;
-    uint64_t horizon = j->first_us + scan_horizon_us(s, h);
+    uint64_t horizon = j->first_us + pks_horizon_us(s, h);
     if (horizon > until)
         until = horizon;
     if (now < until) {
-        scan_arm(s, j, until - now);
+        pks_arm(s, j, until - now);
         return;
     }
-    scan_decide(s, j, give_up, PK_REASON_NO_RESPONSE, 0);
+    pks_decide(s, j, give_up, PK_REASON_NO_RESPONSE, 0);
 }
 
-void scan_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enum pk_port_state st,
+void pks_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enum pk_port_state st,
                  enum pk_reason why)
 {
     struct scan_host *h = j->host;
@@ -416,18 +416,18 @@ void scan_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enu
     /* Beyond a second the kernel may have resent the SYN: the sample could
      * belong to either copy, so it is not taken (Karn's rule). */
     if (rtt < 1000000) {
-        scan_timing_sample(&h->tm, rtt);
-        scan_timing_sample(&s->global, rtt);
+        pks_timing_sample(&h->tm, rtt);
+        pks_timing_sample(&s->global, rtt);
     }
-    scan_timing_answered(s, h, k->tryno, j->tries);
+    pks_timing_answered(s, h, k->tryno, j->tries);
     if (!h->answered) {
         h->answered = true;
         s->st.hosts_answered++;
     }
-    scan_decide(s, j, st, why, (uint32_t)(rtt > UINT32_MAX ? UINT32_MAX : rtt));
+    pks_decide(s, j, st, why, (uint32_t)(rtt > UINT32_MAX ? UINT32_MAX : rtt));
 }
 
-void scan_decide(struct pk_scan *s, struct scan_job *j, enum pk_port_state st, enum pk_reason why,
+void pks_decide(struct pk_scan *s, struct scan_job *j, enum pk_port_state st, enum pk_reason why,
                  uint32_t rtt_us)
 {
     s->mod[scan_proto_index(j->proto)]->drop(s, j);
@@ -438,22 +438,22 @@ void scan_decide(struct pk_scan *s, struct scan_job *j, enum pk_port_state st, e
     j->rtt_us = rtt_us;
     if (j->phase == JOB_IDENTIFYING)
         return; /* the service stage finishes it */
-    scan_record(s, j, NULL, false, NULL, NULL, NULL, NULL);
+    pks_record(s, j, NULL, false, NULL, NULL, NULL, NULL);
     job_release(s, j);
 }
 
-void scan_service_done(struct pk_scan *s, struct scan_job *j, const char *service,
+void pks_service_done(struct pk_scan *s, struct scan_job *j, const char *service,
                        const char *product, const char *version, const char *extra,
                        const char *banner)
 {
     j->phase = JOB_PROBING;
-    scan_record(s, j, service, service != NULL, product, version, extra, banner);
+    pks_record(s, j, service, service != NULL, product, version, extra, banner);
     job_release(s, j);
 }
 
 /* ---- filling the pipe ---- */
 
-bool scan_fill(struct pk_scan *s)
+bool pks_fill(struct pk_scan *s)
 {
     if (s->stop || s->failed)
         return false;
@@ -469,7 +469,7 @@ bool scan_fill(struct pk_scan *s)
     while (s->retry_head && budget) {
         struct scan_job *j = s->retry_head;
         bool room = j->att[SCAN_MAX_ATTEMPTS - 1] != NULL || s->inflight < s->max_inflight;
-        if (!room || !scan_rate_take(s))
+        if (!room || !pks_rate_take(s))
             return false;
         retry_unlink(s, j);
         budget--;
@@ -488,8 +488,8 @@ bool scan_fill(struct pk_scan *s)
             enum pk_proto proto = t ? PK_UDP : PK_TCP;
             struct slot_queue *q = &h->deferred[t];
             while (q->len && budget && s->inflight < s->max_inflight && host_can_take(s, h, proto)) {
-                if (!scan_rate_take(s)) {
-                    scan_host_wake(s, h);
+                if (!pks_rate_take(s)) {
+                    pks_host_wake(s, h);
                     return false;
                 }
                 uint32_t slot = slots_pop(q);
@@ -502,7 +502,7 @@ bool scan_fill(struct pk_scan *s)
                 more = true;
         }
         if (more) { /* out of budget or capacity: keep its place */
-            scan_host_wake(s, h);
+            pks_host_wake(s, h);
             if (!stop_at)
                 stop_at = h;
             else if (stop_at == h)
@@ -519,13 +519,13 @@ bool scan_fill(struct pk_scan *s)
         uint32_t slot = (uint32_t)(pair % s->nslots);
         struct scan_host *h = host_get(s, hi);
         if (!h) {
-            scan_fail(s, PK_ENOMEM, "out of memory");
+            pks_fail(s, PK_ENOMEM, "out of memory");
             return false;
         }
         enum pk_proto proto = slot < s->ntcp ? PK_TCP : PK_UDP;
         int t = scan_proto_index(proto);
         if (h->deferred[t].len == 0 && host_can_take(s, h, proto)) {
-            if (!scan_rate_take(s))
+            if (!pks_rate_take(s))
                 return false;
             s->cursor++;
             budget--;
@@ -534,30 +534,30 @@ bool scan_fill(struct pk_scan *s)
         } else {
             s->cursor++;
             if (slots_push(&h->deferred[t], slot) < 0) {
-                scan_fail(s, PK_ENOMEM, "out of memory");
+                pks_fail(s, PK_ENOMEM, "out of memory");
                 return false;
             }
             s->deferred_total++;
             host_update_active(s, h);
             /* Nothing in flight will wake this host: put it in line now. */
             if (h->jobs == 0 && proto == PK_TCP)
-                scan_host_wake(s, h);
+                pks_host_wake(s, h);
         }
     }
     return budget == 0; /* more may be waiting: do not sleep */
 }
 
-bool scan_more_to_start(const struct pk_scan *s)
+bool pks_more_to_start(const struct pk_scan *s)
 {
     return s->cursor < s->shard_size || s->deferred_total > 0 || s->retry_head;
 }
 
-bool scan_finished(const struct pk_scan *s)
+bool pks_finished(const struct pk_scan *s)
 {
     return s->cursor >= s->shard_size && s->jobs_live == 0 && s->deferred_total == 0;
 }
 
-void scan_abandon_all(struct pk_scan *s)
+void pks_abandon_all(struct pk_scan *s)
 {
     for (uint64_t i = 0; i < s->nhosts; i++) {
         struct scan_host *h = s->hosts[i];
@@ -581,7 +581,7 @@ void scan_abandon_all(struct pk_scan *s)
             if (j->phase == JOB_IDENTIFYING) {
                 /* Found open; only the service is unknown. */
                 s->svc->abort(s, j);
-                scan_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
+                pks_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
                 continue;
             }
             s->mod[scan_proto_index(j->proto)]->drop(s, j);
@@ -590,7 +590,7 @@ void scan_abandon_all(struct pk_scan *s)
     }
 }
 
-int scan_sched_init(struct pk_scan *s, struct pk_err *err)
+int pks_sched_init(struct pk_scan *s, struct pk_err *err)
 {
     s->hosts = calloc(s->nhosts, sizeof *s->hosts);
     if (!s->hosts)
@@ -599,7 +599,7 @@ int scan_sched_init(struct pk_scan *s, struct pk_err *err)
     return 0;
 }
 
-void scan_sched_fini(struct pk_scan *s)
+void pks_sched_fini(struct pk_scan *s)
 {
     for (uint64_t i = 0; s->hosts && i < s->nhosts; i++) {
         struct scan_host *h = s->hosts[i];

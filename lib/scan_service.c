@@ -17,7 +17,7 @@ static void stage_abort(struct pk_scan *s, struct scan_job *j)
     (void)j;
 }
 
-const struct scan_service_stage scan_banner_stage = {
+const struct scan_service_stage pks_banner_stage = {
     .start = stage_start,
     .abort = stage_abort,
 };

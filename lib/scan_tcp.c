@@ -48,7 +48,7 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
         setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
     else
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
-    k = scan_sock_alloc(s);
+    k = pks_sock_alloc(s);
     if (!k) {
         close(fd);
         *err = ENOMEM;
@@ -60,7 +60,7 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.ptr = k};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         *err = errno;
-        scan_sock_free(s, k);
+        pks_sock_free(s, k);
         return NULL;
     }
     return k;
@@ -70,8 +70,8 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
  * keep it for the next probe, unless no probe is left to send. */
 static void sock_put(struct pk_scan *s, struct scan_sock *k)
 {
-    if (!scan_more_to_start(s)) {
-        scan_sock_free(s, k);
+    if (!pks_more_to_start(s)) {
+        pks_sock_free(s, k);
         return;
     }
     int fi = family_index(k->family);
@@ -87,7 +87,7 @@ static void sock_abort(struct pk_scan *s, struct scan_sock *k)
     if (connect(k->fd, &sa, sizeof sa) == 0)
         sock_put(s, k);
     else
-        scan_sock_free(s, k);
+        pks_sock_free(s, k);
 }
 
 /* Maps the ICMP error behind a failed connect to nmap's reason. */
@@ -171,10 +171,10 @@ static int tcp_open(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
 {
     int fd = k->fd;
     struct scan_sock sent = *k; /* its send time and try number, for the RTT */
-    scan_detach(s, j, k);
+    pks_detach(s, j, k);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
     k->fd = -1;
-    scan_sock_free(s, k);
+    pks_sock_free(s, k);
     if (self_connected(fd)) {
         /* On loopback a connect to a port in the ephemeral range can land on
          * its own source port (TCP simultaneous open). That says nothing
@@ -184,17 +184,17 @@ static int tcp_open(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
     }
     if (s->cfg.service_detect && s->svc) {
         j->phase = JOB_IDENTIFYING;
-        scan_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
+        pks_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
         s->inflight++; /* the session holds the descriptor */
         if (s->svc->start(s, j, fd) < 0) {
             s->inflight--;
             close_reset(fd);
-            scan_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
+            pks_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
         }
         return 1;
     }
     close_reset(fd);
-    scan_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
+    pks_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
     return 1;
 }
 
@@ -203,7 +203,7 @@ static int tcp_start(struct pk_scan *s, struct scan_job *j)
     struct scan_host *h = j->host;
     if (j->att[SCAN_MAX_ATTEMPTS - 1]) { /* keep the newest probes only */
         struct scan_sock *old = j->att[0];
-        scan_detach(s, j, old);
+        pks_detach(s, j, old);
         sock_abort(s, old);
     }
     int err = 0;
@@ -212,8 +212,8 @@ static int tcp_start(struct pk_scan *s, struct scan_job *j)
         return SCAN_AGAIN; /* out of descriptors or memory for now */
     struct sockaddr_storage ss;
     socklen_t len;
-    scan_sockaddr(h, j->port, &ss, &len);
-    scan_attach(s, j, k);
+    pks_sockaddr(h, j->port, &ss, &len);
+    pks_attach(s, j, k);
     if (connect(k->fd, (struct sockaddr *)&ss, len) == 0)
         return tcp_open(s, j, k);
     err = errno;
@@ -221,29 +221,29 @@ static int tcp_start(struct pk_scan *s, struct scan_job *j)
     case EINPROGRESS:
         return 0;
     case ECONNREFUSED:
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_put(s, k);
-        scan_answer(s, j, k, PK_STATE_CLOSED, PK_REASON_CONN_REFUSED);
+        pks_answer(s, j, k, PK_STATE_CLOSED, PK_REASON_CONN_REFUSED);
         return 1;
     case EADDRNOTAVAIL: /* no free source port to this host */
     case EAGAIN:
     case ENOBUFS:
     case ENOMEM:
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_put(s, k);
         return SCAN_AGAIN;
     case ENETUNREACH:
     case EHOSTUNREACH:
     case EACCES:
     case EPERM:
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_put(s, k);
-        scan_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
+        pks_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
         return 1;
     default: /* EINVAL (a scope-less link-local address), EAFNOSUPPORT, ... */
-        scan_detach(s, j, k);
-        scan_sock_free(s, k);
-        scan_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
+        pks_detach(s, j, k);
+        pks_sock_free(s, k);
+        pks_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
         return 1;
     }
 }
@@ -256,7 +256,7 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
         return; /* idle socket, or an event that outlived its probe */
     struct sockaddr_storage ss;
     socklen_t len;
-    scan_sockaddr(j->host, j->port, &ss, &len);
+    pks_sockaddr(j->host, j->port, &ss, &len);
     if (connect(k->fd, (struct sockaddr *)&ss, len) == 0) {
         tcp_open(s, j, k); /* SCAN_AGAIN: the job's timer retries */
         return;
@@ -271,9 +271,9 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
         tcp_open(s, j, k);
         return;
     case ECONNREFUSED:
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_put(s, k);
-        scan_answer(s, j, k, PK_STATE_CLOSED, PK_REASON_CONN_REFUSED);
+        pks_answer(s, j, k, PK_STATE_CLOSED, PK_REASON_CONN_REFUSED);
         return;
     case ENETUNREACH:
     case EHOSTUNREACH:
@@ -281,16 +281,16 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
     case ENONET:
     case EHOSTDOWN: {
         enum pk_reason why = icmp_reason(k->fd, k->family, err);
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_put(s, k);
         /* An ICMP port-unreachable to a TCP probe comes from a firewall's
          * reject rule: nmap calls that filtered too. */
-        scan_answer(s, j, k, PK_STATE_FILTERED, why);
+        pks_answer(s, j, k, PK_STATE_FILTERED, why);
         return;
     }
     default: /* ETIMEDOUT, ECONNABORTED...: this probe learnt nothing */
-        scan_detach(s, j, k);
-        scan_sock_free(s, k);
+        pks_detach(s, j, k);
+        pks_sock_free(s, k);
         return;
     }
 }
@@ -299,7 +299,7 @@ static void tcp_drop(struct pk_scan *s, struct scan_job *j)
 {
     while (j->att[0]) {
         struct scan_sock *k = j->att[0];
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_abort(s, k);
     }
 }
@@ -308,17 +308,17 @@ static void tcp_recycle(struct pk_scan *s, struct scan_job *j)
 {
     struct scan_sock *k = j->att[0];
     if (k) {
-        scan_detach(s, j, k);
+        pks_detach(s, j, k);
         sock_abort(s, k);
     }
 }
 
 static void tcp_timeout(struct pk_scan *s, struct scan_job *j)
 {
-    scan_retry_or_give_up(s, j, PK_STATE_FILTERED);
+    pks_retry_or_give_up(s, j, PK_STATE_FILTERED);
 }
 
-const struct scan_probe_module scan_tcp_module = {
+const struct scan_probe_module pks_tcp_module = {
     .name = "tcp-connect",
     .proto = PK_TCP,
     .start = tcp_start,

@@ -16,7 +16,7 @@
 
 #include "scan_impl.h"
 
-void scan_timing_sample(struct scan_timing *t, uint64_t rtt_us)
+void pks_timing_sample(struct scan_timing *t, uint64_t rtt_us)
 {
     double r = (double)rtt_us;
     if (t->samples == 0) {
@@ -29,7 +29,7 @@ void scan_timing_sample(struct scan_timing *t, uint64_t rtt_us)
     t->samples++;
 }
 
-void scan_timing_answered(struct pk_scan *s, struct scan_host *h, unsigned tryno, unsigned tries)
+void pks_timing_answered(struct pk_scan *s, struct scan_host *h, unsigned tryno, unsigned tries)
 {
     /* The answering try says the ones before it were lost; later tries were
      * sent before the answer came and say nothing. */
@@ -41,7 +41,7 @@ void scan_timing_answered(struct pk_scan *s, struct scan_host *h, unsigned tryno
     s->global.lost += lost;
 }
 
-uint64_t scan_timeout_us(const struct pk_scan *s, const struct scan_host *h)
+uint64_t pks_timeout_us(const struct pk_scan *s, const struct scan_host *h)
 {
     const struct scan_timing *t = &h->tm;
     double to;
@@ -56,7 +56,7 @@ uint64_t scan_timeout_us(const struct pk_scan *s, const struct scan_host *h)
     return (uint64_t)to;
 }
 
-uint64_t scan_horizon_us(const struct pk_scan *s, const struct scan_host *h)
+uint64_t pks_horizon_us(const struct pk_scan *s, const struct scan_host *h)
 {
     return h->tm.samples ? 0 : s->initial_rto_us;
 }
@@ -73,7 +73,7 @@ static double loss_rate(const struct pk_scan *s, const struct scan_host *h)
     return p;
 }
 
-unsigned scan_tries_needed(const struct pk_scan *s, const struct scan_host *h)
+unsigned pks_tries_needed(const struct pk_scan *s, const struct scan_host *h)
 {
     double p = loss_rate(s, h);
     double ports = s->nslots ? (double)s->nslots : 1.0;

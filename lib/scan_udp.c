@@ -18,8 +18,8 @@ static void udp_drop(struct pk_scan *s, struct scan_job *j)
 {
     while (j->att[0]) {
         struct scan_sock *k = j->att[0];
-        scan_detach(s, j, k);
-        scan_sock_free(s, k);
+        pks_detach(s, j, k);
+        pks_sock_free(s, k);
     }
 }
 
@@ -27,14 +27,14 @@ static void udp_recycle(struct pk_scan *s, struct scan_job *j)
 {
     struct scan_sock *k = j->att[0];
     if (k) {
-        scan_detach(s, j, k);
-        scan_sock_free(s, k);
+        pks_detach(s, j, k);
+        pks_sock_free(s, k);
     }
 }
 
 static void udp_timeout(struct pk_scan *s, struct scan_job *j)
 {
-    scan_retry_or_give_up(s, j, PK_STATE_OPEN_FILTERED);
+    pks_retry_or_give_up(s, j, PK_STATE_OPEN_FILTERED);
 }
 
 static void udp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
@@ -44,7 +44,7 @@ static void udp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
     (void)events;
 }
 
-const struct scan_probe_module scan_udp_module = {
+const struct scan_probe_module pks_udp_module = {
     .name = "udp",
     .proto = PK_UDP,
     .start = udp_start,
