@@ -3,7 +3,7 @@
 #include <ctype.h>
 #include <string.h>
 
-uint64_t pk_mix64(uint64_t x)
+uint64_t pk_hash64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -21,9 +21,9 @@ void pk_perm_init(struct pk_perm *p, uint64_t n, uint64_t seed)
     bits += bits & 1; /* balanced halves; the domain is at most 4n, so the walk stays short */
     p->half_bits = bits / 2;
     p->half_mask = (1ull << p->half_bits) - 1;
-    uint64_t k = pk_mix64(seed ^ 0x706f72746b6974ull); /* "portkit" */
+    uint64_t k = pk_hash64(seed ^ 0x706f72746b6974ull); /* "portkit" */
     for (int r = 0; r < PK_PERM_ROUNDS; r++) {
-        k = pk_mix64(k + (uint64_t)r);
+        k = pk_hash64(k + (uint64_t)r);
         p->keys[r] = k;
     }
 }
@@ -32,7 +32,7 @@ static uint64_t feistel(const struct pk_perm *p, uint64_t x)
 {
     uint64_t left = x >> p->half_bits, right = x & p->half_mask;
     for (int r = 0; r < PK_PERM_ROUNDS; r++) {
-        uint64_t f = pk_mix64(right ^ p->keys[r]) & p->half_mask;
+        uint64_t f = pk_hash64(right ^ p->keys[r]) & p->half_mask;
         uint64_t next = left ^ f;
         left = right;
         right = next;

@@ -79,15 +79,16 @@ struct scan_timing {
  * what the host answers so that silence can be trusted. */
 struct udp_pacer {
     double tokens;          /* modelled tokens the host has now */
-    double rate;            /* tokens per second */
+    double rate;            /* tokens per second (0: not started) */
     double burst;
     uint64_t updated_us;
-    unsigned claims;        /* probes in flight that may each cost a token */
-    unsigned inflight;
-    bool limited;           /* the host has shown a limit */
+    unsigned claims;        /* believed probes in flight, each holding a token */
+    unsigned inflight;      /* UDP probe sockets in flight */
+    bool limited;           /* the host was seen to ration its ICMPs */
     uint32_t icmp_seen;
     uint64_t last_icmp_us;
-    unsigned mistakes;      /* silence later contradicted by an ICMP */
+    unsigned mistakes;      /* believed silences later contradicted */
+    struct scan_job *wait_head, *wait_tail; /* jobs waiting for a token */
 };
 
 /* Result storage: one nibble of state per port slot, plus details for the

@@ -161,20 +161,20 @@ static int build_ports(struct scan_cli *c)
  * the seed then comes from the scan itself (its hosts and ports). */
 static uint64_t derived_seed(const struct scan_cli *c)
 {
-    uint64_t h = pk_mix64(pk_targets_count(c->targets));
+    uint64_t h = pk_hash64(pk_targets_count(c->targets));
     uint64_t n = pk_targets_count(c->targets);
     for (uint64_t i = 0; i < n && i < (1u << 20); i++) {
         struct pk_addr a;
         pk_targets_get(c->targets, i, &a);
         uint64_t w[2];
         memcpy(w, a.bytes, sizeof w);
-        h = pk_mix64(h ^ w[0]) ^ pk_mix64(w[1] + (uint64_t)a.family);
+        h = pk_hash64(h ^ w[0]) ^ pk_hash64(w[1] + (uint64_t)a.family);
     }
     for (int t = PK_TCP; t <= PK_UDP; t++) {
         bool on = t == PK_TCP ? c->cfg.tcp : c->cfg.udp;
         for (unsigned p = 0; on && p < 65536; p++)
             if (pk_ports_has(c->ports, (enum pk_proto)t, p))
-                h = pk_mix64(h + ((uint64_t)t << 16 | p));
+                h = pk_hash64(h + ((uint64_t)t << 16 | p));
     }
     return h;
 }
@@ -245,7 +245,7 @@ int scan_cli_prepare(struct scan_cli *c)
         if (c->cfg.shard.count > 1)
             c->cfg.seed = derived_seed(c);
         else if (getrandom(&c->cfg.seed, sizeof c->cfg.seed, 0) != sizeof c->cfg.seed)
-            c->cfg.seed = pk_mix64((uint64_t)getpid() ^ pk_monotonic_us());
+            c->cfg.seed = pk_hash64((uint64_t)getpid() ^ pk_monotonic_us());
     }
     c->stdout_tty = isatty(STDOUT_FILENO);
     c->cfg.on_result = on_result;

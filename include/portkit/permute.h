@@ -45,7 +45,7 @@ static inline uint64_t pk_shard_position(const struct pk_shard *s, uint64_t k)
 }
 
 /* A well-mixed 64-bit hash (splitmix64's finaliser), for seeds and keys. */
-uint64_t pk_mix64(uint64_t x);
+uint64_t pk_hash64(uint64_t x);
 
 #ifdef __cplusplus
 }
