@@ -130,7 +130,7 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
             snprintf(pp, sizeof pp, "%u/%s", r->port, pk_proto_name(r->proto));
             pk_buf_printf(b, "  %-*s  %s%-*s%s  %-*.*s", (int)portw, pp, state_colour(o, r->state),
                           (int)statew, pk_state_name(r->state), sgr(o, RESET), (int)svcw, (int)svcw,
-                          r->service ? r->service : "?");
+                          r->service ? r->service : "");
             pk_buf_reset(&v);
             pk_output_service_line(r, &v);
             const char *info = v.len ? v.data : r->banner;

@@ -90,10 +90,11 @@ static void sock_abort(struct pk_scan *s, struct scan_sock *k)
         pks_sock_free(s, k);
 }
 
-/* Maps the ICMP error behind a failed connect to nmap's reason. */
-static enum pk_reason icmp_reason(int fd, int family, int err)
+/* Reads the socket's error queue for an ICMP error and maps it to nmap's
+ * reason; false when the queue holds none. */
+static bool queued_icmp(int fd, int family, enum pk_reason *why)
 {
-    enum pk_reason r = err == ENETUNREACH ? PK_REASON_NET_UNREACH : PK_REASON_HOST_UNREACH;
+    bool found = false;
     char cbuf[512];
     for (int guard = 0; guard < 16; guard++) {
         struct msghdr m = {.msg_control = cbuf, .msg_controllen = sizeof cbuf};
@@ -106,6 +107,7 @@ static enum pk_reason icmp_reason(int fd, int family, int err)
                 continue;
             struct sock_extended_err ee;
             memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            enum pk_reason r = PK_REASON_HOST_UNREACH;
             if (ee.ee_origin == SO_EE_ORIGIN_ICMP && family == AF_INET && ee.ee_type == 3) {
                 switch (ee.ee_code) {
                 case 0: r = PK_REASON_NET_UNREACH; break;
@@ -129,10 +131,14 @@ static enum pk_reason icmp_reason(int fd, int family, int err)
                 }
             } else if (ee.ee_origin == SO_EE_ORIGIN_ICMP6 && ee.ee_type == 3) {
                 r = PK_REASON_TIME_EXCEEDED;
+            } else {
+                continue; /* not an ICMP error (e.g. a local one) */
             }
+            *why = r;
+            found = true;
         }
     }
-    return r;
+    return found;
 }
 
 /* Errors connect() reports on the spot, before any packet was answered. */
@@ -180,6 +186,7 @@ static int tcp_open(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
          * its own source port (TCP simultaneous open). That says nothing
          * about the port: probe again at once, from another source port. */
         close_reset(fd);
+        s->st.self_connects++;
         return tcp_start(s, j);
     }
     if (s->cfg.service_detect && s->svc) {
@@ -250,7 +257,6 @@ static int tcp_start(struct pk_scan *s, struct scan_job *j)
 
 static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
 {
-    (void)events;
     struct scan_job *j = k->job;
     if (!j)
         return; /* idle socket, or an event that outlived its probe */
@@ -264,8 +270,17 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
     int err = errno;
     switch (err) {
     case EALREADY:
-    case EINPROGRESS:
+    case EINPROGRESS: {
+        /* An ICMP error that arrived while connect() held the socket only
+         * reaches the error queue: the connect itself keeps waiting. */
+        enum pk_reason why;
+        if ((events & EPOLLERR) && queued_icmp(k->fd, k->family, &why)) {
+            pks_detach(s, j, k);
+            sock_abort(s, k);
+            pks_answer(s, j, k, PK_STATE_FILTERED, why);
+        }
         return; /* still waiting */
+    }
     case EISCONN:
     case ECONNRESET: /* a SYN-ACK came, then a reset: the port answered open */
         tcp_open(s, j, k);
@@ -280,7 +295,8 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
     case EPROTO:
     case ENONET:
     case EHOSTDOWN: {
-        enum pk_reason why = icmp_reason(k->fd, k->family, err);
+        enum pk_reason why = err == ENETUNREACH ? PK_REASON_NET_UNREACH : PK_REASON_HOST_UNREACH;
+        queued_icmp(k->fd, k->family, &why);
         pks_detach(s, j, k);
         sock_put(s, k);
         /* An ICMP port-unreachable to a TCP probe comes from a firewall's

@@ -377,10 +377,11 @@ int scan_cli_finish(struct scan_cli *c)
         }
     }
     if (c->verbose || (c->json && isatty(STDERR_FILENO)))
-        fprintf(stderr, "portkit: scan: %llu of %llu ports decided in %.2f s, %llu probes, %llu open%s\n",
+        fprintf(stderr, "portkit: scan: %llu of %llu ports decided in %.2f s, %llu probes, %llu open, "
+                        "%llu self-connects%s\n",
                 (unsigned long long)st.done, (unsigned long long)st.total, st.elapsed_us / 1e6,
                 (unsigned long long)st.probes, (unsigned long long)st.states[PK_STATE_OPEN],
-                st.interrupted ? " (stopped)" : "");
+                (unsigned long long)st.self_connects, st.interrupted ? " (stopped)" : "");
     return rc;
 }
 

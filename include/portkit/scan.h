@@ -105,6 +105,7 @@ struct pk_scan_stats {
     uint64_t probes;             /* connects and datagrams sent */
     uint64_t states[PK_STATE_COUNT];
     uint64_t hosts_answered;     /* hosts that answered at least one probe */
+    uint64_t self_connects;      /* loopback connects that met themselves, probed again */
     uint64_t start_wall_us;      /* wall clock (for reports) */
     uint64_t elapsed_us;
     unsigned inflight;           /* right now */
