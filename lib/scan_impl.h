@@ -31,12 +31,14 @@ struct scan_host;
  * the scan ends, so a stale epoll event can always be dereferenced. */
 struct scan_sock {
     int fd;                 /* -1: no descriptor (object on the dead list) */
+    bool busy;              /* io_uring: a connect is queued or in flight */
     uint8_t family;         /* AF_INET / AF_INET6 */
     uint8_t proto;          /* PK_TCP / PK_UDP */
     uint8_t tryno;          /* which try of its job this is (1-based) */
     struct scan_job *job;   /* NULL: idle */
     uint64_t sent_us;
     struct scan_sock *next; /* pool link */
+    struct sockaddr_storage sa; /* io_uring: the address of the connect being submitted */
 };
 
 enum scan_phase { JOB_PROBING, JOB_IDENTIFYING };
@@ -138,6 +140,10 @@ struct scan_host {
  *   can_start(s, h)  May host h take a new job now? NULL: always.
  *   recycle(s, j) Drops j's oldest live probe (descriptors ran out).
  *   event(s, k, ev)  epoll reported ev on one of the module's sockets.
+ *   init/fini     Set up and tear down the module's own machinery; init
+ *                 failing makes the scan fall back to another module.
+ *   flush(s)      Called after every fill: a module that batches probes
+ *                 sends them here and handles what came back.
  * Probes report back through pks_answer() from the module's own event
  * handling. */
 struct scan_probe_module {
@@ -149,9 +155,13 @@ struct scan_probe_module {
     bool (*can_start)(struct pk_scan *s, struct scan_host *h);
     void (*recycle)(struct pk_scan *s, struct scan_job *j); /* drop j's oldest live probe */
     void (*event)(struct pk_scan *s, struct scan_sock *k, uint32_t events);
+    int (*init)(struct pk_scan *s, struct pk_err *err); /* NULL: nothing to set up */
+    void (*fini)(struct pk_scan *s);
+    void (*flush)(struct pk_scan *s); /* after each fill: push queued probes, reap answers */
 };
 
-extern const struct scan_probe_module pks_tcp_module;
+extern const struct scan_probe_module pks_tcp_module;       /* epoll */
+extern const struct scan_probe_module pks_tcp_uring_module; /* io_uring, when built and allowed */
 extern const struct scan_probe_module pks_udp_module;
 
 /* A service-identification stage takes over a connected socket of an open
@@ -208,6 +218,7 @@ struct pk_scan {
     struct pk_timer tick_timer;
     struct pk_timer wake_timer;       /* rate limiter / SCAN_AGAIN back-off */
     const struct scan_probe_module *mod[2];
+    void *uring;                      /* the io_uring TCP module's state */
     const struct scan_service_stage *svc;
 };
 
@@ -228,7 +239,7 @@ void pks_abandon_all(struct pk_scan *s);
 struct scan_sock *pks_sock_alloc(struct pk_scan *s);
 void pks_sock_free(struct pk_scan *s, struct scan_sock *k); /* closes fd if open */
 /* A probe of j answered: timing sample, loss accounting, then the decision. */
-void pks_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enum pk_port_state st,
+void pks_answer(struct pk_scan *s, struct scan_job *j, const struct scan_sock *k, enum pk_port_state st,
                  enum pk_reason why);
 /* Decides j (its probes are dropped) and releases it, or hands an open TCP
  * port to the service stage. */
@@ -252,6 +263,15 @@ void pks_host_wake(struct pk_scan *s, struct scan_host *h);
 void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
                    socklen_t *len);
 bool pks_rate_take(struct pk_scan *s);
+
+/* scan_tcp.c: shared by both TCP modules */
+bool pks_tcp_queued_icmp(int fd, int family, enum pk_reason *why);
+enum pk_reason pks_tcp_local_reason(int err);
+void pks_tcp_close_reset(int fd);
+/* An attempt of j connected on fd (already detached from j; sent holds its
+ * send time). Decides j (or starts -sV) and returns true; returns false on
+ * a self-connect, after closing fd: the caller probes again. */
+bool pks_tcp_connected(struct pk_scan *s, struct scan_job *j, const struct scan_sock *sent, int fd);
 
 /* scan_timing.c */
 void pks_timing_sample(struct scan_timing *t, uint64_t rtt_us);

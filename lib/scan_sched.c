@@ -381,7 +381,8 @@ void pks_send_retry(struct pk_scan *s, struct scan_job *j)
         retry_push(s, j);
         return;
     }
-    send_probe(s, j);
+    if (send_probe(s, j) == SCAN_AGAIN)
+        retry_push(s, j); /* sent once the pause is over */
 }
 
 void pks_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_state give_up)
@@ -407,7 +408,7 @@ void pks_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_st
     pks_decide(s, j, give_up, PK_REASON_NO_RESPONSE, 0);
 }
 
-void pks_answer(struct pk_scan *s, struct scan_job *j, struct scan_sock *k, enum pk_port_state st,
+void pks_answer(struct pk_scan *s, struct scan_job *j, const struct scan_sock *k, enum pk_port_state st,
                  enum pk_reason why)
 {
     struct scan_host *h = j->host;

@@ -92,7 +92,7 @@ static void sock_abort(struct pk_scan *s, struct scan_sock *k)
 
 /* Reads the socket's error queue for an ICMP error and maps it to nmap's
  * reason; false when the queue holds none. */
-static bool queued_icmp(int fd, int family, enum pk_reason *why)
+bool pks_tcp_queued_icmp(int fd, int family, enum pk_reason *why)
 {
     bool found = false;
     char cbuf[512];
@@ -142,7 +142,7 @@ static bool queued_icmp(int fd, int family, enum pk_reason *why)
 }
 
 /* Errors connect() reports on the spot, before any packet was answered. */
-static enum pk_reason local_reason(int err)
+enum pk_reason pks_tcp_local_reason(int err)
 {
     switch (err) {
     case ENETUNREACH: return PK_REASON_NET_UNREACH;
@@ -161,7 +161,7 @@ static bool self_connected(int fd)
     return la == lb && memcmp(&a, &b, la) == 0;
 }
 
-static void close_reset(int fd)
+void pks_tcp_close_reset(int fd)
 {
     struct linger lg = {1, 0}; /* RST: no TIME_WAIT left behind */
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -170,9 +170,34 @@ static void close_reset(int fd)
 
 static int tcp_start(struct pk_scan *s, struct scan_job *j);
 
-/* The connect of k succeeded: the port is open. Returns 1 when j is
- * decided, 0 when it was a self-connect and another probe is in flight,
- * SCAN_AGAIN when that probe could not be sent yet. */
+bool pks_tcp_connected(struct pk_scan *s, struct scan_job *j, const struct scan_sock *sent, int fd)
+{
+    if (self_connected(fd)) {
+        /* On loopback a connect to a port in the ephemeral range can land on
+         * its own source port (TCP simultaneous open). That says nothing
+         * about the port: the caller probes again, from another port. */
+        pks_tcp_close_reset(fd);
+        s->st.self_connects++;
+        return false;
+    }
+    if (s->cfg.service_detect && s->svc) {
+        j->phase = JOB_IDENTIFYING;
+        pks_answer(s, j, sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
+        s->inflight++; /* the session holds the descriptor */
+        if (s->svc->start(s, j, fd) < 0) {
+            s->inflight--;
+            pks_tcp_close_reset(fd);
+            pks_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
+        }
+        return true;
+    }
+    pks_tcp_close_reset(fd);
+    pks_answer(s, j, sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
+    return true;
+}
+
+/* The connect of k succeeded. Returns 1 when j is decided, else what
+ * probing again returned. */
 static int tcp_open(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
 {
     int fd = k->fd;
@@ -181,28 +206,9 @@ static int tcp_open(struct pk_scan *s, struct scan_job *j, struct scan_sock *k)
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
     k->fd = -1;
     pks_sock_free(s, k);
-    if (self_connected(fd)) {
-        /* On loopback a connect to a port in the ephemeral range can land on
-         * its own source port (TCP simultaneous open). That says nothing
-         * about the port: probe again at once, from another source port. */
-        close_reset(fd);
-        s->st.self_connects++;
-        return tcp_start(s, j);
-    }
-    if (s->cfg.service_detect && s->svc) {
-        j->phase = JOB_IDENTIFYING;
-        pks_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
-        s->inflight++; /* the session holds the descriptor */
-        if (s->svc->start(s, j, fd) < 0) {
-            s->inflight--;
-            close_reset(fd);
-            pks_service_done(s, j, NULL, NULL, NULL, NULL, NULL);
-        }
+    if (pks_tcp_connected(s, j, &sent, fd))
         return 1;
-    }
-    close_reset(fd);
-    pks_answer(s, j, &sent, PK_STATE_OPEN, PK_REASON_SYN_ACK);
-    return 1;
+    return tcp_start(s, j);
 }
 
 static int tcp_start(struct pk_scan *s, struct scan_job *j)
@@ -245,12 +251,12 @@ static int tcp_start(struct pk_scan *s, struct scan_job *j)
     case EPERM:
         pks_detach(s, j, k);
         sock_put(s, k);
-        pks_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
+        pks_decide(s, j, PK_STATE_FILTERED, pks_tcp_local_reason(err), 0);
         return 1;
     default: /* EINVAL (a scope-less link-local address), EAFNOSUPPORT, ... */
         pks_detach(s, j, k);
         pks_sock_free(s, k);
-        pks_decide(s, j, PK_STATE_FILTERED, local_reason(err), 0);
+        pks_decide(s, j, PK_STATE_FILTERED, pks_tcp_local_reason(err), 0);
         return 1;
     }
 }
@@ -274,7 +280,7 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
         /* An ICMP error that arrived while connect() held the socket only
          * reaches the error queue: the connect itself keeps waiting. */
         enum pk_reason why;
-        if ((events & EPOLLERR) && queued_icmp(k->fd, k->family, &why)) {
+        if ((events & EPOLLERR) && pks_tcp_queued_icmp(k->fd, k->family, &why)) {
             pks_detach(s, j, k);
             sock_abort(s, k);
             pks_answer(s, j, k, PK_STATE_FILTERED, why);
@@ -296,7 +302,7 @@ static void tcp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
     case ENONET:
     case EHOSTDOWN: {
         enum pk_reason why = err == ENETUNREACH ? PK_REASON_NET_UNREACH : PK_REASON_HOST_UNREACH;
-        queued_icmp(k->fd, k->family, &why);
+        pks_tcp_queued_icmp(k->fd, k->family, &why);
         pks_detach(s, j, k);
         sock_put(s, k);
         /* An ICMP port-unreachable to a TCP probe comes from a firewall's

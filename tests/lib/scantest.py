@@ -12,10 +12,10 @@ import pktest
 NMAP_DTD = "/usr/share/nmap/nmap.dtd"
 
 
-def scan(*args, timeout=120, check=None):
+def scan(*args, timeout=120, check=None, env=None):
     """Runs `portkit scan ARGS --json --all-states`; returns (CompletedProcess,
     {(host, proto, port): (state, reason, record)})."""
-    cp = pktest.run("scan", *args, "--json", "--all-states", "--no-progress", timeout=timeout)
+    cp = pktest.run("scan", *args, "--json", "--all-states", "--no-progress", timeout=timeout, env=env)
     if check is not None and cp.returncode != check:
         raise AssertionError(f"portkit scan {' '.join(map(str, args))}: exit {cp.returncode}, expected "
                              f"{check}\nstderr: {cp.stderr[-2000:]}")

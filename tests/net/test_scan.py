@@ -91,6 +91,14 @@ class ScanTcp(unittest.TestCase):
         self.assertEqual(reasons[("tcp", self.listen[0])], "no-response")
         self.assertLess(took, 60, "a clean full-range scan must not crawl")
 
+    def test_full_range_epoll_module_exact(self):
+        """The epoll TCP module (used where io_uring is unavailable) gives
+        the same answers."""
+        cp, res = scantest.scan("-p-", self.ns.ip, check=0, env={"PORTKIT_IO": "epoll"})
+        self.assertExact(scantest.states(res), self.truth(range(1, 65536)), "IPv4 -p- (epoll)")
+        for p in self.rejected:
+            self.assertEqual(scantest.reasons(res)[("tcp", p)], "admin-prohibited")
+
     def test_full_range_ipv6_exact(self):
         cp, res = scantest.scan("-p-", self.ns.ip6, check=0)
         self.assertExact(scantest.states(res), self.truth(range(1, 65536)), "IPv6 -p-")
