@@ -25,6 +25,11 @@ COMMANDS = [
     (["free", "-n", "3", "--both", "--unassigned"], None),
     (["--registry", os.path.join(pktest.SOURCE_DIR, "data", "iana-service-names-port-numbers.csv"),
       "info", "443/tcp"], None),
+    (["scan", "-p", "1-3000", "127.0.0.1", "--all-states", "--json"], None),
+    (["scan", "-p", "1-200", "localhost", "-oX", "/dev/null", "-oG", "/dev/null", "-oL", "/dev/null"], None),
+    (["scan", "-sU", "-p", "9,19", "127.0.0.1", "--max-retries", "1"], None),
+    (["scan", "-p", "0-70000", "127.0.0.1"], None),
+    (["scan", "-iL", "-", "-p", "80"], "127.0.0.1 # loopback\n10.0.0.0/33\n"),
 ]
 
 

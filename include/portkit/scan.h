@@ -1,0 +1,155 @@
+/* The port scanner: which ports of which hosts are open, closed or
+ * filtered, as nmap defines those states, and what answers there.
+ *
+ * A scan walks a keyed pseudo-random permutation of every (host, port) pair
+ * (permute.h), optionally one shard of it, and probes each pair with a probe
+ * module (TCP connect, UDP). A scheduler keeps thousands of probes in
+ * flight within the open-file limit, an optional rate and a per-host share;
+ * timeouts follow each host's measured round-trip time, and unanswered
+ * probes are retried as often as the host's measured loss requires (loss
+ * never slows the scan down). Results stream to a callback as they are
+ * decided and are kept per host for the final reports (output.h). */
+#ifndef PORTKIT_SCAN_H
+#define PORTKIT_SCAN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "portkit/error.h"
+#include "portkit/permute.h"
+#include "portkit/portspec.h"
+#include "portkit/registry.h"
+#include "portkit/target.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum pk_port_state {
+    PK_STATE_UNKNOWN = 0,    /* not decided (the scan was stopped first) */
+    PK_STATE_OPEN,
+    PK_STATE_CLOSED,
+    PK_STATE_FILTERED,
+    PK_STATE_OPEN_FILTERED,  /* UDP: no answer at all */
+    PK_STATE_COUNT
+};
+const char *pk_state_name(enum pk_port_state s); /* "open", "closed", "filtered", "open|filtered" */
+
+/* Why a port got its state, with nmap's names for the same reasons. */
+enum pk_reason {
+    PK_REASON_NONE = 0,
+    PK_REASON_SYN_ACK,          /* "syn-ack": the connect succeeded */
+    PK_REASON_CONN_REFUSED,     /* "conn-refused": RST to the connect */
+    PK_REASON_NO_RESPONSE,      /* "no-response": nothing after every retry */
+    PK_REASON_UDP_RESPONSE,     /* "udp-response" */
+    PK_REASON_PORT_UNREACH,     /* "port-unreach": ICMP type 3 code 3 */
+    PK_REASON_HOST_UNREACH,     /* "host-unreach": ICMP 3/1, or no route/neighbour */
+    PK_REASON_NET_UNREACH,      /* "net-unreach": ICMP 3/0 */
+    PK_REASON_PROTO_UNREACH,    /* "proto-unreach": ICMP 3/2 */
+    PK_REASON_NET_PROHIBITED,   /* "net-prohibited": ICMP 3/9 */
+    PK_REASON_HOST_PROHIBITED,  /* "host-prohibited": ICMP 3/10 */
+    PK_REASON_ADMIN_PROHIBITED, /* "admin-prohibited": ICMP 3/13 (a firewall's reject) */
+    PK_REASON_TIME_EXCEEDED,    /* "time-exceeded" */
+    PK_REASON_PERM_DENIED,      /* "perm-denied": this host's own firewall refused to send */
+    PK_REASON_COUNT
+};
+const char *pk_reason_name(enum pk_reason r);
+
+/* One decided (host, port). Strings live until the callback returns (for
+ * pk_scan_host_report: until pk_host_report_free). */
+struct pk_scan_result {
+    uint64_t host;               /* index into the targets */
+    const struct pk_addr *addr;
+    const char *hostname;        /* the name the user gave, or NULL */
+    uint16_t port;
+    enum pk_proto proto;
+    enum pk_port_state state;
+    enum pk_reason reason;
+    uint32_t rtt_us;             /* 0: no answer */
+    uint8_t tries;               /* probes sent */
+    const char *service;         /* identified (-sV) or the registry's name; NULL if none */
+    bool service_probed;         /* service came from talking to the port, not the registry */
+    const char *product, *version, *extra; /* -sV details, "" when unknown */
+    const char *banner;          /* sanitised first line the service sent, or "" */
+};
+
+typedef void pk_scan_result_fn(void *arg, const struct pk_scan_result *r);
+
+struct pk_scan_config {
+    const struct pk_targets *targets;   /* finished */
+    const struct pk_ports *ports;       /* TCP ports are scanned when tcp, UDP ports when udp */
+    const struct pk_registry *reg;      /* service names for results; NULL: none */
+    bool tcp, udp;
+    uint64_t seed;                      /* the permutation key */
+    struct pk_shard shard;              /* {0, 0} or {1, 1}: the whole scan */
+    double rate;                        /* probes per second; 0: unlimited */
+    unsigned max_inflight;              /* sockets in flight; 0: what the open-file limit allows */
+    unsigned max_host_inflight;         /* per host; 0: a fair share of max_inflight */
+    unsigned max_retries;               /* cap; fewer are sent when the link loses nothing */
+    unsigned min_rtt_timeout_ms;
+    unsigned max_rtt_timeout_ms;
+    unsigned initial_rtt_timeout_ms;    /* how long a host that answered nothing gets */
+    bool service_detect;                /* -sV: talk to open TCP ports and name the service */
+    unsigned service_timeout_ms;        /* the most one port's identification may take */
+    pk_scan_result_fn *on_result;       /* every decided port, as soon as it is decided */
+    void *arg;
+    void (*on_tick)(void *arg);         /* about every 100 ms (progress bars, stop checks) */
+};
+
+struct pk_scan_stats {
+    uint64_t hosts;              /* hosts in the target set */
+    uint64_t total;              /* (host, port) pairs in this shard */
+    uint64_t done;               /* decided */
+    uint64_t probes;             /* connects and datagrams sent */
+    uint64_t states[PK_STATE_COUNT];
+    uint64_t hosts_answered;     /* hosts that answered at least one probe */
+    uint64_t self_connects;      /* loopback connects that met themselves, probed again */
+    uint64_t start_wall_us;      /* wall clock (for reports) */
+    uint64_t elapsed_us;
+    unsigned inflight;           /* right now */
+    unsigned max_inflight;       /* the limit in force */
+    bool interrupted;            /* pk_scan_stop was called */
+};
+
+/* Fills cfg with the defaults: whole scan, no rate limit, in-flight sized
+ * to the open-file limit, max_retries 10, RTT timeouts 50 ms to 1 s, 1 s for
+ * hosts that answered nothing, 5 s per service identification. */
+void pk_scan_config_init(struct pk_scan_config *cfg);
+
+struct pk_scan;
+
+/* Checks the configuration and raises RLIMIT_NOFILE's soft limit to the
+ * hard limit; nothing is sent yet. */
+int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct pk_err *err);
+void pk_scan_free(struct pk_scan *s);
+/* Runs the scan to the end, or until pk_scan_stop. Returns 0 (also when
+ * stopped) or a negative PK_E* code for a system failure. */
+int pk_scan_run(struct pk_scan *s, struct pk_err *err);
+/* Async-signal-safe: a SIGINT handler may call it. Probes in flight are
+ * abandoned; what was decided stays decided. */
+void pk_scan_stop(struct pk_scan *s);
+void pk_scan_get_stats(const struct pk_scan *s, struct pk_scan_stats *out);
+
+/* Everything decided about one host, for the per-host outputs. */
+struct pk_host_report {
+    uint64_t index;
+    struct pk_addr addr;
+    const char *hostname;
+    bool answered;                 /* any probe got any answer */
+    uint32_t srtt_us, rttvar_us;   /* 0 when nothing answered */
+    uint64_t start_wall_us, end_wall_us;
+    uint64_t counts[2][PK_STATE_COUNT]; /* [0] tcp, [1] udp */
+    struct pk_scan_result *ports;  /* every decided port, TCP then UDP, by port */
+    size_t nports;
+};
+
+int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_report *out,
+                        struct pk_err *err);
+void pk_host_report_free(struct pk_host_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,288 @@
+/* The scan engine's insides, shared by lib/scan*.c:
+ *   scan.c          public API, the run loop, result storage and reports
+ *   scan_sched.c    jobs, per-host queues, capacity, rate, retries
+ *   scan_timing.c   round-trip time, timeouts, loss and how many tries
+ *   scan_tcp.c      the TCP connect probe module
+ *   scan_udp.c      the UDP probe module and its ICMP pacing
+ *   scan_service.c  the service-identification stage (-sV)
+ */
+#ifndef PORTKIT_SCAN_IMPL_H
+#define PORTKIT_SCAN_IMPL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "portkit/loop.h"
+#include "portkit/scan.h"
+
+#define SCAN_MAX_ATTEMPTS 2   /* live probes per job: the newest and the one before */
+#define SCAN_AGAIN 2          /* probe module: could not send now, try later */
+#define SCAN_DEFER_MAX (1u << 20) /* pairs parked in host queues before pulling pauses */
+#define SCAN_FILL_BATCH 256   /* new probes per loop turn: keeps the socket working set hot */
+
+struct scan_job;
+struct scan_host;
+
+/* One probe socket. TCP sockets are reused: after a refused connect the
+ * same socket connects again, which saves the socket()/close() pair that
+ * otherwise costs about a third of a probe. Objects are never freed before
+ * the scan ends, so a stale epoll event can always be dereferenced. */
+struct scan_sock {
+    int fd;                 /* -1: no descriptor (object on the dead list) */
+    bool busy;              /* io_uring: a connect is queued or in flight */
+    uint8_t family;         /* AF_INET / AF_INET6 */
+    uint8_t proto;          /* PK_TCP / PK_UDP */
+    uint8_t tryno;          /* which try of its job this is (1-based) */
+    struct scan_job *job;   /* NULL: idle */
+    uint64_t sent_us;
+    struct scan_sock *next; /* pool link */
+    struct sockaddr_storage sa; /* io_uring: the address of the connect being submitted */
+};
+
+enum scan_phase { JOB_PROBING, JOB_IDENTIFYING };
+
+/* One (host, port) being decided. */
+struct scan_job {
+    struct scan_host *host;
+    uint32_t slot;          /* index into the scan's port slots */
+    uint16_t port;
+    uint8_t proto;
+    uint8_t tries;          /* probes sent */
+    uint8_t phase;
+    uint8_t silent;         /* UDP: probes that met silence while the host had ICMP to spare */
+    bool claim;             /* UDP: this job's probe holds one of the host's ICMP tokens */
+    bool queued;            /* on the retry queue */
+    struct scan_sock *att[SCAN_MAX_ATTEMPTS]; /* live probes, oldest first */
+    uint64_t first_us, last_us;
+    struct pk_timer timer;
+    struct scan_job *next, *prev; /* free list / retry queue */
+    void *svc;              /* service-identification session */
+    /* the decision, kept while the service stage runs */
+    uint8_t state, reason;
+    uint32_t rtt_us;
+};
+
+struct slot_queue { /* FIFO of port slots (ring buffer) */
+    uint32_t *v;
+    size_t head, len, cap;
+};
+
+struct scan_timing {
+    double srtt_us, rttvar_us;
+    uint32_t samples;
+    uint64_t tries;         /* probes behind answered jobs */
+    uint64_t lost;          /* of which went unanswered */
+};
+
+/* What a Linux host allows: ICMP errors from a token bucket per peer (one
+ * a second, a burst of six, by default). The pacer models the bucket from
+ * what the host answers so that silence can be trusted. */
+struct udp_pacer {
+    double tokens;          /* modelled tokens the host has now */
+    double rate;            /* tokens per second (0: not started) */
+    double burst;
+    uint64_t updated_us;
+    unsigned claims;        /* believed probes in flight, each holding a token */
+    unsigned inflight;      /* UDP probe sockets in flight */
+    bool limited;           /* the host was seen to ration its ICMPs */
+    uint32_t icmp_seen;
+    uint64_t last_icmp_us;
+    unsigned mistakes;      /* believed silences later contradicted */
+    struct scan_job *wait_head, *wait_tail; /* jobs waiting for a token */
+};
+
+/* Result storage: one nibble of state per port slot, plus details for the
+ * ports worth describing (open ones, unusual reasons). */
+struct scan_detail {
+    uint32_t slot;
+    uint8_t state, reason, tries;
+    uint32_t rtt_us;
+    char *service, *product, *version, *extra, *banner; /* -sV; NULL when none */
+};
+
+struct scan_host {
+    struct pk_scan *scan;
+    uint64_t index;
+    struct pk_addr addr;
+    struct sockaddr_storage sa; /* port 0; each probe copies and sets its port */
+    socklen_t salen;
+    const char *hostname;
+    struct scan_timing tm;
+    unsigned inflight;      /* sockets in flight */
+    unsigned jobs;
+    struct slot_queue deferred[2]; /* [0] tcp, [1] udp */
+    bool active;            /* counted in pk_scan.active_hosts */
+    bool ready;             /* on the ready list */
+    struct scan_host *ready_next;
+    struct udp_pacer udp;
+    struct pk_timer udp_timer; /* wakes the host when its pacer allows a probe */
+    uint8_t *states;        /* nibble per slot, allocated on the first result */
+    struct scan_detail *details;
+    size_t ndetails, details_cap;
+    uint64_t counts[2][PK_STATE_COUNT];
+    bool answered;
+    uint64_t first_wall_us, last_wall_us;
+};
+
+/* A probe module learns the state of one (host, port) on one transport.
+ * The scheduler owns jobs: it decides when a job starts, when a retry is
+ * due and when to give up; the module owns sockets.
+ *   start(s, j)   Sends one more probe for j (the scheduler has already
+ *                 counted the capacity). Returns 0 when the probe is in
+ *                 flight, 1 when j was decided at once (the module called
+ *                 pks_decide), SCAN_AGAIN when the system cannot take a
+ *                 probe right now (no descriptor or source port: try later).
+ *   drop(s, j)    Forgets every live probe of j (j was decided or given up).
+ *   timeout(s, j) j's timer fired: retry, wait, or give up (see
+ *                 pks_retry_or_give_up for the common policy).
+ *   can_start(s, h)  May host h take a new job now? NULL: always.
+ *   recycle(s, j) Drops j's oldest live probe (descriptors ran out).
+ *   event(s, k, ev)  epoll reported ev on one of the module's sockets.
+ *   init/fini     Set up and tear down the module's own machinery; init
+ *                 failing makes the scan fall back to another module.
+ *   flush(s)      Called after every fill: a module that batches probes
+ *                 sends them here and handles what came back.
+ * Probes report back through pks_answer() from the module's own event
+ * handling. */
+struct scan_probe_module {
+    const char *name;
+    enum pk_proto proto;
+    int (*start)(struct pk_scan *s, struct scan_job *j);
+    void (*drop)(struct pk_scan *s, struct scan_job *j);
+    void (*timeout)(struct pk_scan *s, struct scan_job *j);
+    bool (*can_start)(struct pk_scan *s, struct scan_host *h);
+    void (*recycle)(struct pk_scan *s, struct scan_job *j); /* drop j's oldest live probe */
+    void (*event)(struct pk_scan *s, struct scan_sock *k, uint32_t events);
+    int (*init)(struct pk_scan *s, struct pk_err *err); /* NULL: nothing to set up */
+    void (*fini)(struct pk_scan *s);
+    void (*flush)(struct pk_scan *s); /* after each fill: push queued probes, reap answers */
+};
+
+extern const struct scan_probe_module pks_tcp_module;       /* epoll */
+extern const struct scan_probe_module pks_tcp_uring_module; /* io_uring, when built and allowed */
+extern const struct scan_probe_module pks_udp_module;
+
+/* A service-identification stage takes over a connected socket of an open
+ * TCP port, talks to the service and calls pks_service_done() once it
+ * knows (or gives up). */
+struct scan_service_stage {
+    int (*start)(struct pk_scan *s, struct scan_job *j, int fd);
+    void (*abort)(struct pk_scan *s, struct scan_job *j);
+};
+extern const struct scan_service_stage pks_banner_stage;
+
+struct pk_scan {
+    struct pk_scan_config cfg;
+    struct pk_loop *loop;
+    int epfd;                         /* probe sockets, edge-triggered */
+
+    uint16_t *tcp_ports, *udp_ports;
+    uint32_t ntcp, nudp, nslots;      /* slots: TCP ports, then UDP ports */
+
+    uint64_t nhosts;
+    struct scan_host **hosts;         /* created when first probed */
+
+    struct pk_perm perm;
+    struct pk_shard shard;
+    uint64_t shard_size, cursor;
+
+    unsigned max_inflight, inflight;  /* sockets attached to jobs or sessions */
+    uint64_t active_hosts;
+    uint64_t deferred_total;
+    struct scan_host *ready_head, *ready_tail;
+    struct scan_job *retry_head, *retry_tail;
+    uint64_t jobs_live;
+
+    struct scan_sock *idle[2];        /* idle TCP sockets: [0] IPv4, [1] IPv6 */
+    struct scan_sock *dead;           /* objects without a descriptor */
+    struct scan_job *free_jobs;
+    void **chunks;                    /* every block of socks and jobs, for freeing */
+    bool *chunk_is_jobs;
+    size_t nchunks, chunks_cap;
+
+    double tokens;                    /* --rate bucket */
+    uint64_t tokens_us;
+    uint64_t again_until_us;          /* SCAN_AGAIN: pause new probes until then */
+
+    struct scan_timing global;
+    uint64_t min_rto_us, max_rto_us, initial_rto_us;
+    unsigned max_retries;
+
+    struct pk_scan_stats st;
+    uint64_t start_mono_us;
+    volatile sig_atomic_t stop;
+    bool failed;
+    struct pk_err fail;
+    struct pk_timer tick_timer;
+    struct pk_timer wake_timer;       /* rate limiter / SCAN_AGAIN back-off */
+    const struct scan_probe_module *mod[2];
+    void *uring;                      /* the io_uring TCP module's state */
+    const struct scan_service_stage *svc;
+};
+
+/* scan.c */
+void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
+                 const char *product, const char *version, const char *extra, const char *banner);
+void pks_fail(struct pk_scan *s, int code, const char *msg);
+
+/* scan_sched.c */
+int pks_sched_init(struct pk_scan *s, struct pk_err *err);
+void pks_sched_fini(struct pk_scan *s);
+/* Starts probes; true when it stopped only because of its batch size. */
+bool pks_fill(struct pk_scan *s);
+bool pks_finished(const struct pk_scan *s);
+/* Whether any probe is still to be sent (new pairs, parked ones, retries). */
+bool pks_more_to_start(const struct pk_scan *s);
+void pks_abandon_all(struct pk_scan *s);
+struct scan_sock *pks_sock_alloc(struct pk_scan *s);
+void pks_sock_free(struct pk_scan *s, struct scan_sock *k); /* closes fd if open */
+/* A probe of j answered: timing sample, loss accounting, then the decision. */
+void pks_answer(struct pk_scan *s, struct scan_job *j, const struct scan_sock *k, enum pk_port_state st,
+                 enum pk_reason why);
+/* Decides j (its probes are dropped) and releases it, or hands an open TCP
+ * port to the service stage. */
+void pks_decide(struct pk_scan *s, struct scan_job *j, enum pk_port_state st, enum pk_reason why,
+                 uint32_t rtt_us);
+/* The service stage finished with j. */
+void pks_service_done(struct pk_scan *s, struct scan_job *j, const char *service,
+                       const char *product, const char *version, const char *extra,
+                       const char *banner);
+/* Probe bookkeeping for modules: a probe socket joins / leaves a job. */
+void pks_attach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k);
+void pks_detach(struct pk_scan *s, struct scan_job *j, struct scan_sock *k);
+/* The common timer policy: another try while the host's loss calls for
+ * one, else give up with `give_up` once the last try had its time. */
+void pks_retry_or_give_up(struct pk_scan *s, struct scan_job *j, enum pk_port_state give_up);
+/* Sends one more probe of j now if capacity allows, else queues it. */
+void pks_send_retry(struct pk_scan *s, struct scan_job *j);
+void pks_arm(struct pk_scan *s, struct scan_job *j, uint64_t delay_us);
+/* Puts a host with parked work on the ready list (capacity came free). */
+void pks_host_wake(struct pk_scan *s, struct scan_host *h);
+void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
+                   socklen_t *len);
+bool pks_rate_take(struct pk_scan *s);
+
+/* scan_tcp.c: shared by both TCP modules */
+bool pks_tcp_queued_icmp(int fd, int family, enum pk_reason *why);
+enum pk_reason pks_tcp_local_reason(int err);
+void pks_tcp_close_reset(int fd);
+/* An attempt of j connected on fd (already detached from j; sent holds its
+ * send time). Decides j (or starts -sV) and returns true; returns false on
+ * a self-connect, after closing fd: the caller probes again. */
+bool pks_tcp_connected(struct pk_scan *s, struct scan_job *j, const struct scan_sock *sent, int fd);
+
+/* scan_timing.c */
+void pks_timing_sample(struct scan_timing *t, uint64_t rtt_us);
+void pks_timing_answered(struct pk_scan *s, struct scan_host *h, unsigned tryno, unsigned tries);
+uint64_t pks_timeout_us(const struct pk_scan *s, const struct scan_host *h);
+uint64_t pks_horizon_us(const struct pk_scan *s, const struct scan_host *h);
+unsigned pks_tries_needed(const struct pk_scan *s, const struct scan_host *h);
+
+static inline int scan_proto_index(enum pk_proto p)
+{
+    return p == PK_UDP ? 1 : 0;
+}
+
+#endif

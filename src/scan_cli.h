@@ -1,0 +1,62 @@
+/* The plumbing of `portkit scan` between argv and the library: building
+ * targets and ports, opening outputs, the progress bar and the end. */
+#ifndef PORTKIT_SCAN_CLI_H
+#define PORTKIT_SCAN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "portkit/buf.h"
+#include "portkit/output.h"
+#include "portkit/scan.h"
+
+#define SCAN_CLI_MAX_OUTPUTS 8
+
+struct scan_cli_output {
+    char kind;      /* 'N' text, 'J' json, 'X' xml, 'G' grep, 'L' list */
+    const char *path; /* NULL or "-": stdout */
+    FILE *f;
+    bool is_stdout;
+    struct pk_output *out;
+};
+
+struct scan_cli {
+    int argc;
+    char **argv;
+    struct pk_scan_config cfg;
+    const char *port_spec, *exclude_ports, *exclude, *exclude_file, *target_file;
+    char **targets_argv;
+    int ntargets_argv;
+    unsigned top_ports;
+    int family;
+    bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
+    int verbose;
+
+    struct pk_targets *targets;
+    struct pk_ports *ports;
+    const struct pk_registry *reg;
+    const char *top_source;
+    struct scan_cli_output outs[SCAN_CLI_MAX_OUTPUTS];
+    int nouts;
+    struct pk_scan *scan;
+    struct pk_scan_info info;
+    struct pk_buf command;
+    bool bar_shown;   /* the progress line is on the terminal */
+    bool stdout_tty;
+};
+
+void scan_cli_init(struct scan_cli *c, int argc, char **argv);
+/* Records -oX FILE and friends; files are opened by scan_cli_prepare. */
+int scan_cli_add_output(struct scan_cli *c, char kind, const char *path);
+/* Targets, ports, the configuration and the outputs; CLI_OK or an exit code
+ * after reporting the problem. */
+int scan_cli_prepare(struct scan_cli *c);
+void scan_cli_begin(struct scan_cli *c);
+/* Per-host outputs, the summary, closing every file; returns the exit code. */
+int scan_cli_finish(struct scan_cli *c);
+void scan_cli_free(struct scan_cli *c);
+/* Frees c and returns rc, for early exits. */
+int scan_cli_fail(struct scan_cli *c, int rc);
+
+#endif

@@ -1,0 +1,75 @@
+"""portkit scan -sV against real daemons in a namespace (nginx over HTTP
+and HTTPS, OpenSSH, Redis, Exim, a silent listener): each open port gets
+its service named from what the daemon said, in the text, JSON and XML
+outputs; banners are sanitised; a silent port is still reported open."""
+import json
+import os
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+import pktest
+import scantest
+import servers
+
+TAG, INDEX = "sc-sv", 45
+
+
+@pktest.need_root
+class ScanServices(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ns = pktest.Netns(TAG, INDEX).__enter__()
+        cls.servers = []
+        try:
+            for srv in (servers.Nginx(cls.ns, port=80, tls_port=443), servers.Sshd(cls.ns, port=22),
+                        servers.Redis(cls.ns, port=6379), servers.Exim(cls.ns, port=25),
+                        servers.Listener(cls.ns, tcp=[7777]),
+                        servers.Listener(cls.ns, tcp=[7778], banner=b"\x1b[31mhi\x07 there\r\n")):
+                cls.servers.append(srv.start())
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in getattr(cls, "servers", []):
+            s.stop()
+        cls.ns.close()
+
+    def test_services_named(self):
+        with tempfile.TemporaryDirectory() as d:
+            xml = os.path.join(d, "sv.xml")
+            cp, res = scantest.scan("-sV", "-p", "22,25,80,443,6379,7777,7778,9", self.ns.ip, "-oX", xml,
+                                    "--service-timeout", "3s", check=0)
+            rec = {k[2]: v[2] for k, v in res.items()}
+            self.assertEqual(rec[22]["service"], "ssh")
+            self.assertIn("OpenSSH", rec[22]["version"])
+            self.assertEqual(rec[25]["service"], "smtp")
+            self.assertIn("Exim", rec[25]["version"])
+            self.assertEqual(rec[80]["service"], "http")
+            self.assertIn("nginx", rec[80]["version"])
+            self.assertIn(rec[443]["service"], ("tls", "https", "ssl/http"))
+            self.assertEqual(rec[6379]["service"], "redis")
+            self.assertEqual(rec[7777]["state"], "open")  # says nothing: open all the same
+            self.assertEqual(rec[9]["state"], "closed")
+            banner = rec[7778]["banner"] or ""
+            self.assertIn("hi", banner)
+            self.assertNotIn("\x1b", banner)
+            self.assertNotIn("\x07", banner)
+            ok, msg = scantest.xmllint_valid(xml)
+            self.assertTrue(ok, msg)
+            svc = {int(p.get("portid")): p.find("service") for p in ET.parse(xml).getroot().iter("port")}
+            self.assertEqual(svc[22].get("method"), "probed")
+            self.assertEqual(svc[22].get("product"), "OpenSSH")
+            self.assertEqual(svc[80].get("product"), "nginx")
+
+    def test_text_output(self):
+        cp = pktest.run("scan", "-sV", "-p", "22,80", self.ns.ip, "--no-progress", timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertRegex(cp.stdout, r"22/tcp +open +ssh +OpenSSH")
+        self.assertRegex(cp.stdout, r"80/tcp +open +http +nginx")
+
+
+if __name__ == "__main__":
+    pktest.main()
