@@ -292,8 +292,10 @@ static void pump(struct pk_scan *s, struct scan_host *h)
     while (p->wait_head && s->inflight < s->max_inflight) {
         if (!can_claim(p, now))
             break;
-        if (!pks_rate_take(s))
+        if (!pks_rate_take(s)) { /* --rate: come back when a probe is allowed */
+            arm_host_timer(s, h, 1000 + (uint64_t)(1e6 / s->cfg.rate));
             return;
+        }
         struct scan_job *j = wait_pop(h);
         j->tries++;
         j->last_us = now;
