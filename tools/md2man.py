@@ -80,11 +80,13 @@ def convert(md):
             flush()
             rows = []
             while i < len(lines) and lines[i].startswith("|"):
-                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                row = lines[i].strip().strip("|").replace("\\|", "\0")
+                cells = [c.strip().replace("\0", "|") for c in row.split("|")]
                 if not all(re.fullmatch(r":?-+:?", c) for c in cells):
                     rows.append([re.sub(r"[`*]", "", c) for c in cells])
                 i += 1
-            widths = [max(len(r[k]) for r in rows if k < len(r)) for k in range(len(rows[0]))]
+            ncols = max(len(r) for r in rows)
+            widths = [max(len(r[k]) for r in rows if k < len(r)) for k in range(ncols)]
             out += [".PP", ".RS 2", ".nf"]
             for r in rows:
                 out.append(line_safe(esc("  ".join(c.ljust(widths[k]) for k, c in enumerate(r)).rstrip())))
