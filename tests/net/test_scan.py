@@ -248,16 +248,26 @@ class ScanTcp(unittest.TestCase):
         those very ports keep landing on their own source port: each must be
         probed again, and the ports must come out closed, not open."""
         self.ns.exec("sysctl -qw net.ipv4.ip_local_port_range='40000 40009'")
+        # Whether a connect lands on its own port is up to the kernel's
+        # choice of source port (about one run in three sees none), so scan
+        # until one did; every run must be exact regardless.
+        seen = 0
         try:
-            cp = self.ns.exec(f"{pktest.PORTKIT} scan -v --json --all-states --no-progress "
-                              "-p 40000-40009 127.0.0.1", check=False)
+            for _ in range(12):
+                cp = self.ns.exec(f"{pktest.PORTKIT} scan -v --json --all-states --no-progress "
+                                  "-p 40000-40009 127.0.0.1", check=False)
+                self.assertEqual(cp.returncode, 1, cp.stderr)
+                rows = [json.loads(l) for l in cp.stdout.splitlines()]
+                self.assertEqual({(r["port"], r["state"]) for r in rows},
+                                 {(p, "closed") for p in range(40000, 40010)})
+                m = re.search(r"(\d+) self-connects", cp.stderr)
+                self.assertTrue(m, cp.stderr)
+                seen += int(m.group(1))
+                if seen:
+                    break
         finally:
             self.ns.exec("sysctl -qw net.ipv4.ip_local_port_range='32768 60999'")
-        self.assertEqual(cp.returncode, 1, cp.stderr)
-        rows = [json.loads(l) for l in cp.stdout.splitlines()]
-        self.assertEqual({(r["port"], r["state"]) for r in rows}, {(p, "closed") for p in range(40000, 40010)})
-        m = re.search(r"(\d+) self-connects", cp.stderr)
-        self.assertTrue(m and int(m.group(1)) > 0, cp.stderr)
+        self.assertGreater(seen, 0, "no self-connect in 12 scans: the test no longer tests anything")
 
     def test_unresolvable_name_is_bad_input(self):
         """Resolved inside the test namespace: no route, so no query leaves."""
