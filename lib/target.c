@@ -142,10 +142,11 @@ int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b)
 {
     if (a->family != b->family)
         return a->family == AF_INET ? -1 : 1;
-    int c = memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
-    if (c)
-        return c;
-    return a->scope_id < b->scope_id ? -1 : a->scope_id > b->scope_id;
+    /* The interface first: link-local addresses of one link stay together,
+     * the order the finished target set uses. */
+    if (a->scope_id != b->scope_id)
+        return a->scope_id < b->scope_id ? -1 : 1;
+    return memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
 }
 
 bool pk_addr_is_local_broadcast(const struct pk_addr *a)
