@@ -142,8 +142,8 @@ int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b)
 {
     if (a->family != b->family)
         return a->family == AF_INET ? -1 : 1;
-    /* Scope before address: the same order as the merged target ranges, so
-     * enumerating them yields ascending, duplicate-free addresses. */
+    /* The interface first: link-local addresses of one link stay together,
+     * the order the finished target set uses. */
     if (a->scope_id != b->scope_id)
         return a->scope_id < b->scope_id ? -1 : 1;
     return memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);

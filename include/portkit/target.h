@@ -31,7 +31,8 @@ int pk_addr_parse(const char *s, struct pk_addr *out);
 void pk_addr_format(const struct pk_addr *a, char *buf, size_t len);
 /* Fills a sockaddr for (a, port); returns its length. */
 socklen_t pk_addr_sockaddr(const struct pk_addr *a, uint16_t port, struct sockaddr_storage *ss);
-/* Orders IPv4 before IPv6, then numerically. */
+/* Orders IPv4 before IPv6, then by interface (scope), then numerically:
+ * the order of a finished target set. */
 int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b);
 /* True when this host's routes make a a broadcast address (a directed
  * broadcast of an attached network). Asks the kernel; sends nothing. */
