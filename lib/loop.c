@@ -13,6 +13,11 @@ struct watch {
     void *arg;
     unsigned mask;
     bool active;
+    /* Bumped on every unwatch. Events carry the generation they were
+     * registered under, so an event already fetched for an fd that a callback
+     * closed (and accept() then reused) in the same batch is dropped instead
+     * of reaching the new owner. */
+    uint32_t gen;
 };
 
 struct pk_loop {
@@ -83,7 +88,8 @@ int pk_loop_watch(struct pk_loop *loop, int fd, unsigned mask, pk_io_fn *fn, voi
         loop->nwatches_cap = cap;
     }
     struct watch *w = &loop->watches[fd];
-    struct epoll_event ev = {.events = to_epoll(mask), .data.fd = fd};
+    struct epoll_event ev = {.events = to_epoll(mask),
+                             .data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)w->gen << 32};
     if (!w->active || w->mask != mask) {
         int op = w->active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (epoll_ctl(loop->epfd, op, fd, &ev) < 0)
@@ -104,6 +110,7 @@ void pk_loop_unwatch(struct pk_loop *loop, int fd)
         return;
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
     loop->watches[fd].active = false;
+    loop->watches[fd].gen++;
     loop->nwatched--;
 }
 
@@ -237,10 +244,13 @@ int pk_loop_once(struct pk_loop *loop, int64_t max_wait_us, struct pk_err *err)
     loop->now_us = pk_monotonic_us();
     int ran = 0;
     for (int i = 0; i < n; i++) {
-        int fd = loop->events[i].data.fd;
+        int fd = (int)(uint32_t)loop->events[i].data.u64;
+        uint32_t gen = (uint32_t)(loop->events[i].data.u64 >> 32);
         uint32_t e = loop->events[i].events;
-        /* An earlier callback in this batch may have closed the fd. */
-        if ((size_t)fd >= loop->nwatches_cap || !loop->watches[fd].active)
+        /* An earlier callback in this batch may have closed the fd, or closed
+         * it and handed the number to a new watcher. */
+        if ((size_t)fd >= loop->nwatches_cap || !loop->watches[fd].active ||
+            loop->watches[fd].gen != gen)
             continue;
         struct watch *w = &loop->watches[fd];
         unsigned ev = (e & (EPOLLIN | EPOLLRDHUP) ? PK_EV_READ : 0) | (e & EPOLLOUT ? PK_EV_WRITE : 0) |

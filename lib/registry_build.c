@@ -52,6 +52,9 @@ static int pool_grow(struct pool *p)
 /* Returns the offset of s in the pool (0 for the empty string), or -1. */
 static int64_t pool_intern(struct pool *p, const char *s, size_t n)
 {
+    /* A NUL inside a field would end the pooled string early anyway; cutting
+     * there keeps the comparison below within both strings. */
+    n = strnlen(s, n);
     if (n == 0)
         return 0;
     if (p->buf.len == 0 && pk_buf_putc(&p->buf, '\0'))

@@ -27,6 +27,10 @@ struct cli_verb {
 
 /* One line on stderr, "portkit: VERB: message"; returns CLI_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* getopt_long's failures in the one-line form. Verbs run getopt_long with
+ * opterr = 0 and an optstring starting with ':'; opt is what it returned
+ * ('?' or ':'). Returns CLI_USAGE. */
+int cli_option_error(const char *verb, char **argv, int opt);
 /* Reports a library error and maps its code to an exit status. */
 int cli_lib_error(const char *verb, const struct pk_err *err);
 int cli_exit_for(int pk_code);

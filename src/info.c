@@ -319,7 +319,8 @@ int cmd_info(int argc, char **argv)
     int opt;
     /* '-' alone is the stdin query, not an option; "+" keeps negative-looking
      * queries like -1 from being read as options only after the first query. */
-    while ((opt = getopt_long(argc, argv, "s:jtuh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":s:jtuh", opts, NULL)) != -1) {
         switch (opt) {
         case 's': search = optarg; break;
         case 'j': c.json = true; break;
@@ -327,7 +328,7 @@ int cmd_info(int argc, char **argv)
         case 'u': c.proto_filter |= PK_PROTO_MASK(PK_UDP); break;
         case 'R': cli_registry_path = optarg; break;
         case 'h': usage_info(stdout); return CLI_OK;
-        default: return CLI_USAGE;
+        default: return cli_option_error("info", argv, opt);
         }
     }
     if (!search && optind >= argc)

@@ -1,14 +1,173 @@
-/* portkit ls: not built yet (see the issue tracker). */
+/* portkit ls: this host's sockets, with their processes and what the
+ * registry says about their ports. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "portkit/registry.h"
+#include "portkit/sockets.h"
+#include "sockrow.h"
 
 void usage_ls(FILE *out)
 {
-    fprintf(out, "Usage: portkit ls ...\n(not implemented yet)\n");
+    fprintf(out,
+            "Usage: portkit ls [OPTIONS]\n"
+            "This host's TCP and UDP sockets (IPv4 and IPv6): who listens where, which\n"
+            "process holds each socket, and what the port is (IANA registry + notes).\n"
+            "By default: listening TCP sockets and bound UDP sockets.\n\n"
+            "Options:\n"
+            "  -a, --all            every state (connections, TIME-WAIT, ...)\n"
+            "  -l, --listening      listening TCP and bound UDP only (the default)\n"
+            "  -t, --tcp            TCP only           -u, --udp   UDP only\n"
+            "  -4, --ipv4           IPv4 only          -6, --ipv6  IPv6 only\n"
+            "  -p, --port PORT      sockets using PORT, local or remote (number or name)\n"
+            "      --pid PID        sockets held by process PID\n"
+            "  -c, --process NAME   sockets held by processes named NAME (as in ps -o comm)\n"
+            "  -s, --state STATE    only STATE (repeat or comma-separate): listen, established,\n"
+            "                       syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait,\n"
+            "                       close-wait, last-ack, closing, unconn, bound; groups:\n"
+            "                       listening, connected, all\n"
+            "  -n, --numeric        no service names\n"
+            "  -j, --json           JSON Lines, one socket per line\n"
+            "  -H, --no-header      no column titles\n"
+            "      --no-process     do not look up processes (faster)\n"
+            "      --proc           read /proc/net instead of asking netlink\n"
+            "                       (also PORTKIT_SOCKETS=proc)\n"
+            "  -h, --help           this help\n\n"
+            "Columns: PROTO LOCAL REMOTE STATE PID PROCESS USER SERVICE RANGE FLAGS.\n"
+            "A '+' after a pid means more processes share the socket. SERVICE names the\n"
+            "local port, or for a client connection the remote one.\n"
+            "Flags: EXPOSED   listening on a wildcard or non-loopback address\n"
+            "       RISK      the port is known for trojans/backdoors (portkit info PORT)\n"
+            "       PRIVILEGED below this host's unprivileged port start\n"
+            "       EPHEMERAL inside this host's ephemeral port range\n"
+            "Without root, other users' processes are not shown (as with ss -p).\n"
+            "Exit status: 0 listed (even nothing), 2 bad option, 3 system failure.\n");
+}
+
+static int parse_states(const char *arg, unsigned *mask)
+{
+    char *copy = strdup(arg);
+    if (!copy)
+        return CLI_FAIL;
+    int rc = 0;
+    char *save = NULL;
+    bool any = false;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        struct pk_err err = {0};
+        if (pk_sock_state_parse(tok, mask, &err) < 0)
+            rc = cli_usage_error("ls", "%s", err.msg);
+        any = true;
+    }
+    if (rc == 0 && !any)
+        rc = cli_usage_error("ls", "--state needs a state name");
+    free(copy);
+    return rc;
+}
+
+static int parse_pid(const char *arg, int *pid)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v <= 0 || v > 0x3fffffff)
+        return cli_usage_error("ls", "--pid: '%s' is not a process id", arg);
+    *pid = (int)v;
+    return 0;
 }
 
 int cmd_ls(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_usage_error("ls", "not implemented yet");
+    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY };
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},
+        {"listening", no_argument, NULL, 'l'},
+        {"tcp", no_argument, NULL, 't'},
+        {"udp", no_argument, NULL, 'u'},
+        {"ipv4", no_argument, NULL, '4'},
+        {"ipv6", no_argument, NULL, '6'},
+        {"port", required_argument, NULL, 'p'},
+        {"pid", required_argument, NULL, OPT_PID},
+        {"process", required_argument, NULL, 'c'},
+        {"state", required_argument, NULL, 's'},
+        {"numeric", no_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"no-header", no_argument, NULL, 'H'},
+        {"no-process", no_argument, NULL, OPT_NOPROC},
+        {"proc", no_argument, NULL, OPT_PROC},
+        {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    struct pk_sock_query q = {.processes = true};
+    bool all = false, json = false, numeric = false, header = true, force_proc = false;
+    unsigned states = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":altu46p:c:s:njHh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'a': all = true; break;
+        case 'l': all = false; break;
+        case 't': q.protos |= PK_PROTO_MASK(PK_TCP); break;
+        case 'u': q.protos |= PK_PROTO_MASK(PK_UDP); break;
+        case '4': q.families |= PK_FAMILY_V4; break;
+        case '6': q.families |= PK_FAMILY_V6; break;
+        case 'p':
+            if (sockrow_parse_port("ls", optarg, &q.port))
+                return CLI_USAGE;
+            q.has_port = true;
+            q.port_match = PK_MATCH_LOCAL | PK_MATCH_REMOTE;
+            break;
+        case OPT_PID:
+            if (parse_pid(optarg, &q.pid))
+                return CLI_USAGE;
+            break;
+        case 'c':
+            if (!*optarg)
+                return cli_usage_error("ls", "--process needs a name");
+            q.process = optarg;
+            break;
+        case 's': {
+            int rc = parse_states(optarg, &states);
+            if (rc)
+                return rc;
+            break;
+        }
+        case 'n': numeric = true; break;
+        case 'j': json = true; break;
+        case 'H': header = false; break;
+        case OPT_NOPROC: q.processes = false; break;
+        case OPT_PROC: force_proc = true; break;
+        case OPT_REGISTRY: cli_registry_path = optarg; break;
+        case 'h': usage_ls(stdout); return CLI_OK;
+        default: return cli_option_error("ls", argv, opt);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("ls", "unexpected argument '%s' (filters are options: see --help)",
+                               argv[optind]);
+    if (!q.processes && (q.pid > 0 || q.process))
+        return cli_usage_error("ls", "--pid and --process need processes: drop --no-process");
+    q.states = states ? states : all ? PK_SS_ALL : PK_SS_LISTENING;
+
+    const struct pk_sock_source *one = NULL;
+    if (sockrow_sources("ls", force_proc, &q, &one))
+        return CLI_USAGE;
+    const struct pk_registry *reg = cli_registry("ls");
+    if (!reg)
+        return CLI_USAGE;
+
+    struct pk_err err = {0};
+    struct pk_socklist *l;
+    if (pk_sockets_list(&q, &l, &err) < 0)
+        return cli_lib_error("ls", &err);
+    pk_socklist_sort(l);
+
+    struct sockrow_ctx c;
+    sockrow_init(&c, stdout, reg);
+    c.header = header;
+    c.numeric = numeric;
+    int rc = json ? sockrow_json(&c, l) : sockrow_table(&c, l);
+    pk_socklist_free(l);
+    return rc;
 }

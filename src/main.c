@@ -111,7 +111,6 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     optind = 0; /* 0, not 1: makes glibc getopt forget main's "+" mode */
-    opterr = 1;
     int rc = v->run(argc_verb, argv_verb);
     cli_registry_release();
     if (fflush(stdout) != 0 && rc == CLI_OK)

@@ -37,7 +37,9 @@ void pk_loop_free(struct pk_loop *loop);
  * registered but quiet (backpressure without the cost of re-adding). */
 int pk_loop_watch(struct pk_loop *loop, int fd, unsigned mask, pk_io_fn *fn, void *arg,
                   struct pk_err *err);
-/* Forget fd; call before close(fd). Safe on an fd that is not watched. */
+/* Forget fd; call before close(fd). Safe on an fd that is not watched.
+ * Events the current iteration already fetched for fd are dropped, even if
+ * a later callback in the batch watches a new fd with the same number. */
 void pk_loop_unwatch(struct pk_loop *loop, int fd);
 unsigned pk_loop_mask(const struct pk_loop *loop, int fd);
 

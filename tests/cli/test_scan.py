@@ -14,14 +14,14 @@ import pktest  # noqa: E402
 from pktest import run  # noqa: E402
 
 
-def listening_tcp_ports():
-    """Ports some socket listens on that a connect to 127.0.0.1 reaches."""
+def listening_tcp_ports(addr="127.0.0.1"):
+    """Ports some socket listens on that a connect to addr reaches."""
     out = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout
     ports = set()
     for line in out.splitlines():
         local = line.split()[3]
-        addr, _, port = local.rpartition(":")
-        if addr in ("127.0.0.1", "0.0.0.0", "*", "[::]", "[::ffff:127.0.0.1]") and port.isdigit():
+        host, _, port = local.rpartition(":")
+        if host in (addr, "0.0.0.0", "*", "[::]", f"[::ffff:{addr}]") and port.isdigit():
             ports.add(int(port))
     return ports
 
@@ -82,10 +82,10 @@ class LoopbackScans(unittest.TestCase):
         for s in self.socks:
             s.close()
 
-    def listen(self, port=0):
+    def listen(self, port=0, addr="127.0.0.1"):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", port))
+        s.bind((addr, port))
         s.listen(16)
         self.socks.append(s)
         return s.getsockname()[1]
@@ -119,10 +119,13 @@ class LoopbackScans(unittest.TestCase):
         open: only ports that something listens on may."""
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             lo, hi = map(int, f.read().split())
-        mine = {self.listen() for _ in range(2)}
-        before = listening_tcp_ports()
-        cp, rows = self.scan_json("-p", f"{lo}-{hi}", "127.0.0.1", check=0)
-        after = listening_tcp_ports()
+        # An address of our own inside 127/8: listeners that other tests
+        # running in parallel open on 127.0.0.1 cannot show up here.
+        addr = "127.83.41.9"
+        mine = {self.listen(addr=addr) for _ in range(2)}
+        before = listening_tcp_ports(addr)
+        cp, rows = self.scan_json("-p", f"{lo}-{hi}", addr, check=0)
+        after = listening_tcp_ports(addr)
         found = {r["port"] for r in rows if r["state"] == "open"}
         self.assertTrue(mine <= found, f"missed {mine - found}")
         phantom = found - (before | after)

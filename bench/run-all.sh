@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ in turn; each prints its own table.
+# Individual benches: bench/info.sh, bench/ls.sh, bench/forward.sh, bench/scan.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+status=0
+for b in info ls forward scan; do
+  [ -x "bench/$b.sh" ] || continue
+  echo "################ bench/$b.sh"
+  "bench/$b.sh" || status=1
+  echo
+done
+exit $status

@@ -1,0 +1,475 @@
+/* The forward configuration: rules and allow/deny lists, from a rinetd-style
+ * file or built one rule at a time by the command line. */
+#include "portkit/forward.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "portkit/buf.h"
+
+#define MAX_TOKENS 64
+#define MAX_CONFIG_BYTES (16u << 20)
+
+struct pk_fw_config {
+    struct pk_fw_rule *rules;
+    size_t n, cap;
+    struct pk_acl *acl;
+};
+
+void pk_fw_defaults_init(struct pk_fw_defaults *d)
+{
+    d->connect_timeout_ms = 10000;
+    d->tcp_idle_ms = 0;
+    d->udp_idle_ms = 60000;
+    d->max_conns = 0;
+    d->copy = PK_FW_COPY_AUTO;
+}
+
+struct pk_fw_config *pk_fw_config_new(void)
+{
+    struct pk_fw_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return NULL;
+    cfg->acl = pk_acl_new();
+    if (!cfg->acl) {
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+void pk_fw_config_free(struct pk_fw_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n; i++)
+        pk_acl_free(cfg->rules[i].acl);
+    free(cfg->rules);
+    pk_acl_free(cfg->acl);
+    free(cfg);
+}
+
+struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg) { return cfg->acl; }
+const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg) { return cfg->acl; }
+size_t pk_fw_config_count(const struct pk_fw_config *cfg) { return cfg->n; }
+
+const struct pk_fw_rule *pk_fw_config_rule(const struct pk_fw_config *cfg, size_t index)
+{
+    return index < cfg->n ? &cfg->rules[index] : NULL;
+}
+
+static const struct pk_fw_rule *find_listener(const struct pk_fw_config *cfg,
+                                              const struct pk_fw_rule *rule)
+{
+    for (size_t i = 0; i < cfg->n; i++)
+        if (cfg->rules[i].proto == rule->proto &&
+            pk_fw_addr_equal(&cfg->rules[i].listen, &rule->listen))
+            return &cfg->rules[i];
+    return NULL;
+}
+
+/* Takes ownership of rule->acl on success. */
+static int push_rule(struct pk_fw_config *cfg, const struct pk_fw_rule *rule, struct pk_err *err)
+{
+    const struct pk_fw_rule *dup = find_listener(cfg, rule);
+    if (dup) {
+        char a[PK_FW_ADDRSTRLEN];
+        pk_fw_addr_format(&rule->listen, a, sizeof a);
+        if (dup->line)
+            return pk_err_set(err, PK_EINVAL, "%s %s is already forwarded (line %u)",
+                              pk_proto_name(rule->proto), a, dup->line);
+        return pk_err_set(err, PK_EINVAL, "%s %s is already forwarded", pk_proto_name(rule->proto),
+                          a);
+    }
+    if (cfg->n == cfg->cap) {
+        size_t cap = cfg->cap ? cfg->cap * 2 : 8;
+        struct pk_fw_rule *v = realloc(cfg->rules, cap * sizeof *v);
+        if (!v)
+            return pk_err_set(err, PK_ENOMEM, "out of memory");
+        cfg->rules = v;
+        cfg->cap = cap;
+    }
+    cfg->rules[cfg->n++] = *rule;
+    return 0;
+}
+
+int pk_fw_config_add_rule(struct pk_fw_config *cfg, const struct pk_fw_rule *rule,
+                          struct pk_err *err)
+{
+    struct pk_fw_rule copy = *rule;
+    if (rule->acl && !(copy.acl = pk_acl_clone(rule->acl)))
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
+    int rc = push_rule(cfg, &copy, err);
+    if (rc < 0)
+        pk_acl_free(copy.acl);
+    return rc;
+}
+
+/* ---- the file format ---- */
+
+struct tok {
+    const char *s;
+    size_t len;
+};
+
+static bool tok_is(const struct tok *t, const char *word)
+{
+    size_t n = strlen(word);
+    return t->len == n && strncasecmp(t->s, word, n) == 0;
+}
+
+/* True for a token carrying its own port: "host:80", ":80", "[::1]:80";
+ * a bare IPv6 address ("::1") has more than one colon and no brackets. */
+static bool has_port(const struct tok *t)
+{
+    const char *c = memchr(t->s, ':', t->len);
+    if (!c)
+        return false;
+    if (t->s[0] == '[') {
+        for (size_t i = 0; i + 1 < t->len; i++)
+            if (t->s[i] == ']' && t->s[i + 1] == ':')
+                return true;
+        return false;
+    }
+    return memchr(c + 1, ':', t->len - (size_t)(c + 1 - t->s)) == NULL;
+}
+
+struct parse_ctx {
+    struct pk_fw_config *cfg;
+    const char *name;
+    unsigned line;
+    const struct pk_registry *reg;
+    const struct pk_fw_defaults *defaults;
+    unsigned flags;
+    ssize_t last_rule; /* index in cfg of the rule allow/deny lines attach to; -1 global */
+    struct pk_err *err;
+};
+
+static int line_error(struct parse_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int line_error(struct parse_ctx *c, const char *fmt, ...)
+{
+    char msg[PK_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->name)
+        return pk_err_set(c->err, PK_EINVAL, "%s:%u: %s", c->name, c->line, msg);
+    return pk_err_set(c->err, PK_EINVAL, "line %u: %s", c->line, msg);
+}
+
+/* Re-labels an error a helper parser reported with the file and line. */
+static int relabel(struct parse_ctx *c, int rc)
+{
+    char msg[PK_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", c->err ? c->err->msg : "");
+    if (rc == PK_ENOMEM)
+        return pk_err_set(c->err, rc, "out of memory");
+    return line_error(c, "%s", msg);
+}
+
+static int parse_acl_line(struct parse_ctx *c, const struct tok *t, size_t n)
+{
+    bool allow = tok_is(&t[0], "allow");
+    if (n < 2)
+        return line_error(c, "%s: expected one or more addresses or CIDRs",
+                          allow ? "allow" : "deny");
+    struct pk_acl *acl = c->cfg->acl;
+    if (c->last_rule >= 0) {
+        struct pk_fw_rule *r = &c->cfg->rules[c->last_rule];
+        if (!r->acl && !(r->acl = pk_acl_new()))
+            return pk_err_set(c->err, PK_ENOMEM, "out of memory");
+        acl = r->acl;
+    }
+    for (size_t i = 1; i < n; i++) {
+        int rc = pk_acl_add_list(acl, allow, t[i].s, t[i].len, c->err);
+        if (rc < 0)
+            return relabel(c, rc);
+    }
+    return 0;
+}
+
+static int parse_uint(const struct tok *v, unsigned max, unsigned *out)
+{
+    if (v->len == 0 || v->len > 10)
+        return -1;
+    unsigned long long x = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->s[i] < '0' || v->s[i] > '9')
+            return -1;
+        x = x * 10 + (unsigned)(v->s[i] - '0');
+    }
+    if (x > max)
+        return -1;
+    *out = (unsigned)x;
+    return 0;
+}
+
+static int apply_option(struct parse_ctx *c, struct pk_fw_rule *r, const struct tok *opt)
+{
+    const char *eq = memchr(opt->s, '=', opt->len);
+    if (!eq || eq == opt->s)
+        return line_error(c, "expected an option KEY=VALUE, got '%.*s'", (int)opt->len, opt->s);
+    struct tok key = {opt->s, (size_t)(eq - opt->s)};
+    struct tok val = {eq + 1, opt->len - key.len - 1};
+    int rc = 0;
+    if (tok_is(&key, "connect-timeout")) {
+        rc = pk_fw_duration_parse(val.s, val.len, &r->connect_timeout_ms, c->err);
+        if (rc == 0 && r->connect_timeout_ms == 0)
+            return line_error(c, "connect-timeout must be more than 0");
+    } else if (tok_is(&key, "idle-timeout") || tok_is(&key, "timeout")) {
+        rc = pk_fw_duration_parse(val.s, val.len, &r->idle_timeout_ms, c->err);
+    } else if (tok_is(&key, "max-conns")) {
+        if (parse_uint(&val, 1000000000u, &r->max_conns) < 0)
+            return line_error(c, "max-conns: expected a number, got '%.*s'", (int)val.len, val.s);
+    } else if (tok_is(&key, "copy")) {
+        if (tok_is(&val, "auto"))
+            r->copy = PK_FW_COPY_AUTO;
+        else if (tok_is(&val, "splice"))
+            r->copy = PK_FW_COPY_SPLICE;
+        else if (tok_is(&val, "read"))
+            r->copy = PK_FW_COPY_READ;
+        else
+            return line_error(c, "copy: expected auto, splice or read, got '%.*s'", (int)val.len,
+                              val.s);
+    } else if (tok_is(&key, "allow") || tok_is(&key, "deny")) {
+        if (!r->acl && !(r->acl = pk_acl_new()))
+            return pk_err_set(c->err, PK_ENOMEM, "out of memory");
+        rc = pk_acl_add_list(r->acl, tok_is(&key, "allow"), val.s, val.len, c->err);
+    } else {
+        return line_error(c,
+                          "unknown option '%.*s' (known: connect-timeout, idle-timeout, "
+                          "timeout, max-conns, copy, allow, deny)",
+                          (int)key.len, key.s);
+    }
+    return rc < 0 ? relabel(c, rc) : 0;
+}
+
+/* rinetd writes a port as "80" or "80/udp". */
+static int split_proto_suffix(struct parse_ctx *c, struct tok *port, int *proto)
+{
+    const char *slash = memchr(port->s, '/', port->len);
+    if (!slash)
+        return 0;
+    struct tok p = {slash + 1, port->len - (size_t)(slash - port->s) - 1};
+    int want = tok_is(&p, "tcp") ? PK_TCP : tok_is(&p, "udp") ? PK_UDP : -1;
+    if (want < 0)
+        return line_error(c, "'%.*s': expected /tcp or /udp after the port", (int)port->len,
+                          port->s);
+    if (*proto >= 0 && *proto != want)
+        return line_error(c, "the rule says both tcp and udp");
+    *proto = want;
+    port->len = (size_t)(slash - port->s);
+    return 0;
+}
+
+/* Joins rinetd's "ADDRESS PORT" into the LISTEN/TARGET form. */
+static int join_addr(struct parse_ctx *c, const struct tok *host, const struct tok *port,
+                     char *out, size_t size)
+{
+    bool v6 = memchr(host->s, ':', host->len) != NULL && host->s[0] != '[';
+    int n = snprintf(out, size, v6 ? "[%.*s]:%.*s" : "%.*s:%.*s", (int)host->len, host->s,
+                     (int)port->len, port->s);
+    if (n < 0 || (size_t)n >= size)
+        return line_error(c, "address '%.*s' is too long", (int)(host->len > 40 ? 40 : host->len),
+                          host->s);
+    return 0;
+}
+
+static int parse_rule(struct parse_ctx *c, struct tok *t, size_t n)
+{
+    struct pk_fw_rule r = {0};
+    r.connect_timeout_ms = c->defaults->connect_timeout_ms;
+    r.max_conns = c->defaults->max_conns;
+    r.copy = c->defaults->copy;
+    r.line = c->line;
+
+    char listen[300], target[300];
+    size_t next;
+    int proto = -1;
+    if (n >= 2 && has_port(&t[1])) {
+        if (t[0].len >= sizeof listen || t[1].len >= sizeof target)
+            return line_error(c, "address is too long");
+        snprintf(listen, sizeof listen, "%.*s", (int)t[0].len, t[0].s);
+        snprintf(target, sizeof target, "%.*s", (int)t[1].len, t[1].s);
+        next = 2;
+    } else if (n >= 4 && !has_port(&t[0])) {
+        int rc;
+        if ((rc = split_proto_suffix(c, &t[1], &proto)) < 0 ||
+            (rc = split_proto_suffix(c, &t[3], &proto)) < 0 ||
+            (rc = join_addr(c, &t[0], &t[1], listen, sizeof listen)) < 0 ||
+            (rc = join_addr(c, &t[2], &t[3], target, sizeof target)) < 0)
+            return rc;
+        next = 4;
+    } else {
+        return line_error(c, "expected a rule 'LISTEN TARGET [tcp|udp] [OPTIONS]' or "
+                             "'ADDRESS PORT ADDRESS PORT', got '%.*s'",
+                          (int)(t[0].len > 60 ? 60 : t[0].len), t[0].s);
+    }
+    if (next < n && (tok_is(&t[next], "tcp") || tok_is(&t[next], "udp"))) {
+        int want = tok_is(&t[next], "tcp") ? PK_TCP : PK_UDP;
+        if (proto >= 0 && proto != want)
+            return line_error(c, "the rule says both tcp and udp");
+        proto = want;
+        next++;
+    }
+    r.proto = proto < 0 ? PK_TCP : (enum pk_proto)proto;
+    r.idle_timeout_ms = r.proto == PK_UDP ? c->defaults->udp_idle_ms : c->defaults->tcp_idle_ms;
+
+    struct pk_err sub = {0};
+    int rc = pk_fw_addr_parse(listen, strlen(listen), r.proto, false, c->reg, c->flags, &r.listen,
+                              &sub);
+    if (rc == 0)
+        rc = pk_fw_addr_parse(target, strlen(target), r.proto, true, c->reg, c->flags, &r.target,
+                              &sub);
+    if (rc < 0)
+        return line_error(c, "%s", sub.msg);
+
+    /* Options, bare (a=b c=d) or in rinetd's brackets ([a=b,c=d]). */
+    bool in_bracket = false;
+    for (size_t i = next; i < n && rc == 0; i++) {
+        struct tok o = t[i];
+        if (o.len && o.s[0] == '[') {
+            if (in_bracket) {
+                rc = line_error(c, "'[' inside '[...]'");
+                break;
+            }
+            in_bracket = true;
+            o.s++;
+            o.len--;
+        }
+        bool closes = o.len && o.s[o.len - 1] == ']';
+        if (closes) {
+            if (!in_bracket) {
+                rc = line_error(c, "']' without '['");
+                break;
+            }
+            o.len--;
+        }
+        if (!in_bracket && !memchr(o.s, '=', o.len)) {
+            rc = line_error(c, "unexpected '%.*s' (options look like idle-timeout=30s)",
+                            (int)(t[i].len > 60 ? 60 : t[i].len), t[i].s);
+            break;
+        }
+        size_t k = 0;
+        while (k < o.len && rc == 0) {
+            size_t start = k;
+            /* Inside brackets commas split options; outside, a comma is part
+             * of a list value (allow=a,b). */
+            while (k < o.len && !(in_bracket && o.s[k] == ','))
+                k++;
+            struct tok one = {o.s + start, k - start};
+            if (one.len)
+                rc = apply_option(c, &r, &one);
+            k++;
+        }
+        if (closes)
+            in_bracket = false;
+    }
+    if (rc == 0 && in_bracket)
+        rc = line_error(c, "missing ']' after the options");
+    if (rc == 0) {
+        rc = push_rule(c->cfg, &r, c->err);
+        if (rc < 0)
+            rc = relabel(c, rc);
+    }
+    if (rc < 0) {
+        pk_acl_free(r.acl);
+        return rc;
+    }
+    c->last_rule = (ssize_t)c->cfg->n - 1;
+    return 0;
+}
+
+static int parse_line(struct parse_ctx *c, const char *s, size_t len)
+{
+    struct tok t[MAX_TOKENS];
+    size_t n = 0, i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+            i++;
+        if (i >= len || s[i] == '#')
+            break;
+        size_t start = i;
+        while (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '#')
+            i++;
+        if (n == MAX_TOKENS)
+            return line_error(c, "too many words on one line (at most %d)", MAX_TOKENS);
+        t[n].s = s + start;
+        t[n].len = i - start;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    if (tok_is(&t[0], "allow") || tok_is(&t[0], "deny"))
+        return parse_acl_line(c, t, n);
+    return parse_rule(c, t, n);
+}
+
+int pk_fw_config_parse(struct pk_fw_config *cfg, const char *text, size_t len, const char *name,
+                       const struct pk_registry *reg, const struct pk_fw_defaults *defaults,
+                       unsigned flags, struct pk_err *err)
+{
+    struct pk_fw_defaults builtin;
+    if (!defaults) {
+        pk_fw_defaults_init(&builtin);
+        defaults = &builtin;
+    }
+    struct parse_ctx c = {
+        .cfg = cfg, .name = name, .reg = reg, .defaults = defaults, .flags = flags,
+        .last_rule = -1, .err = err,
+    };
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        c.line++;
+        if (memchr(text + i, '\0', end - i))
+            return line_error(&c, "NUL byte in the file (is it text?)");
+        int rc = parse_line(&c, text + i, end - i);
+        if (rc < 0)
+            return rc;
+        i = end + 1;
+    }
+    return 0;
+}
+
+int pk_fw_config_load(struct pk_fw_config *cfg, const char *path, const struct pk_registry *reg,
+                      const struct pk_fw_defaults *defaults, struct pk_err *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return pk_err_sys(err, "cannot open %s", path);
+    struct pk_buf text = PK_BUF_INIT;
+    int rc = 0;
+    for (;;) {
+        if (pk_buf_reserve(&text, 1 << 16) < 0) {
+            rc = pk_err_set(err, PK_ENOMEM, "out of memory");
+            break;
+        }
+        size_t got = fread(text.data + text.len, 1, text.cap - text.len - 1, f);
+        text.len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = pk_err_sys(err, "cannot read %s", path);
+            break;
+        }
+        if (text.len > MAX_CONFIG_BYTES) {
+            rc = pk_err_set(err, PK_EINVAL, "%s: larger than %u MiB; is it a config file?", path,
+                            MAX_CONFIG_BYTES >> 20);
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == 0)
+        rc = pk_fw_config_parse(cfg, text.data ? text.data : "", text.len, path, reg, defaults, 0,
+                                err);
+    pk_buf_free(&text);
+    return rc;
+}

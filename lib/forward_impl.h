@@ -1,0 +1,88 @@
+/* What the forwarder's parts share: listeners (forward.c), the TCP relay
+ * (forward_tcp.c) and UDP sessions (forward_udp.c). */
+#ifndef PORTKIT_FORWARD_IMPL_H
+#define PORTKIT_FORWARD_IMPL_H
+
+#include <netinet/in.h>
+
+#include "portkit/forward.h"
+
+/* Big enough for any IP socket address, a fifth of sockaddr_storage: it
+ * lives in every connection and session. */
+union fw_sa {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
+struct fw_listener {
+    struct pk_fw *fw;
+    struct fw_listener *next; /* fw->listeners, while open */
+    int fd;                   /* -1 once closed */
+    /* One reference for the open socket, one per connection or session
+     * still running: a listener removed by a reload stays in memory until
+     * the last of them ends. */
+    unsigned refs;
+    struct pk_fw_rule rule;   /* owns rule.acl */
+    union fw_sa bound;        /* what the kernel bound (port 0 resolved) */
+    size_t active;            /* connections or sessions now */
+    bool pktinfo;             /* UDP on a wildcard address: replies name their source */
+    /* UDP: a denied client sending a stream of datagrams is logged once. */
+    union fw_sa last_denied;
+    uint64_t last_denied_us;
+};
+
+struct fw_tcp;
+struct fw_udp;
+
+#define FW_SCRATCH_SIZE 65536
+
+struct pk_fw {
+    struct pk_loop *loop;
+    struct pk_fw_options opts;
+    struct pk_acl *acl;       /* global allow/deny */
+    struct fw_listener *listeners;
+    struct fw_tcp *tcp;
+    struct fw_udp *udp;
+    bool draining, drained;
+    struct pk_timer drain_timer;
+    struct pk_timer accept_timer; /* resumes accepting after EMFILE */
+    bool accept_paused;
+    uint64_t fd_warned_us;
+    uint64_t accepted, denied, limited;
+    /* Bytes in flight for the read/write path and for UDP datagrams; never
+     * held across loop iterations. */
+    unsigned char scratch[FW_SCRATCH_SIZE];
+};
+
+/* forward.c */
+void fw_log(struct pk_fw *fw, const struct pk_fw_event *ev);
+void fw_warn(struct pk_fw *fw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The allow/deny lists and max-conns for a new client; logs a refusal. */
+bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client);
+void fw_listener_put(struct fw_listener *l);
+/* A connection or session ended: finishes a drain when it was the last. */
+void fw_active_changed(struct pk_fw *fw);
+/* accept() ran out of file descriptors: stop accepting for a moment. */
+void fw_pause_accepting(struct pk_fw *fw);
+uint64_t fw_unix_us(void);
+socklen_t fw_sa_len(const union fw_sa *a);
+
+/* forward_tcp.c */
+int fw_tcp_new(struct pk_fw *fw, struct pk_err *err);
+void fw_tcp_free(struct pk_fw *fw);
+void fw_tcp_on_accept(struct pk_loop *loop, int fd, unsigned events, void *arg);
+/* Ends every connection (logging them with reason unless reason is NULL). */
+void fw_tcp_close_all(struct pk_fw *fw, const char *reason);
+size_t fw_tcp_count(const struct pk_fw *fw);
+void fw_tcp_pipe_stats(const struct pk_fw *fw, size_t *busy, size_t *idle);
+
+/* forward_udp.c */
+int fw_udp_new(struct pk_fw *fw, struct pk_err *err);
+void fw_udp_free(struct pk_fw *fw);
+void fw_udp_on_datagram(struct pk_loop *loop, int fd, unsigned events, void *arg);
+/* Ends the sessions of one listener (all when l is NULL). */
+void fw_udp_close_sessions(struct pk_fw *fw, struct fw_listener *l, const char *reason);
+size_t fw_udp_count(const struct pk_fw *fw);
+
+#endif
