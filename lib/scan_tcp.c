@@ -29,15 +29,10 @@ static int family_index(int family)
     return family == AF_INET6 ? 1 : 0;
 }
 
-static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
+/* A fresh non-blocking TCP socket that reports ICMP errors (IP_RECVERR),
+ * wrapped in a scan_sock: shared by the epoll and io_uring connect modules. */
+struct scan_sock *pks_tcp_sock_open(struct pk_scan *s, int family, int *err)
 {
-    int fi = family_index(family);
-    struct scan_sock *k = s->idle[fi];
-    if (k) {
-        s->idle[fi] = k->next;
-        k->next = NULL;
-        return k;
-    }
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *err = errno;
@@ -48,7 +43,7 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
         setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
     else
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
-    k = pks_sock_alloc(s);
+    struct scan_sock *k = pks_sock_alloc(s);
     if (!k) {
         close(fd);
         *err = ENOMEM;
@@ -57,6 +52,22 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
     k->fd = fd;
     k->family = (uint8_t)family;
     k->proto = PK_TCP;
+    return k;
+}
+
+static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
+{
+    int fi = family_index(family);
+    struct scan_sock *k = s->idle[fi];
+    if (k) {
+        s->idle[fi] = k->next;
+        k->next = NULL;
+        return k;
+    }
+    k = pks_tcp_sock_open(s, family, err);
+    if (!k)
+        return NULL;
+    int fd = k->fd;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.ptr = k};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         *err = errno;

@@ -60,25 +60,9 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
         k->next = NULL;
         return k;
     }
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        *err = errno;
+    k = pks_tcp_sock_open(s, family, err);
+    if (!k)
         return NULL;
-    }
-    int one = 1;
-    if (family == AF_INET)
-        setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
-    else
-        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
-    k = pks_sock_alloc(s);
-    if (!k) {
-        close(fd);
-        *err = ENOMEM;
-        return NULL;
-    }
-    k->fd = fd;
-    k->family = (uint8_t)family;
-    k->proto = PK_TCP;
     k->busy = false;
     return k;
 }
