@@ -284,8 +284,8 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     while (!s->stop && !s->failed) {
         bool more = pks_fill(s);
         for (int t = 0; t < 2; t++)
-            if (s->mod[t]->flush)
-                s->mod[t]->flush(s);
+            if (s->mod[t]->flush && s->mod[t]->flush(s))
+                more = true; /* answers freed room: fill again before sleeping */
         if (pks_finished(s) || s->stop || s->failed)
             break;
         /* io_uring's deferred completions do not wake an epoll wait: while

@@ -157,7 +157,8 @@ struct scan_probe_module {
     void (*event)(struct pk_scan *s, struct scan_sock *k, uint32_t events);
     int (*init)(struct pk_scan *s, struct pk_err *err); /* NULL: nothing to set up */
     void (*fini)(struct pk_scan *s);
-    void (*flush)(struct pk_scan *s); /* after each fill: push queued probes, reap answers */
+    bool (*flush)(struct pk_scan *s); /* after each fill: push queued probes, reap answers;
+                                         true when answers came (there may be room to fill) */
 };
 
 extern const struct scan_probe_module pks_tcp_module;       /* epoll */

@@ -219,9 +219,10 @@ static void completion(struct pk_scan *s, struct scan_sock *k, int res)
     }
 }
 
-static void ur_flush(struct pk_scan *s)
+static bool ur_flush(struct pk_scan *s)
 {
     struct uring *u = U(s);
+    bool any = false;
     /* Handling a completion may queue more requests (cancels, a probe
      * again after a self-connect): go round until the ring is quiet. */
     for (int round = 0; round < 64; round++) {
@@ -235,7 +236,8 @@ static void ur_flush(struct pk_scan *s)
         struct io_uring_cqe *cqes[256];
         unsigned n = io_uring_peek_batch_cqe(&u->ring, cqes, 256);
         if (n == 0)
-            return;
+            return any;
+        any = true;
         struct {
             struct scan_sock *k;
             int res;
@@ -253,6 +255,7 @@ static void ur_flush(struct pk_scan *s)
         for (unsigned i = 0; i < m; i++)
             completion(s, done[i].k, done[i].res);
     }
+    return any;
 }
 
 static void on_ring(struct pk_loop *loop, int fd, unsigned events, void *arg)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -130,6 +131,23 @@ class LoopbackScans(unittest.TestCase):
         self.assertTrue(mine <= found, f"missed {mine - found}")
         phantom = found - (before | after)
         self.assertFalse(phantom, f"ports open that nothing listens on: {sorted(phantom)[:10]}")
+
+    def test_inflight_and_rate_limits(self):
+        """--max-inflight 2 still runs at full speed (answers free room at
+        once); --rate holds the probes per second."""
+        addr = "127.83.41.10"
+        port = self.listen(addr=addr)
+        t = time.monotonic()
+        cp, rows = self.scan_json("-p", f"1-3000,{port}", addr, "--max-inflight", "2")
+        self.assertIn(cp.returncode, (0, 1), cp.stderr)
+        self.assertIn(port, {r["port"] for r in rows})
+        self.assertLess(time.monotonic() - t, 10)
+        t = time.monotonic()
+        cp = run("scan", "-p", "1-1500", addr, "--rate", "1000", "--no-progress", timeout=60)
+        took = time.monotonic() - t
+        self.assertIn(cp.returncode, (0, 1), cp.stderr)
+        self.assertGreater(took, 1.2, "1500 probes at 1000/s take 1.5 s")
+        self.assertLess(took, 10)
 
     def test_exit_one_when_nothing_open(self):
         s = socket.socket()
