@@ -238,7 +238,7 @@ bool pks_finished(const struct pk_scan *s);
 bool pks_more_to_start(const struct pk_scan *s);
 void pks_abandon_all(struct pk_scan *s);
 struct scan_sock *pks_sock_alloc(struct pk_scan *s);
-struct scan_sock *pks_tcp_sock_open(struct pk_scan *s, int family, int *err);
+struct scan_sock *pks_sock_open(struct pk_scan *s, int family, enum pk_proto proto, int *err);
 void pks_sock_free(struct pk_scan *s, struct scan_sock *k); /* closes fd if open */
 /* A probe of j answered: timing sample, loss accounting, then the decision. */
 void pks_answer(struct pk_scan *s, struct scan_job *j, const struct scan_sock *k, enum pk_port_state st,

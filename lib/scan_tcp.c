@@ -29,11 +29,13 @@ static int family_index(int family)
     return family == AF_INET6 ? 1 : 0;
 }
 
-/* A fresh non-blocking TCP socket that reports ICMP errors (IP_RECVERR),
- * wrapped in a scan_sock: shared by the epoll and io_uring connect modules. */
-struct scan_sock *pks_tcp_sock_open(struct pk_scan *s, int family, int *err)
+/* A fresh non-blocking socket that reports ICMP errors (IP_RECVERR),
+ * wrapped in a scan_sock: shared by the TCP (epoll, io_uring) and UDP
+ * probe modules. */
+struct scan_sock *pks_sock_open(struct pk_scan *s, int family, enum pk_proto proto, int *err)
 {
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = proto == PK_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *err = errno;
         return NULL;
@@ -51,7 +53,7 @@ struct scan_sock *pks_tcp_sock_open(struct pk_scan *s, int family, int *err)
     }
     k->fd = fd;
     k->family = (uint8_t)family;
-    k->proto = PK_TCP;
+    k->proto = proto;
     return k;
 }
 
@@ -64,7 +66,7 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
         k->next = NULL;
         return k;
     }
-    k = pks_tcp_sock_open(s, family, err);
+    k = pks_sock_open(s, family, PK_TCP, err);
     if (!k)
         return NULL;
     int fd = k->fd;

@@ -60,7 +60,7 @@ static struct scan_sock *sock_get(struct pk_scan *s, int family, int *err)
         k->next = NULL;
         return k;
     }
-    k = pks_tcp_sock_open(s, family, err);
+    k = pks_sock_open(s, family, PK_TCP, err);
     if (!k)
         return NULL;
     k->busy = false;

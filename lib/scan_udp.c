@@ -203,22 +203,11 @@ static int udp_send(struct pk_scan *s, struct scan_job *j, bool claimed)
         h->udp.inflight--;
     }
     int fam = h->addr.family;
-    int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    int open_err;
+    struct scan_sock *k = pks_sock_open(s, fam, PK_UDP, &open_err);
+    if (!k)
         return SCAN_AGAIN;
-    int one = 1;
-    if (fam == AF_INET)
-        setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
-    else
-        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
-    struct scan_sock *k = pks_sock_alloc(s);
-    if (!k) {
-        close(fd);
-        return SCAN_AGAIN;
-    }
-    k->fd = fd;
-    k->family = (uint8_t)fam;
-    k->proto = PK_UDP;
+    int fd = k->fd;
     struct sockaddr_storage ss;
     socklen_t len;
     pks_sockaddr(h, j->port, &ss, &len);
