@@ -188,7 +188,7 @@ def main():
         print("== 4: 16 hosts x top 1000", flush=True)
         ns = pktest.Netns("sc-bench16", 46).__enter__()
         try:
-            hosts = [f"10.241.46.{i}" for i in range(10, 26)]
+            hosts = [f"{pktest.NET4}.46.{i}" for i in range(10, 26)]
             for h in hosts:
                 ns.exec(f"ip addr add {h}/24 dev {ns.veth_ns}")
             tops = subprocess.run([pk, "scan", "--top-ports", "1000", "-oX", "-", "127.0.0.1", "--no-progress",
@@ -204,7 +204,7 @@ def main():
                 listeners.append(listener(ns, [h], ports))
                 truth.update({(h, p): ("open" if p in ports else "closed") for p in top})
             try:
-                target = "10.241.46.10-25"
+                target = f"{pktest.NET4}.46.10-25"
                 pkt, nmt, exact = compare(pk, [target], truth, a.runs, [target])
                 table.add("4 16 hosts x top 1000", pkt, nmt, None, exact)
             finally:

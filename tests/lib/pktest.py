@@ -53,24 +53,33 @@ def sh(cmd, check=True, **kw):
     return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True, **kw)
 
 
+# PK_NETNS_SLOT (0-7) lets several checkouts run their network tests at once:
+# each slot gets its own namespace names, veth names and address block.
+SLOT = int(os.environ.get("PK_NETNS_SLOT", "0") or 0)
+assert 0 <= SLOT <= 7, "PK_NETNS_SLOT must be 0-7"
+NET4 = f"10.{241 + SLOT}"          # test hosts live in NET4.INDEX.0/24
+NET6 = f"fd00:{241 + SLOT:x}"      # and NET6:INDEX::/64
+
+
 class Netns:
     """A test host: a network namespace joined to the root namespace by a
     veth pair. Addresses live only on these two interfaces and vanish with
     them. Use a distinct `tag` per test file so parallel tests never collide.
 
-        with Netns("scan1", 41) as ns:      # 10.241.41.1 (root side) / .2 (ns side)
+        with Netns("scan1", 41) as ns:      # NET4.41.1 (root side) / .2 (ns side)
             ns.exec("nginx -c ...")
     """
 
     def __init__(self, tag, index, v6=True):
         assert 0 < index < 255
-        self.name = f"pk-{tag}"
-        self.veth_host = f"pkh{index}"
-        self.veth_ns = f"pkn{index}"
-        self.host_ip = f"10.241.{index}.1"
-        self.ip = f"10.241.{index}.2"
-        self.host_ip6 = f"fd00:241:{index:x}::1"
-        self.ip6 = f"fd00:241:{index:x}::2"
+        self.name = f"pk{SLOT or ''}-{tag}"
+        self.veth_host = f"pk{SLOT or ''}h{index}"
+        self.veth_ns = f"pk{SLOT or ''}n{index}"
+        self.net = f"{NET4}.{index}"
+        self.host_ip = f"{self.net}.1"
+        self.ip = f"{self.net}.2"
+        self.host_ip6 = f"{NET6}:{index:x}::1"
+        self.ip6 = f"{NET6}:{index:x}::2"
         self.v6 = v6
 
     def __enter__(self):

@@ -24,7 +24,7 @@ def listen(fam, addr, port=0, v6only=False):
     s.bind((addr, port)); s.listen(64); held.append(s); return s.getsockname()[1]
 ports = [listen(socket.AF_INET, "0.0.0.0") for _ in range(5)]
 ports += [listen(socket.AF_INET, "127.0.0.1") for _ in range(5)]
-ports += [listen(socket.AF_INET, "10.241.%d.2" % int(sys.argv[1])) for _ in range(3)]
+ports += [listen(socket.AF_INET, sys.argv[2] + ".%d.2" % int(sys.argv[1])) for _ in range(3)]
 ports += [listen(socket.AF_INET6, "::", v6only=True) for _ in range(3)]
 ports += [listen(socket.AF_INET6, "::1") for _ in range(3)]
 ports.append(listen(socket.AF_INET, "127.0.0.1", 22))   # privileged, well-known
@@ -45,7 +45,7 @@ class InNamespace(unittest.TestCase):
     def setUpClass(cls):
         cls.ns = pktest.Netns(TAG, INDEX).__enter__()
         try:
-            cls.holder = cls.ns.popen([sys.executable, "-c", HOLDER, str(INDEX)], stdin=subprocess.PIPE,
+            cls.holder = cls.ns.popen([sys.executable, "-c", HOLDER, str(INDEX), pktest.NET4], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True)
             line = cls.holder.stdout.readline()
             assert line.strip() == "READY", line
@@ -104,7 +104,7 @@ class InNamespace(unittest.TestCase):
         by_addr = {}
         for r in rows:
             by_addr.setdefault(r["local_addr"], []).append(r)
-        for r in by_addr["0.0.0.0"] + by_addr["::"] + by_addr[f"10.241.{INDEX}.2"]:
+        for r in by_addr["0.0.0.0"] + by_addr["::"] + by_addr[f"{pktest.NET4}.{INDEX}.2"]:
             self.assertIn("EXPOSED", r["flags"])
         for r in by_addr["127.0.0.1"] + by_addr["::1"]:
             self.assertNotIn("EXPOSED", r["flags"])

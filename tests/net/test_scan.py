@@ -126,13 +126,13 @@ class ScanTcp(unittest.TestCase):
     def test_names_ranges_and_exclusions(self):
         """Several addresses of one host given as a range, one excluded;
         the default top ports; -4 keeps IPv4."""
-        extra = [f"10.241.{INDEX}.{i}" for i in (20, 21, 22)]
+        extra = [f"{pktest.NET4}.{INDEX}.{i}" for i in (20, 21, 22)]
         for a in extra:
             self.ns.exec(f"ip addr add {a}/24 dev {self.ns.veth_ns}")
         try:
             ports = "22,80,443," + ",".join(map(str, self.listen[1:4]))
-            cp, res = scantest.scan("-p", ports, f"10.241.{INDEX}.20-22", "--exclude",
-                                    f"10.241.{INDEX}.21", check=1)  # 1: nothing open
+            cp, res = scantest.scan("-p", ports, f"{pktest.NET4}.{INDEX}.20-22", "--exclude",
+                                    f"{pktest.NET4}.{INDEX}.21", check=1)  # 1: nothing open
             hosts = {v[2]["host"] for v in res.values()}
             self.assertEqual(hosts, {extra[0], extra[2]})
             for h in hosts:
