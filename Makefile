@@ -4,6 +4,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 TEST_BUILD ?= build-test
+WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 10
 CMAKE ?= cmake
@@ -17,7 +18,7 @@ deps:
 	@scripts/deps.sh build
 
 build: deps
-	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DPK_TESTS=OFF >/dev/null
+	@$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DPK_TESTS=OFF -DPK_WERROR=$(WERROR) >/dev/null
 	@$(CMAKE) --build $(BUILD) -j $(JOBS)
 
 # The first screen a new user should see: what a port is, and what listens here.
@@ -28,9 +29,10 @@ run: build
 
 # Everything: gcc release build (warnings are errors), then clang with
 # ASan+UBSan and libFuzzer, then every test: unit, CLI, network (root), fuzz.
-test: build
+test:
+	@$(MAKE) build WERROR=ON
 	@scripts/deps.sh test
-	@CC=clang $(CMAKE) -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPK_SANITIZE=ON -DPK_FUZZ=ON \
+	@CC=clang $(CMAKE) -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPK_SANITIZE=ON -DPK_FUZZ=ON -DPK_WERROR=ON \
 		-DPK_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@$(CMAKE) --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && PK_RELEASE_BIN=$(CURDIR)/$(BUILD)/portkit \

@@ -6,6 +6,8 @@
 #ifndef PORTKIT_ACL_H
 #define PORTKIT_ACL_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,26 +28,26 @@ struct pk_cidr {
 /* Parses "192.0.2.7", "10.0.0.0/8", "::1", "fd00::/8". Bits set beyond the
  * prefix are an error ("10.1.0.0/8" is almost always a typo). Returns 0 or
  * PK_EINVAL with a message. */
-int pk_cidr_parse(const char *s, size_t len, struct pk_cidr *out, struct pk_err *err);
-bool pk_cidr_match(const struct pk_cidr *c, const struct sockaddr *sa);
+PK_EXPORT int pk_cidr_parse(const char *s, size_t len, struct pk_cidr *out, struct pk_err *err);
+PK_EXPORT bool pk_cidr_match(const struct pk_cidr *c, const struct sockaddr *sa);
 /* "10.0.0.0/8", "::1/128"; buf of 64 bytes is always enough. */
-void pk_cidr_format(const struct pk_cidr *c, char *buf, size_t size);
+PK_EXPORT void pk_cidr_format(const struct pk_cidr *c, char *buf, size_t size);
 
 struct pk_acl;
 
-struct pk_acl *pk_acl_new(void);
-void pk_acl_free(struct pk_acl *acl);
-struct pk_acl *pk_acl_clone(const struct pk_acl *acl); /* NULL on ENOMEM */
+PK_EXPORT struct pk_acl *pk_acl_new(void);
+PK_EXPORT void pk_acl_free(struct pk_acl *acl);
+PK_EXPORT struct pk_acl *pk_acl_clone(const struct pk_acl *acl); /* NULL on ENOMEM */
 /* Adds one entry, given as text (see pk_cidr_parse). */
-int pk_acl_add(struct pk_acl *acl, bool allow, const char *pattern, size_t len,
+PK_EXPORT int pk_acl_add(struct pk_acl *acl, bool allow, const char *pattern, size_t len,
                struct pk_err *err);
 /* Adds a comma- or blank-separated list ("10.0.0.0/8, ::1"). */
-int pk_acl_add_list(struct pk_acl *acl, bool allow, const char *list, size_t len,
+PK_EXPORT int pk_acl_add_list(struct pk_acl *acl, bool allow, const char *list, size_t len,
                     struct pk_err *err);
-size_t pk_acl_count(const struct pk_acl *acl, bool allow);
-const struct pk_cidr *pk_acl_get(const struct pk_acl *acl, bool allow, size_t index);
+PK_EXPORT size_t pk_acl_count(const struct pk_acl *acl, bool allow);
+PK_EXPORT const struct pk_cidr *pk_acl_get(const struct pk_acl *acl, bool allow, size_t index);
 /* True when the client may connect. A NULL acl admits everyone. */
-bool pk_acl_permits(const struct pk_acl *acl, const struct sockaddr *client);
+PK_EXPORT bool pk_acl_permits(const struct pk_acl *acl, const struct sockaddr *client);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,8 @@
 #ifndef PORTKIT_BANNER_H
 #define PORTKIT_BANNER_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,7 +74,7 @@ enum pk_probe_id {
     PK_PROBE_COUNT
 };
 
-const char *pk_probe_name(enum pk_probe_id id); /* "null", "http", "tls", ... */
+PK_EXPORT const char *pk_probe_name(enum pk_probe_id id); /* "null", "http", "tls", ... */
 
 /* Inputs a probe may carry. host: the name or address the user gave for
  * the target (Host header; TLS SNI when it is a DNS name, never for an
@@ -88,7 +90,7 @@ struct pk_probe_params {
 
 /* Writes probe `id` into out. Returns its length (0 for PK_PROBE_NULL), or
  * PK_EINVAL when cap is too small or id is out of range. */
-int pk_banner_probe_build(enum pk_probe_id id, const struct pk_probe_params *p, uint8_t *out,
+PK_EXPORT int pk_banner_probe_build(enum pk_probe_id id, const struct pk_probe_params *p, uint8_t *out,
                           size_t cap);
 
 #define PK_PLAN_MAX 4
@@ -109,13 +111,13 @@ struct pk_banner_plan {
  * there; services known to wait (http, https, redis, memcached,
  * postgresql, dns) get their probe at once; any other port waits 1 s for
  * a greeting, then tries HTTP, then TLS. */
-void pk_banner_plan_for(unsigned port, struct pk_banner_plan *out);
+PK_EXPORT void pk_banner_plan_for(unsigned port, struct pk_banner_plan *out);
 
 /* Shortcut for an engine that sends at most one probe: "wait *greeting_ms
  * for a greeting (0: do not wait); if none came, send these bytes" (the
  * plan's first probe). Returns the length or PK_EINVAL like
  * pk_banner_probe_build. */
-int pk_banner_probe_for(unsigned port, const struct pk_probe_params *p, uint8_t *out, size_t cap,
+PK_EXPORT int pk_banner_probe_for(unsigned port, const struct pk_probe_params *p, uint8_t *out, size_t cap,
                         unsigned *greeting_ms);
 
 /* Identifies the service from the bytes a TCP port sent: all bytes
@@ -126,7 +128,7 @@ int pk_banner_probe_for(unsigned port, const struct pk_probe_params *p, uint8_t 
  * whatever was sent; replies that only mean something as an answer (one
  * byte 'N' to an SSLRequest) need the right `sent`. out is always fully
  * written. */
-enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const void *data,
+PK_EXPORT enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const void *data,
                                      size_t len, const char *fallback, struct pk_service_id *out);
 
 /* Makes untrusted bytes safe for a terminal, a log or an output file:
@@ -136,16 +138,16 @@ enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const
  * \xNN. When the result does not fit, it is cut at a character boundary
  * and ends with "...". Always NUL-terminates (outlen > 0); returns the
  * length written. */
-size_t pk_banner_sanitize(const void *in, size_t len, char *out, size_t outlen);
+PK_EXPORT size_t pk_banner_sanitize(const void *in, size_t len, char *out, size_t outlen);
 
 /* The same for the first non-empty line only (up to CR or LF), with
  * surrounding blanks trimmed: what a one-line banner shows. */
-size_t pk_banner_sanitize_line(const void *in, size_t len, char *out, size_t outlen);
+PK_EXPORT size_t pk_banner_sanitize_line(const void *in, size_t len, char *out, size_t outlen);
 
 /* One line like nmap's VERSION column: the non-empty fields among
  * service, product, version and extra, separated by spaces ("ssh OpenSSH
  * 9.2p1 Debian-2"). Truncates with "..." to fit; returns the length. */
-size_t pk_service_id_format(const struct pk_service_id *id, char *out, size_t outlen);
+PK_EXPORT size_t pk_service_id_format(const struct pk_service_id *id, char *out, size_t outlen);
 
 #ifdef __cplusplus
 }

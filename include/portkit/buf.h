@@ -3,8 +3,14 @@
 #ifndef PORTKIT_BUF_H
 #define PORTKIT_BUF_H
 
+#include "portkit/export.h"
+
 #include <stdarg.h>
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct pk_buf {
     char *data;   /* always NUL-terminated once anything was appended */
@@ -15,9 +21,9 @@ struct pk_buf {
 #define PK_BUF_INIT {0, 0, 0}
 
 /* All appenders return 0 or PK_ENOMEM; on failure the buffer is unchanged. */
-int pk_buf_reserve(struct pk_buf *b, size_t extra);
-int pk_buf_append_slow(struct pk_buf *b, const void *data, size_t len);
-int pk_buf_puts(struct pk_buf *b, const char *s);
+PK_EXPORT int pk_buf_reserve(struct pk_buf *b, size_t extra);
+PK_EXPORT int pk_buf_append_slow(struct pk_buf *b, const void *data, size_t len);
+PK_EXPORT int pk_buf_puts(struct pk_buf *b, const char *s);
 
 /* Inline fast paths: JSON and table rendering append millions of small
  * pieces, and a call per byte shows up in profiles. */
@@ -39,10 +45,13 @@ static inline int pk_buf_putc(struct pk_buf *b, char c)
     b->data[b->len] = '\0';
     return 0;
 }
-int pk_buf_printf(struct pk_buf *b, const char *fmt, ...)
+PK_EXPORT int pk_buf_printf(struct pk_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int pk_buf_vprintf(struct pk_buf *b, const char *fmt, va_list ap);
-void pk_buf_reset(struct pk_buf *b);   /* len = 0, keeps memory */
-void pk_buf_free(struct pk_buf *b);
+PK_EXPORT int pk_buf_vprintf(struct pk_buf *b, const char *fmt, va_list ap);
+PK_EXPORT void pk_buf_reset(struct pk_buf *b);   /* len = 0, keeps memory */
+PK_EXPORT void pk_buf_free(struct pk_buf *b);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,8 @@
 #ifndef PORTKIT_ERROR_H
 #define PORTKIT_ERROR_H
 
+#include "portkit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,14 +28,14 @@ struct pk_err {
 
 /* Records code and a printf-style message in err (if non-NULL); returns code
  * so callers can write `return pk_err_set(err, PK_EINVAL, "...")`. */
-int pk_err_set(struct pk_err *err, int code, const char *fmt, ...)
+PK_EXPORT int pk_err_set(struct pk_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Like pk_err_set but appends ": strerror(errno)". */
-int pk_err_sys(struct pk_err *err, const char *fmt, ...)
+PK_EXPORT int pk_err_sys(struct pk_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-void pk_err_clear(struct pk_err *err);
+PK_EXPORT void pk_err_clear(struct pk_err *err);
 
 #ifdef __cplusplus
 }

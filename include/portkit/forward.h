@@ -16,6 +16,8 @@
 #ifndef PORTKIT_FORWARD_H
 #define PORTKIT_FORWARD_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,18 +56,18 @@ enum {
  * an IPv4/IPv6 address or, unless PK_FW_NUMERIC, a name resolved now. A
  * TARGET without a host means 127.0.0.1; a LISTEN port of 0 asks the kernel
  * for a free one. Returns 0 or PK_EINVAL with a message naming the input. */
-int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target,
+PK_EXPORT int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target,
                      const struct pk_registry *reg, unsigned flags, struct pk_fw_addr *out,
                      struct pk_err *err);
 /* "127.0.0.1:80", "[::1]:53"; an IPv4-mapped IPv6 address prints as IPv4. */
-void pk_fw_sockaddr_format(const struct sockaddr *sa, char *buf, size_t size);
+PK_EXPORT void pk_fw_sockaddr_format(const struct sockaddr *sa, char *buf, size_t size);
 /* The configured form: "*:8080" for a wildcard listener, else as above. */
-void pk_fw_addr_format(const struct pk_fw_addr *a, char *buf, size_t size);
-bool pk_fw_addr_equal(const struct pk_fw_addr *a, const struct pk_fw_addr *b);
+PK_EXPORT void pk_fw_addr_format(const struct pk_fw_addr *a, char *buf, size_t size);
+PK_EXPORT bool pk_fw_addr_equal(const struct pk_fw_addr *a, const struct pk_fw_addr *b);
 
 /* Durations in options: "30" (seconds), "1.5s", "250ms", "2m", "1h"; "0"
  * means never. Returns 0 and milliseconds, or PK_EINVAL. */
-int pk_fw_duration_parse(const char *s, size_t len, uint64_t *ms, struct pk_err *err);
+PK_EXPORT int pk_fw_duration_parse(const char *s, size_t len, uint64_t *ms, struct pk_err *err);
 
 /* ---- rules and configuration --------------------------------------------- */
 
@@ -94,12 +96,12 @@ struct pk_fw_defaults {
     unsigned max_conns;
     enum pk_fw_copy copy;
 };
-void pk_fw_defaults_init(struct pk_fw_defaults *d); /* 10 s, TCP never, UDP 60 s, no limit */
+PK_EXPORT void pk_fw_defaults_init(struct pk_fw_defaults *d); /* 10 s, TCP never, UDP 60 s, no limit */
 
 struct pk_fw_config;
 
-struct pk_fw_config *pk_fw_config_new(void);
-void pk_fw_config_free(struct pk_fw_config *cfg);
+PK_EXPORT struct pk_fw_config *pk_fw_config_new(void);
+PK_EXPORT void pk_fw_config_free(struct pk_fw_config *cfg);
 
 /* Adds the rules and allow/deny lines of a config file's text to cfg. One
  * rule a line, '#' starts a comment:
@@ -116,20 +118,20 @@ void pk_fw_config_free(struct pk_fw_config *cfg);
  * copy=auto|splice|read, allow=LIST, deny=LIST, bare or in rinetd's
  * [a=b,c=d]. `name` labels errors: "forward.conf:12: ...". Two rules may
  * not share a listening address. On error cfg holds the lines before it. */
-int pk_fw_config_parse(struct pk_fw_config *cfg, const char *text, size_t len, const char *name,
+PK_EXPORT int pk_fw_config_parse(struct pk_fw_config *cfg, const char *text, size_t len, const char *name,
                        const struct pk_registry *reg, const struct pk_fw_defaults *defaults,
                        unsigned flags, struct pk_err *err);
 /* Reads path and parses it (as above). */
-int pk_fw_config_load(struct pk_fw_config *cfg, const char *path, const struct pk_registry *reg,
+PK_EXPORT int pk_fw_config_load(struct pk_fw_config *cfg, const char *path, const struct pk_registry *reg,
                       const struct pk_fw_defaults *defaults, struct pk_err *err);
 /* Adds a copy of rule (its acl is cloned); fails on a duplicate listener. */
-int pk_fw_config_add_rule(struct pk_fw_config *cfg, const struct pk_fw_rule *rule,
+PK_EXPORT int pk_fw_config_add_rule(struct pk_fw_config *cfg, const struct pk_fw_rule *rule,
                           struct pk_err *err);
 /* The allow/deny list every rule obeys; never NULL, owned by cfg. */
-struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg);
-const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg);
-size_t pk_fw_config_count(const struct pk_fw_config *cfg);
-const struct pk_fw_rule *pk_fw_config_rule(const struct pk_fw_config *cfg, size_t index);
+PK_EXPORT struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg);
+PK_EXPORT const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg);
+PK_EXPORT size_t pk_fw_config_count(const struct pk_fw_config *cfg);
+PK_EXPORT const struct pk_fw_rule *pk_fw_config_rule(const struct pk_fw_config *cfg, size_t index);
 
 /* ---- the forwarder -------------------------------------------------------- */
 
@@ -164,10 +166,10 @@ typedef void pk_fw_log_fn(void *arg, const struct pk_fw_event *ev);
 /* Appends ev as one log line, without the newline: text ("TIME conn tcp
  * client=... up=N down=N end=closed", key=value after the kind, the reason
  * last) or, with json, one JSON object. now_unix_us stamps it. */
-void pk_fw_event_format(const struct pk_fw_event *ev, uint64_t now_unix_us, bool json,
+PK_EXPORT void pk_fw_event_format(const struct pk_fw_event *ev, uint64_t now_unix_us, bool json,
                         struct pk_buf *out);
 /* UTC with milliseconds: "2026-01-02T10:11:12.345Z". 40 bytes is enough. */
-void pk_fw_time_format(uint64_t unix_us, char *buf, size_t size);
+PK_EXPORT void pk_fw_time_format(uint64_t unix_us, char *buf, size_t size);
 
 struct pk_fw_options {
     pk_fw_log_fn *log;     /* may be NULL */
@@ -182,10 +184,10 @@ struct pk_fw_options {
 
 struct pk_fw;
 
-struct pk_fw *pk_fw_new(struct pk_loop *loop, const struct pk_fw_options *opts,
+PK_EXPORT struct pk_fw *pk_fw_new(struct pk_loop *loop, const struct pk_fw_options *opts,
                         struct pk_err *err);
 /* Closes every socket at once, logging nothing. */
-void pk_fw_free(struct pk_fw *fw);
+PK_EXPORT void pk_fw_free(struct pk_fw *fw);
 
 /* Makes cfg the running configuration. Listeners whose protocol and
  * address are unchanged keep their socket and their connections (new
@@ -193,12 +195,12 @@ void pk_fw_free(struct pk_fw *fw);
  * (their TCP connections go on; their UDP sessions end: the reply path is
  * gone). All or nothing: if any new listener cannot open, nothing changes
  * and err says which rule failed. cfg stays the caller's. */
-int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err *err);
+PK_EXPORT int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err *err);
 
 /* Stops accepting, lets connections finish, and force-closes what is left
  * after deadline_ms; then calls opts->drained. Calling it again closes
  * everything now. */
-void pk_fw_shutdown(struct pk_fw *fw, uint64_t deadline_ms);
+PK_EXPORT void pk_fw_shutdown(struct pk_fw *fw, uint64_t deadline_ms);
 
 struct pk_fw_stats {
     size_t listeners;
@@ -206,11 +208,11 @@ struct pk_fw_stats {
     size_t pipes_busy, pipes_idle;
     uint64_t accepted, denied, limited;
 };
-void pk_fw_stats(const struct pk_fw *fw, struct pk_fw_stats *out);
+PK_EXPORT void pk_fw_stats(const struct pk_fw *fw, struct pk_fw_stats *out);
 
 /* Raises the soft open-file limit to the hard one (every relayed TCP
  * connection holds two sockets). Returns the new soft limit. */
-long pk_fw_raise_nofile(void);
+PK_EXPORT long pk_fw_raise_nofile(void);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,8 @@
 #ifndef PORTKIT_FREEPORT_H
 #define PORTKIT_FREEPORT_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,15 +33,15 @@ struct pk_freeport_opts {
 /* Finds count distinct ports that bind right now, in search order, and
  * writes them to ports. Returns 0, PK_ENOTFOUND when fewer than count are
  * free (ports is then unspecified), or PK_EINVAL for a bad range. */
-int pk_freeport_find(const struct pk_freeport_opts *o, unsigned *ports, size_t count,
+PK_EXPORT int pk_freeport_find(const struct pk_freeport_opts *o, unsigned *ports, size_t count,
                      struct pk_err *err);
 
 /* True when (port, proto) binds on the wildcard address, IPv4 and IPv6
  * alike, at this moment. The test socket is closed before returning. */
-bool pk_port_bindable(unsigned port, enum pk_proto proto);
+PK_EXPORT bool pk_port_bindable(unsigned port, enum pk_proto proto);
 
 /* "LO-HI" or a single "PORT" (1-65535, LO <= HI). Returns 0 or PK_EINVAL. */
-int pk_portrange_parse(const char *text, unsigned *lo, unsigned *hi, struct pk_err *err);
+PK_EXPORT int pk_portrange_parse(const char *text, unsigned *lo, unsigned *hi, struct pk_err *err);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef PORTKIT_OUTPUT_H
 #define PORTKIT_OUTPUT_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,41 +56,41 @@ struct pk_output_module {
     void (*end)(struct pk_output *o, const struct pk_scan_stats *st);
 };
 
-extern const struct pk_output_module pk_output_text;  /* "text": per host, for people */
-extern const struct pk_output_module pk_output_json;  /* "json": JSON Lines, streamed */
-extern const struct pk_output_module pk_output_xml;   /* "xml": nmap's -oX */
-extern const struct pk_output_module pk_output_grep;  /* "grep": nmap's -oG */
-extern const struct pk_output_module pk_output_list;  /* "list": one line per port */
+PK_EXPORT extern const struct pk_output_module pk_output_text;  /* "text": per host, for people */
+PK_EXPORT extern const struct pk_output_module pk_output_json;  /* "json": JSON Lines, streamed */
+PK_EXPORT extern const struct pk_output_module pk_output_xml;   /* "xml": nmap's -oX */
+PK_EXPORT extern const struct pk_output_module pk_output_grep;  /* "grep": nmap's -oG */
+PK_EXPORT extern const struct pk_output_module pk_output_list;  /* "list": one line per port */
 
 /* Returns the bytes written or a negative value; a short write is an error. */
 typedef long pk_output_write_fn(void *arg, const void *data, size_t len);
 
-int pk_output_new(const struct pk_output_module *m, const struct pk_output_options *opt,
+PK_EXPORT int pk_output_new(const struct pk_output_module *m, const struct pk_output_options *opt,
                   pk_output_write_fn *write, void *arg, struct pk_output **out,
                   struct pk_err *err);
 /* Frees the output (after pk_output_end, or to drop it). */
-void pk_output_free(struct pk_output *o);
+PK_EXPORT void pk_output_free(struct pk_output *o);
 
-void pk_output_begin(struct pk_output *o, const struct pk_scan_info *info);
-void pk_output_result(struct pk_output *o, const struct pk_scan_result *r);
-void pk_output_host(struct pk_output *o, const struct pk_host_report *h);
+PK_EXPORT void pk_output_begin(struct pk_output *o, const struct pk_scan_info *info);
+PK_EXPORT void pk_output_result(struct pk_output *o, const struct pk_scan_result *r);
+PK_EXPORT void pk_output_host(struct pk_output *o, const struct pk_host_report *h);
 /* Writes the closing part and flushes; PK_EIO if any write failed. */
-int pk_output_end(struct pk_output *o, const struct pk_scan_stats *st, struct pk_err *err);
+PK_EXPORT int pk_output_end(struct pk_output *o, const struct pk_scan_stats *st, struct pk_err *err);
 /* Writes what is buffered (outputs also flush on their own past 64 KiB). */
-int pk_output_flush(struct pk_output *o);
+PK_EXPORT int pk_output_flush(struct pk_output *o);
 
 /* For modules. */
-struct pk_buf *pk_output_buf(struct pk_output *o);
-const struct pk_output_options *pk_output_opts(const struct pk_output *o);
-void *pk_output_state(struct pk_output *o);
+PK_EXPORT struct pk_buf *pk_output_buf(struct pk_output *o);
+PK_EXPORT const struct pk_output_options *pk_output_opts(const struct pk_output *o);
+PK_EXPORT void *pk_output_state(struct pk_output *o);
 
 /* For modules: the one-line service/version of a result ("OpenSSH
  * 9.2p1 Debian-2"): product, version and extra info, or "" when the port
  * was not identified. */
-void pk_output_service_line(const struct pk_scan_result *r, struct pk_buf *out);
+PK_EXPORT void pk_output_service_line(const struct pk_scan_result *r, struct pk_buf *out);
 /* Whether a port in state st is shown: open and open|filtered always,
  * the others only with all_states. */
-bool pk_output_wanted(const struct pk_output *o, enum pk_port_state st);
+PK_EXPORT bool pk_output_wanted(const struct pk_output *o, enum pk_port_state st);
 
 #ifdef __cplusplus
 }

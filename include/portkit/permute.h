@@ -6,6 +6,8 @@
 #ifndef PORTKIT_PERMUTE_H
 #define PORTKIT_PERMUTE_H
 
+#include "portkit/export.h"
+
 #include <stdint.h>
 
 #include "portkit/error.h"
@@ -25,9 +27,9 @@ struct pk_perm {
 
 /* n may be anything up to 2^62; the same (n, seed) always gives the same
  * permutation, on every machine. */
-void pk_perm_init(struct pk_perm *p, uint64_t n, uint64_t seed);
+PK_EXPORT void pk_perm_init(struct pk_perm *p, uint64_t n, uint64_t seed);
 /* The element at position i (i < n): a bijection of [0, n). */
-uint64_t pk_perm_at(const struct pk_perm *p, uint64_t i);
+PK_EXPORT uint64_t pk_perm_at(const struct pk_perm *p, uint64_t i);
 
 struct pk_shard {
     uint64_t index; /* 1..count */
@@ -35,9 +37,9 @@ struct pk_shard {
 };
 
 /* Parses "I/N" (1 <= I <= N <= 2^32). */
-int pk_shard_parse(const char *s, struct pk_shard *out, struct pk_err *err);
+PK_EXPORT int pk_shard_parse(const char *s, struct pk_shard *out, struct pk_err *err);
 /* How many of the n positions belong to the shard. */
-uint64_t pk_shard_size(uint64_t n, const struct pk_shard *s);
+PK_EXPORT uint64_t pk_shard_size(uint64_t n, const struct pk_shard *s);
 /* The k-th position of the shard (k < pk_shard_size). */
 static inline uint64_t pk_shard_position(const struct pk_shard *s, uint64_t k)
 {
@@ -45,7 +47,7 @@ static inline uint64_t pk_shard_position(const struct pk_shard *s, uint64_t k)
 }
 
 /* A well-mixed 64-bit hash (splitmix64's finaliser), for seeds and keys. */
-uint64_t pk_hash64(uint64_t x);
+PK_EXPORT uint64_t pk_hash64(uint64_t x);
 
 #ifdef __cplusplus
 }

@@ -4,12 +4,18 @@
 #ifndef PORTKIT_PORTINFO_H
 #define PORTKIT_PORTINFO_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "portkit/buf.h"
 #include "portkit/hostinfo.h"
 #include "portkit/registry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 struct pk_portinfo {
     unsigned port;
@@ -25,15 +31,18 @@ struct pk_portinfo {
     bool ephemeral, privileged; /* this host */
 };
 
-void pk_portinfo_get(const struct pk_registry *reg, const struct pk_hostinfo *host, unsigned port,
+PK_EXPORT void pk_portinfo_get(const struct pk_registry *reg, const struct pk_hostinfo *host, unsigned port,
                      enum pk_proto proto, struct pk_portinfo *out);
 /* True if IANA or the notes say anything about this (port, proto). */
-bool pk_portinfo_known(const struct pk_portinfo *pi);
+PK_EXPORT bool pk_portinfo_known(const struct pk_portinfo *pi);
 
 /* Appends one JSON object (no newline) with the keys documented in
  * portkit(1): port, proto, range, name, aliases, description, notes, risk,
  * official, ephemeral, privileged, alt, reserved, unauthorized_use,
  * assignment_notes, note_kind. */
-void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *pi, struct pk_buf *out);
+PK_EXPORT void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *pi, struct pk_buf *out);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

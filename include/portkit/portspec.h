@@ -5,6 +5,8 @@
 #ifndef PORTKIT_PORTSPEC_H
 #define PORTKIT_PORTSPEC_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +21,8 @@ extern "C" {
 
 struct pk_ports;
 
-struct pk_ports *pk_ports_new(void);
-void pk_ports_free(struct pk_ports *p);
+PK_EXPORT struct pk_ports *pk_ports_new(void);
+PK_EXPORT void pk_ports_free(struct pk_ports *p);
 
 /* Adds the ports of an nmap-style spec:
  *   22,80,443      single ports        8000-8100   an inclusive range
@@ -34,7 +36,7 @@ void pk_ports_free(struct pk_ports *p);
  * on the scan they imply. reg may be NULL (names are then refused).
  * Returns 0, or PK_EINVAL with one line naming the bad element; on error
  * the set is unchanged. */
-int pk_ports_parse(struct pk_ports *p, const char *spec, const struct pk_registry *reg,
+PK_EXPORT int pk_ports_parse(struct pk_ports *p, const char *spec, const struct pk_registry *reg,
                    unsigned default_protos, unsigned *named, struct pk_err *err);
 
 /* Adds the n most frequently open ports of one transport. The frequencies
@@ -43,22 +45,22 @@ int pk_ports_parse(struct pk_ports *p, const char *spec, const struct pk_registr
  * portkit's built-in list (data/top-ports.txt). *source, when not NULL, is
  * set to the path used or to "built-in". n larger than the list adds the
  * whole list. */
-int pk_ports_add_top(struct pk_ports *p, enum pk_proto proto, unsigned n,
+PK_EXPORT int pk_ports_add_top(struct pk_ports *p, enum pk_proto proto, unsigned n,
                      const char *services_path, const char **source, struct pk_err *err);
 
 
-void pk_ports_add_range(struct pk_ports *p, enum pk_proto proto, unsigned lo, unsigned hi);
+PK_EXPORT void pk_ports_add_range(struct pk_ports *p, enum pk_proto proto, unsigned lo, unsigned hi);
 /* Removes every (port, transport) of `ex` from p. */
-void pk_ports_remove(struct pk_ports *p, const struct pk_ports *ex);
-bool pk_ports_has(const struct pk_ports *p, enum pk_proto proto, unsigned port);
-size_t pk_ports_count(const struct pk_ports *p, enum pk_proto proto);
+PK_EXPORT void pk_ports_remove(struct pk_ports *p, const struct pk_ports *ex);
+PK_EXPORT bool pk_ports_has(const struct pk_ports *p, enum pk_proto proto, unsigned port);
+PK_EXPORT size_t pk_ports_count(const struct pk_ports *p, enum pk_proto proto);
 /* Writes up to max ports of one transport in ascending order; returns how
  * many the set holds. */
-size_t pk_ports_list(const struct pk_ports *p, enum pk_proto proto, uint16_t *out, size_t max);
+PK_EXPORT size_t pk_ports_list(const struct pk_ports *p, enum pk_proto proto, uint16_t *out, size_t max);
 /* Appends the ports of one transport as compact ranges: "1-21,23,25-79". */
-void pk_ports_format(const struct pk_ports *p, enum pk_proto proto, struct pk_buf *out);
+PK_EXPORT void pk_ports_format(const struct pk_ports *p, enum pk_proto proto, struct pk_buf *out);
 /* Appends a sorted port array the same way. */
-void pk_ports_format_array(const uint16_t *ports, size_t n, struct pk_buf *out);
+PK_EXPORT void pk_ports_format_array(const uint16_t *ports, size_t n, struct pk_buf *out);
 
 #ifdef __cplusplus
 }

@@ -3,9 +3,15 @@
 #ifndef PORTKIT_QUERY_H
 #define PORTKIT_QUERY_H
 
+#include "portkit/export.h"
+
 #include <stddef.h>
 
 #include "portkit/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum pk_query_kind { PK_QUERY_PORTS, PK_QUERY_NAME };
 
@@ -20,6 +26,9 @@ struct pk_query {
 
 /* Returns 0, or PK_EINVAL with a message naming what was wrong. Leading and
  * trailing blanks are ignored. */
-int pk_query_parse(const char *text, size_t len, struct pk_query *q, struct pk_err *err);
+PK_EXPORT int pk_query_parse(const char *text, size_t len, struct pk_query *q, struct pk_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -5,6 +5,8 @@
 #ifndef PORTKIT_REGISTRY_H
 #define PORTKIT_REGISTRY_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,16 +21,16 @@ enum pk_proto { PK_TCP = 0, PK_UDP = 1, PK_SCTP = 2, PK_DCCP = 3, PK_PROTO_COUNT
 #define PK_PROTO_MASK(p) (1u << (p))
 #define PK_PROTO_ALL ((1u << PK_PROTO_COUNT) - 1)
 
-const char *pk_proto_name(enum pk_proto p);               /* "tcp", ... */
+PK_EXPORT const char *pk_proto_name(enum pk_proto p);               /* "tcp", ... */
 /* Case-insensitive; returns 0 and sets *out, or PK_EINVAL. */
-int pk_proto_parse(const char *s, size_t len, enum pk_proto *out);
+PK_EXPORT int pk_proto_parse(const char *s, size_t len, enum pk_proto *out);
 
 enum pk_range { PK_RANGE_WELL_KNOWN, PK_RANGE_REGISTERED, PK_RANGE_DYNAMIC };
-enum pk_range pk_port_range(unsigned port);
-const char *pk_range_name(enum pk_range r); /* "well-known", "registered", "dynamic" */
+PK_EXPORT enum pk_range pk_port_range(unsigned port);
+PK_EXPORT const char *pk_range_name(enum pk_range r); /* "well-known", "registered", "dynamic" */
 
 /* Parses a decimal port 0-65535 (no sign, no spaces, no trailing junk). */
-int pk_port_parse(const char *s, size_t len, unsigned *out);
+PK_EXPORT int pk_port_parse(const char *s, size_t len, unsigned *out);
 
 enum {
     PK_SVC_RESERVED = 1u << 0, /* IANA lists the port as Reserved */
@@ -64,35 +66,35 @@ struct pk_note {
 struct pk_registry;
 
 /* The table compiled into the library; never freed. */
-const struct pk_registry *pk_registry_builtin(void);
+PK_EXPORT const struct pk_registry *pk_registry_builtin(void);
 
 /* Builds a registry from an IANA CSV file. Curated notes come from the note
  * files given, or when nnote_paths is 0 from the compiled-in table. */
-int pk_registry_load_csv(const char *csv_path, const char *const *note_paths, size_t nnote_paths,
+PK_EXPORT int pk_registry_load_csv(const char *csv_path, const char *const *note_paths, size_t nnote_paths,
                          struct pk_registry **out, struct pk_err *err);
 /* The same from memory (used by the build-time generator, tests and fuzzers).
  * notes_text may be NULL (no notes). */
-int pk_registry_from_text(const char *csv, size_t csv_len, const char *notes_text,
+PK_EXPORT int pk_registry_from_text(const char *csv, size_t csv_len, const char *notes_text,
                           size_t notes_len, struct pk_registry **out, struct pk_err *err);
-void pk_registry_free(struct pk_registry *reg);
+PK_EXPORT void pk_registry_free(struct pk_registry *reg);
 
 /* All IANA entries, sorted by port, then transport, then IANA's order. */
-size_t pk_registry_count(const struct pk_registry *reg);
-void pk_registry_get(const struct pk_registry *reg, size_t index, struct pk_service *out);
+PK_EXPORT size_t pk_registry_count(const struct pk_registry *reg);
+PK_EXPORT void pk_registry_get(const struct pk_registry *reg, size_t index, struct pk_service *out);
 /* Entries for one port: returns how many and sets *first to the index of the
  * first. Filter by transport with pk_service.proto. */
-size_t pk_registry_port(const struct pk_registry *reg, unsigned port, size_t *first);
+PK_EXPORT size_t pk_registry_port(const struct pk_registry *reg, unsigned port, size_t *first);
 /* The primary IANA name of (port, proto), or NULL when it has none. Fast:
  * meant for annotating thousands of sockets or scan results. */
-const char *pk_registry_name(const struct pk_registry *reg, unsigned port, enum pk_proto proto);
+PK_EXPORT const char *pk_registry_name(const struct pk_registry *reg, unsigned port, enum pk_proto proto);
 
 /* Curated notes, sorted by port then transport. */
-size_t pk_registry_note_count(const struct pk_registry *reg);
-void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk_note *out);
-bool pk_registry_note(const struct pk_registry *reg, unsigned port, enum pk_proto proto,
+PK_EXPORT size_t pk_registry_note_count(const struct pk_registry *reg);
+PK_EXPORT void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk_note *out);
+PK_EXPORT bool pk_registry_note(const struct pk_registry *reg, unsigned port, enum pk_proto proto,
                       struct pk_note *out);
 /* True when the curated notes flag (port, proto) as a trojan/backdoor/worm port. */
-bool pk_registry_is_risky(const struct pk_registry *reg, unsigned port, enum pk_proto proto);
+PK_EXPORT bool pk_registry_is_risky(const struct pk_registry *reg, unsigned port, enum pk_proto proto);
 
 /* Where does a service live: every (port, proto) whose IANA name or curated
  * name equals `name` (case-insensitive). Writes up to max matches, returns
@@ -101,18 +103,18 @@ struct pk_port_proto {
     uint16_t port;
     enum pk_proto proto;
 };
-size_t pk_registry_find_name(const struct pk_registry *reg, const char *name,
+PK_EXPORT size_t pk_registry_find_name(const struct pk_registry *reg, const char *name,
                              struct pk_port_proto *out, size_t max);
 /* Resolves a service name to a port for one transport (e.g. "http" → 80 for
  * tcp): the lowest port carrying that name. Returns 0 and sets *port, or
  * PK_ENOTFOUND. Used by port specs (scan -p http) and forward (:http). */
-int pk_registry_resolve(const struct pk_registry *reg, const char *name, enum pk_proto proto,
+PK_EXPORT int pk_registry_resolve(const struct pk_registry *reg, const char *name, enum pk_proto proto,
                         unsigned *port);
 
 /* Search words in names, descriptions, IANA notes and curated notes
  * (case-insensitive substring). Returns the total number of matching
  * (port, proto) pairs, writing up to max. */
-size_t pk_registry_search(const struct pk_registry *reg, const char *word,
+PK_EXPORT size_t pk_registry_search(const struct pk_registry *reg, const char *word,
                           struct pk_port_proto *out, size_t max);
 
 #ifdef __cplusplus

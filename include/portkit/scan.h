@@ -12,6 +12,8 @@
 #ifndef PORTKIT_SCAN_H
 #define PORTKIT_SCAN_H
 
+#include "portkit/export.h"
+
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,7 +37,7 @@ enum pk_port_state {
     PK_STATE_OPEN_FILTERED,  /* UDP: no answer at all */
     PK_STATE_COUNT
 };
-const char *pk_state_name(enum pk_port_state s); /* "open", "closed", "filtered", "open|filtered" */
+PK_EXPORT const char *pk_state_name(enum pk_port_state s); /* "open", "closed", "filtered", "open|filtered" */
 
 /* Why a port got its state, with nmap's names for the same reasons. */
 enum pk_reason {
@@ -55,7 +57,7 @@ enum pk_reason {
     PK_REASON_PERM_DENIED,      /* "perm-denied": this host's own firewall refused to send */
     PK_REASON_COUNT
 };
-const char *pk_reason_name(enum pk_reason r);
+PK_EXPORT const char *pk_reason_name(enum pk_reason r);
 
 /* One decided (host, port). Strings live until the callback returns (for
  * pk_scan_host_report: until pk_host_report_free). */
@@ -116,21 +118,21 @@ struct pk_scan_stats {
 /* Fills cfg with the defaults: whole scan, no rate limit, in-flight sized
  * to the open-file limit, max_retries 10, RTT timeouts 50 ms to 1 s, 1 s for
  * hosts that answered nothing, 5 s per service identification. */
-void pk_scan_config_init(struct pk_scan_config *cfg);
+PK_EXPORT void pk_scan_config_init(struct pk_scan_config *cfg);
 
 struct pk_scan;
 
 /* Checks the configuration and raises RLIMIT_NOFILE's soft limit to the
  * hard limit; nothing is sent yet. */
-int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct pk_err *err);
-void pk_scan_free(struct pk_scan *s);
+PK_EXPORT int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct pk_err *err);
+PK_EXPORT void pk_scan_free(struct pk_scan *s);
 /* Runs the scan to the end, or until pk_scan_stop. Returns 0 (also when
  * stopped) or a negative PK_E* code for a system failure. */
-int pk_scan_run(struct pk_scan *s, struct pk_err *err);
+PK_EXPORT int pk_scan_run(struct pk_scan *s, struct pk_err *err);
 /* Async-signal-safe: a SIGINT handler may call it. Probes in flight are
  * abandoned; what was decided stays decided. */
-void pk_scan_stop(struct pk_scan *s);
-void pk_scan_get_stats(const struct pk_scan *s, struct pk_scan_stats *out);
+PK_EXPORT void pk_scan_stop(struct pk_scan *s);
+PK_EXPORT void pk_scan_get_stats(const struct pk_scan *s, struct pk_scan_stats *out);
 
 /* Everything decided about one host, for the per-host outputs. */
 struct pk_host_report {
@@ -145,9 +147,9 @@ struct pk_host_report {
     size_t nports;
 };
 
-int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_report *out,
+PK_EXPORT int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_report *out,
                         struct pk_err *err);
-void pk_host_report_free(struct pk_host_report *r);
+PK_EXPORT void pk_host_report_free(struct pk_host_report *r);
 
 #ifdef __cplusplus
 }

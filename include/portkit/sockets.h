@@ -5,6 +5,8 @@
 #ifndef PORTKIT_SOCKETS_H
 #define PORTKIT_SOCKETS_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,12 +47,12 @@ enum pk_sock_state {
 
 /* "LISTEN", "ESTABLISHED", "TIME-WAIT", ...; CLOSE reads "UNCONN" for UDP.
  * Never NULL. */
-const char *pk_sock_state_name(enum pk_proto proto, enum pk_sock_state s);
+PK_EXPORT const char *pk_sock_state_name(enum pk_proto proto, enum pk_sock_state s);
 /* Adds the states a name stands for to *mask: any name above (case and -/_
  * insensitive), ss's short forms (estab, syn-recv), and the groups
  * "listening" (LISTEN + UNCONN), "connected" (every state with a peer) and
  * "all". Returns 0 or PK_EINVAL. */
-int pk_sock_state_parse(const char *name, unsigned *mask, struct pk_err *err);
+PK_EXPORT int pk_sock_state_parse(const char *name, unsigned *mask, struct pk_err *err);
 
 /* One socket. Addresses are in network byte order; IPv4 uses the first 4
  * bytes. Strings belong to the list the record came from. */
@@ -83,8 +85,8 @@ struct pk_sock_source {
     int (*list)(unsigned protos, unsigned states, const char *proc_root, struct pk_socklist *out,
                 struct pk_err *err);
 };
-extern const struct pk_sock_source pk_sock_source_netlink;
-extern const struct pk_sock_source pk_sock_source_proc;
+PK_EXPORT extern const struct pk_sock_source pk_sock_source_netlink;
+PK_EXPORT extern const struct pk_sock_source pk_sock_source_proc;
 
 enum { PK_MATCH_LOCAL = 1u << 0, PK_MATCH_REMOTE = 1u << 1 };
 enum { PK_FAMILY_V4 = 1u << 0, PK_FAMILY_V6 = 1u << 1 };
@@ -109,25 +111,25 @@ struct pk_sock_query {
  * while the kernel is asked for sockets, then both threads share what is
  * left. Processes that vanish meanwhile or whose fds we may not read are
  * skipped quietly: their sockets keep pid -1. */
-int pk_sockets_list(const struct pk_sock_query *q, struct pk_socklist **out, struct pk_err *err);
+PK_EXPORT int pk_sockets_list(const struct pk_sock_query *q, struct pk_socklist **out, struct pk_err *err);
 
-struct pk_socklist *pk_socklist_new(void);
-void pk_socklist_free(struct pk_socklist *l);
-size_t pk_socklist_count(const struct pk_socklist *l);
-const struct pk_sock *pk_socklist_get(const struct pk_socklist *l, size_t i);
+PK_EXPORT struct pk_socklist *pk_socklist_new(void);
+PK_EXPORT void pk_socklist_free(struct pk_socklist *l);
+PK_EXPORT size_t pk_socklist_count(const struct pk_socklist *l);
+PK_EXPORT const struct pk_sock *pk_socklist_get(const struct pk_socklist *l, size_t i);
 /* Copies s in (sources use this); returns 0 or PK_ENOMEM. */
-int pk_socklist_add(struct pk_socklist *l, const struct pk_sock *s);
+PK_EXPORT int pk_socklist_add(struct pk_socklist *l, const struct pk_sock *s);
 /* Which source answered ("netlink", "proc"), NULL before pk_sockets_list. */
-const char *pk_socklist_source(const struct pk_socklist *l);
+PK_EXPORT const char *pk_socklist_source(const struct pk_socklist *l);
 /* Every pid holding s (sorted); writes up to max, returns how many there are. */
-size_t pk_socklist_holders(const struct pk_socklist *l, const struct pk_sock *s, int *pids,
+PK_EXPORT size_t pk_socklist_holders(const struct pk_socklist *l, const struct pk_sock *s, int *pids,
                            size_t max);
 /* True when some processes' fds could not be read (not root): sockets of
  * those processes show pid -1. */
-bool pk_socklist_partial(const struct pk_socklist *l);
+PK_EXPORT bool pk_socklist_partial(const struct pk_socklist *l);
 /* Orders by transport, then listeners first, then local port, address,
  * remote address and port: stable output for people and scripts. */
-void pk_socklist_sort(struct pk_socklist *l);
+PK_EXPORT void pk_socklist_sort(struct pk_socklist *l);
 
 /* --- what a socket means -------------------------------------------------- */
 
@@ -140,18 +142,18 @@ enum pk_sock_flag {
     PK_SF_EPHEMERAL = 1u << 3,  /* local port inside the host's ephemeral range */
 };
 #define PK_SF_COUNT 4
-const char *pk_sock_flag_name(unsigned flag_bit); /* "EXPOSED", ... */
+PK_EXPORT const char *pk_sock_flag_name(unsigned flag_bit); /* "EXPOSED", ... */
 
 /* Listening TCP or bound, unconnected UDP. */
-bool pk_sock_is_listening(const struct pk_sock *s);
-bool pk_sock_is_connected(const struct pk_sock *s); /* has a remote end */
-bool pk_sock_is_loopback(const struct pk_sock *s);  /* local address (or device) is loopback */
-bool pk_sock_is_wildcard(const struct pk_sock *s);
+PK_EXPORT bool pk_sock_is_listening(const struct pk_sock *s);
+PK_EXPORT bool pk_sock_is_connected(const struct pk_sock *s); /* has a remote end */
+PK_EXPORT bool pk_sock_is_loopback(const struct pk_sock *s);  /* local address (or device) is loopback */
+PK_EXPORT bool pk_sock_is_wildcard(const struct pk_sock *s);
 
 /* The port that names the service a socket talks: the local port, except
  * for a client (connected, local port ephemeral, remote port not), where it
  * is the remote one. */
-unsigned pk_sock_service_port(const struct pk_sock *s, const struct pk_hostinfo *host);
+PK_EXPORT unsigned pk_sock_service_port(const struct pk_sock *s, const struct pk_hostinfo *host);
 
 struct pk_sock_notes {
     const char *service;   /* registry name of the service port, NULL if none */
@@ -159,7 +161,7 @@ struct pk_sock_notes {
     unsigned flags;        /* PK_SF_* */
 };
 /* reg may be NULL (no names, no RISK). */
-void pk_sock_annotate(const struct pk_registry *reg, const struct pk_hostinfo *host,
+PK_EXPORT void pk_sock_annotate(const struct pk_registry *reg, const struct pk_hostinfo *host,
                       const struct pk_sock *s, struct pk_sock_notes *out);
 
 /* --- text ----------------------------------------------------------------- */
@@ -167,16 +169,16 @@ void pk_sock_annotate(const struct pk_registry *reg, const struct pk_hostinfo *h
 #define PK_ADDR_MAX 46       /* INET6_ADDRSTRLEN */
 #define PK_ENDPOINT_MAX 80   /* "[addr%ifname]:port" */
 /* "127.0.0.1", "::1". Returns buf. */
-char *pk_sock_addr_str(int family, const unsigned char *addr, char *buf, size_t size);
+PK_EXPORT char *pk_sock_addr_str(int family, const unsigned char *addr, char *buf, size_t size);
 /* "127.0.0.1:80", "[::1]:80", "0.0.0.0%lo:80"; ifname may be NULL. */
-char *pk_sock_endpoint_str(int family, const unsigned char *addr, unsigned port,
+PK_EXPORT char *pk_sock_endpoint_str(int family, const unsigned char *addr, unsigned port,
                            const char *ifname, char *buf, size_t size);
 
 /* Appends one JSON object (no newline) with the keys documented in
  * portkit(1): proto, family, local_addr, local_port, remote_addr,
  * remote_port, state, pid, pids, process, user, uid, inode, interface,
  * service, range, flags. ifname may be NULL. */
-void pk_sock_json(const struct pk_sock *s, const struct pk_sock_notes *n, const int *pids,
+PK_EXPORT void pk_sock_json(const struct pk_sock *s, const struct pk_sock_notes *n, const int *pids,
                   size_t npids, const char *ifname, struct pk_buf *out);
 
 /* --- /proc/net parsing (exposed for tests and fuzzing) --------------------- */
@@ -185,7 +187,7 @@ void pk_sock_json(const struct pk_sock *s, const struct pk_sock_notes *n, const 
  * whose state is in states (0 = all) to out. The family comes from the
  * width of each address. Malformed lines are skipped and counted in *bad
  * (may be NULL). Returns 0 or PK_ENOMEM. */
-int pk_procnet_parse(const char *text, size_t len, enum pk_proto proto, unsigned states,
+PK_EXPORT int pk_procnet_parse(const char *text, size_t len, enum pk_proto proto, unsigned states,
                      struct pk_socklist *out, size_t *bad);
 
 #ifdef __cplusplus

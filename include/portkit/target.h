@@ -6,6 +6,8 @@
 #ifndef PORTKIT_TARGET_H
 #define PORTKIT_TARGET_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,17 +28,17 @@ struct pk_addr {
 #define PK_ADDR_STRLEN 64 /* an IPv6 literal with %interface and NUL */
 
 /* Parses one literal address (no names, no ranges); 0 or PK_EINVAL. */
-int pk_addr_parse(const char *s, struct pk_addr *out);
+PK_EXPORT int pk_addr_parse(const char *s, struct pk_addr *out);
 /* Writes the address as text ("192.0.2.1", "fd00::1", "fe80::1%eth0"). */
-void pk_addr_format(const struct pk_addr *a, char *buf, size_t len);
+PK_EXPORT void pk_addr_format(const struct pk_addr *a, char *buf, size_t len);
 /* Fills a sockaddr for (a, port); returns its length. */
-socklen_t pk_addr_sockaddr(const struct pk_addr *a, uint16_t port, struct sockaddr_storage *ss);
+PK_EXPORT socklen_t pk_addr_sockaddr(const struct pk_addr *a, uint16_t port, struct sockaddr_storage *ss);
 /* Orders IPv4 before IPv6, then by interface (scope), then numerically:
  * the order of a finished target set. */
-int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b);
+PK_EXPORT int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b);
 /* True when this host's routes make a a broadcast address (a directed
  * broadcast of an attached network). Asks the kernel; sends nothing. */
-bool pk_addr_is_local_broadcast(const struct pk_addr *a);
+PK_EXPORT bool pk_addr_is_local_broadcast(const struct pk_addr *a);
 
 /* How host names become addresses. The default uses getaddrinfo; tests and
  * the fuzzer plug in their own. Writes up to max addresses of `family`
@@ -54,29 +56,29 @@ struct pk_target_opts {
 
 struct pk_targets;
 
-struct pk_targets *pk_targets_new(const struct pk_target_opts *opts);
-void pk_targets_free(struct pk_targets *t);
+PK_EXPORT struct pk_targets *pk_targets_new(const struct pk_target_opts *opts);
+PK_EXPORT void pk_targets_free(struct pk_targets *t);
 
 /* Adds (or, with exclude, removes) one target spec. Multicast and the
  * limited broadcast address are refused whatever the spec. */
-int pk_targets_add(struct pk_targets *t, const char *spec, bool exclude, struct pk_err *err);
+PK_EXPORT int pk_targets_add(struct pk_targets *t, const char *spec, bool exclude, struct pk_err *err);
 /* Several specs separated by blanks, commas or newlines, '#' starting a
  * comment to the end of the line: the text of -iL, --excludefile or an
  * --exclude list. `origin` names the source in error messages (a file
  * name, "--exclude"); errors carry the line number. */
-int pk_targets_add_text(struct pk_targets *t, const char *text, size_t len, bool exclude,
+PK_EXPORT int pk_targets_add_text(struct pk_targets *t, const char *text, size_t len, bool exclude,
                         const char *origin, struct pk_err *err);
 
 /* Applies exclusions, sorts and de-duplicates. More than max_hosts hosts is
  * PK_EINVAL (the CLI passes 65536 unless --force); no host left at all is
  * PK_ENOTFOUND. Call once, before the accessors below. */
-int pk_targets_finish(struct pk_targets *t, uint64_t max_hosts, struct pk_err *err);
+PK_EXPORT int pk_targets_finish(struct pk_targets *t, uint64_t max_hosts, struct pk_err *err);
 
-uint64_t pk_targets_count(const struct pk_targets *t);
+PK_EXPORT uint64_t pk_targets_count(const struct pk_targets *t);
 /* The index-th host in address order (index < count). */
-void pk_targets_get(const struct pk_targets *t, uint64_t index, struct pk_addr *out);
+PK_EXPORT void pk_targets_get(const struct pk_targets *t, uint64_t index, struct pk_addr *out);
 /* The host name the user gave for that host, or NULL. */
-const char *pk_targets_name(const struct pk_targets *t, uint64_t index);
+PK_EXPORT const char *pk_targets_name(const struct pk_targets *t, uint64_t index);
 
 #ifdef __cplusplus
 }

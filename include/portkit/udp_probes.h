@@ -23,6 +23,8 @@
 #ifndef PORTKIT_UDP_PROBES_H
 #define PORTKIT_UDP_PROBES_H
 
+#include "portkit/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,26 +62,26 @@ struct pk_udp_probe {
 };
 
 /* The built-in modules, for listing and tests. */
-size_t pk_udp_probe_count(void);
-const struct pk_udp_probe *pk_udp_probe_get(size_t index);
+PK_EXPORT size_t pk_udp_probe_count(void);
+PK_EXPORT const struct pk_udp_probe *pk_udp_probe_get(size_t index);
 /* The module for a port, or NULL when none (send an empty datagram). */
-const struct pk_udp_probe *pk_udp_probe_for_port(unsigned port);
+PK_EXPORT const struct pk_udp_probe *pk_udp_probe_for_port(unsigned port);
 
 /* Writes the payload for port: returns its length, 0 when no payload is
  * known (send an empty datagram), or PK_EINVAL when cap is too small. */
-int pk_udp_payload(unsigned port, const struct pk_probe_params *p, uint8_t *out, size_t cap);
+PK_EXPORT int pk_udp_payload(unsigned port, const struct pk_probe_params *p, uint8_t *out, size_t cap);
 
 /* Names what answered on port. sent/sent_len: the datagram we sent
  * (empty when none). fallback: the registry's name (may be NULL). Returns
  * PK_ID_MATCH when the port's module recognises reply as the answer to
  * sent, PK_ID_UNKNOWN for any other reply (out = fallback + sanitised
  * first line), PK_ID_NONE when reply_len is 0. out is always written. */
-enum pk_id_status pk_udp_reply_identify(unsigned port, const uint8_t *sent, size_t sent_len,
+PK_EXPORT enum pk_id_status pk_udp_reply_identify(unsigned port, const uint8_t *sent, size_t sent_len,
                                         const uint8_t *reply, size_t reply_len,
                                         const char *fallback, struct pk_service_id *out);
 
 /* True when reply answers sent on port (pk_udp_reply_identify == MATCH). */
-bool pk_udp_reply_matches(unsigned port, const uint8_t *sent, size_t sent_len,
+PK_EXPORT bool pk_udp_reply_matches(unsigned port, const uint8_t *sent, size_t sent_len,
                           const uint8_t *reply, size_t reply_len);
 
 #ifdef __cplusplus

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "csv.h"
+#include "util/csv.h"
 
 static void expect_row(struct pk_csv *c, size_t n, const char *const *fields)
 {

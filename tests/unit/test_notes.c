@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "notes.h"
+#include "registry/notes.h"
 
 struct seen {
     int blocks;

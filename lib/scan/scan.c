@@ -1,0 +1,503 @@
+/* The scan's public face: configuration, the run loop, results and the
+ * per-host reports. The scheduler and the probe modules live in
+ * scan_sched.c, scan_tcp.c and scan_udp.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scan/scan_impl.h"
+
+static const char *const state_names[PK_STATE_COUNT] = {
+    [PK_STATE_UNKNOWN] = "unknown",
+    [PK_STATE_OPEN] = "open",
+    [PK_STATE_CLOSED] = "closed",
+    [PK_STATE_FILTERED] = "filtered",
+    [PK_STATE_OPEN_FILTERED] = "open|filtered",
+};
+
+const char *pk_state_name(enum pk_port_state st)
+{
+    return (unsigned)st < PK_STATE_COUNT ? state_names[st] : "unknown";
+}
+
+static const char *const reason_names[PK_REASON_COUNT] = {
+    [PK_REASON_NONE] = "unknown",
+    [PK_REASON_SYN_ACK] = "syn-ack",
+    [PK_REASON_CONN_REFUSED] = "conn-refused",
+    [PK_REASON_NO_RESPONSE] = "no-response",
+    [PK_REASON_UDP_RESPONSE] = "udp-response",
+    [PK_REASON_PORT_UNREACH] = "port-unreach",
+    [PK_REASON_HOST_UNREACH] = "host-unreach",
+    [PK_REASON_NET_UNREACH] = "net-unreach",
+    [PK_REASON_PROTO_UNREACH] = "proto-unreach",
+    [PK_REASON_NET_PROHIBITED] = "net-prohibited",
+    [PK_REASON_HOST_PROHIBITED] = "host-prohibited",
+    [PK_REASON_ADMIN_PROHIBITED] = "admin-prohibited",
+    [PK_REASON_TIME_EXCEEDED] = "time-exceeded",
+    [PK_REASON_PERM_DENIED] = "perm-denied",
+};
+
+const char *pk_reason_name(enum pk_reason r)
+{
+    return (unsigned)r < PK_REASON_COUNT ? reason_names[r] : "unknown";
+}
+
+void pk_scan_config_init(struct pk_scan_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->tcp = true;
+    cfg->shard.index = 1;
+    cfg->shard.count = 1;
+    cfg->max_retries = 10;
+    cfg->min_rtt_timeout_ms = 50;
+    cfg->max_rtt_timeout_ms = 1000;
+    cfg->initial_rtt_timeout_ms = 1000;
+    cfg->service_timeout_ms = 5000;
+}
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Raises the soft open-file limit to the hard one and returns how many
+ * descriptors probes may use, leaving room for outputs and the rest. */
+static unsigned fd_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1000;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = rl.rlim_max;
+    }
+    rlim_t limit = rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur;
+    if (limit > (1u << 20))
+        limit = 1u << 20;
+    /* Descriptors already open (outputs, the loop, inherited ones) plus a
+     * margin for files opened later. */
+    int highest = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            highest = fd;
+    rlim_t reserve = (rlim_t)highest + 1 + 64;
+    return limit > reserve + 16 ? (unsigned)(limit - reserve) : 16;
+}
+
+int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct pk_err *err)
+{
+    *out = NULL;
+    if (!cfg->targets || !cfg->ports)
+        return pk_err_set(err, PK_EINVAL, "scan: no targets or no ports");
+    if (!cfg->tcp && !cfg->udp)
+        return pk_err_set(err, PK_EINVAL, "scan: neither TCP nor UDP asked for");
+    if (cfg->shard.count > 1 && (cfg->shard.index < 1 || cfg->shard.index > cfg->shard.count))
+        return pk_err_set(err, PK_EINVAL, "scan: bad shard %llu/%llu",
+                          (unsigned long long)cfg->shard.index, (unsigned long long)cfg->shard.count);
+    struct pk_scan *s = calloc(1, sizeof *s);
+    if (!s)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
+    s->cfg = *cfg;
+    s->epfd = -1;
+    if (s->cfg.shard.count == 0)
+        s->cfg.shard = (struct pk_shard){1, 1};
+    s->shard = s->cfg.shard;
+    size_t nt = cfg->tcp ? pk_ports_count(cfg->ports, PK_TCP) : 0;
+    size_t nu = cfg->udp ? pk_ports_count(cfg->ports, PK_UDP) : 0;
+    if (nt + nu == 0) {
+        free(s);
+        return pk_err_set(err, PK_EINVAL, "scan: no ports to scan");
+    }
+    s->tcp_ports = malloc((nt + 1) * sizeof *s->tcp_ports);
+    s->udp_ports = malloc((nu + 1) * sizeof *s->udp_ports);
+    if (!s->tcp_ports || !s->udp_ports) {
+        pk_scan_free(s);
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
+    }
+    if (nt)
+        pk_ports_list(cfg->ports, PK_TCP, s->tcp_ports, nt);
+    if (nu)
+        pk_ports_list(cfg->ports, PK_UDP, s->udp_ports, nu);
+    s->ntcp = (uint32_t)nt;
+    s->nudp = (uint32_t)nu;
+    s->nslots = (uint32_t)(nt + nu);
+    s->nhosts = pk_targets_count(cfg->targets);
+    if (s->nhosts == 0) {
+        pk_scan_free(s);
+        return pk_err_set(err, PK_EINVAL, "scan: no hosts");
+    }
+    pk_perm_init(&s->perm, s->nhosts * s->nslots, cfg->seed);
+    s->shard_size = pk_shard_size(s->nhosts * s->nslots, &s->shard);
+
+    unsigned budget = fd_budget();
+    s->max_inflight = cfg->max_inflight && cfg->max_inflight < budget ? cfg->max_inflight : budget;
+    s->min_rto_us = (uint64_t)(cfg->min_rtt_timeout_ms ? cfg->min_rtt_timeout_ms : 1) * 1000;
+    s->max_rto_us = (uint64_t)cfg->max_rtt_timeout_ms * 1000;
+    if (s->max_rto_us < s->min_rto_us)
+        s->max_rto_us = s->min_rto_us;
+    s->initial_rto_us = (uint64_t)cfg->initial_rtt_timeout_ms * 1000;
+    if (s->initial_rto_us < s->min_rto_us)
+        s->initial_rto_us = s->min_rto_us;
+    s->max_retries = cfg->max_retries;
+    s->mod[0] = &pks_tcp_module;
+    s->mod[1] = &pks_udp_module;
+    s->svc = &pks_banner_stage;
+
+    s->loop = pk_loop_new(err);
+    if (!s->loop) {
+        pk_scan_free(s);
+        return err ? err->code : PK_ESYS;
+    }
+    /* io_uring's batched connects are cheaper; without it (an old kernel,
+     * a sandbox that forbids it) the epoll module does the same job. */
+    struct pk_err uerr = {0};
+    if (cfg->tcp && pks_tcp_uring_module.init(s, &uerr) == 0)
+        s->mod[0] = &pks_tcp_uring_module;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0) {
+        pk_scan_free(s);
+        return pk_err_sys(err, "epoll_create1");
+    }
+    int rc = pks_sched_init(s, err);
+    if (rc < 0) {
+        pk_scan_free(s);
+        return rc;
+    }
+    s->st.hosts = s->nhosts;
+    s->st.total = s->shard_size;
+    s->st.max_inflight = s->max_inflight;
+    *out = s;
+    return 0;
+}
+
+void pk_scan_free(struct pk_scan *s)
+{
+    if (!s)
+        return;
+    if (s->loop && s->hosts)
+        pks_abandon_all(s);
+    for (int t = 0; t < 2; t++)
+        if (s->mod[t] && s->mod[t]->fini)
+            s->mod[t]->fini(s);
+    /* The epoll set goes first: closing its members is then cheaper. */
+    if (s->epfd >= 0)
+        close(s->epfd);
+    s->epfd = -1;
+    /* Close every descriptor the pools still hold. */
+    for (size_t c = 0; c < s->nchunks; c++) {
+        if (s->chunk_is_jobs[c])
+            continue;
+        struct scan_sock *block = s->chunks[c];
+        for (size_t i = 0; i < 1024; i++)
+            if (block[i].fd >= 0) {
+                close(block[i].fd);
+                block[i].fd = -1;
+            }
+    }
+    pks_sched_fini(s);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    pk_loop_free(s->loop);
+    free(s->tcp_ports);
+    free(s->udp_ports);
+    free(s);
+}
+
+void pk_scan_stop(struct pk_scan *s)
+{
+    s->stop = 1;
+}
+
+void pks_fail(struct pk_scan *s, int code, const char *msg)
+{
+    if (s->failed)
+        return;
+    s->failed = true;
+    pk_err_set(&s->fail, code, "%s", msg);
+}
+
+void pk_scan_get_stats(const struct pk_scan *s, struct pk_scan_stats *out)
+{
+    *out = s->st;
+    out->inflight = s->inflight;
+    if (s->start_mono_us && !s->st.elapsed_us)
+        out->elapsed_us = pk_monotonic_us() - s->start_mono_us;
+}
+
+static void on_probe_events(struct pk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    struct pk_scan *s = arg;
+    struct epoll_event ev[512];
+    for (;;) {
+        int n = epoll_wait(fd, ev, 512, 0);
+        if (n <= 0)
+            return;
+        for (int i = 0; i < n; i++) {
+            struct scan_sock *k = ev[i].data.ptr;
+            s->mod[scan_proto_index(k->proto)]->event(s, k, ev[i].events);
+        }
+        if (n < 512)
+            return;
+    }
+}
+
+static void on_tick(struct pk_loop *loop, struct pk_timer *t, void *arg)
+{
+    struct pk_scan *s = arg;
+    if (s->cfg.on_tick)
+        s->cfg.on_tick(s->cfg.arg);
+    pk_loop_timer_start(loop, t, 100000);
+}
+
+static void on_wake(struct pk_loop *loop, struct pk_timer *t, void *arg)
+{
+    (void)loop;
+    (void)t;
+    (void)arg; /* the loop turn itself refills */
+}
+
+int pk_scan_run(struct pk_scan *s, struct pk_err *err)
+{
+    s->start_mono_us = pk_monotonic_us();
+    s->st.start_wall_us = wall_us();
+    pk_loop_update_time(s->loop);
+    s->tokens_us = pk_loop_now(s->loop);
+    s->tokens = 1;
+    int rc = pk_loop_watch(s->loop, s->epfd, PK_EV_READ, on_probe_events, s, err);
+    if (rc < 0)
+        return rc;
+    pk_timer_init(&s->tick_timer, on_tick, s);
+    pk_timer_init(&s->wake_timer, on_wake, s);
+    pk_loop_timer_start(s->loop, &s->tick_timer, 100000);
+    while (!s->stop && !s->failed) {
+        bool more = pks_fill(s);
+        for (int t = 0; t < 2; t++)
+            if (s->mod[t]->flush && s->mod[t]->flush(s))
+                more = true; /* answers freed room: fill again before sleeping */
+        if (pks_finished(s) || s->stop || s->failed)
+            break;
+        /* io_uring's deferred completions do not wake an epoll wait: while
+         * its connects are in flight, look again every millisecond. */
+        int64_t wait = more ? 0 : (s->uring && s->inflight > 0) ? 1000 : 100000;
+        rc = pk_loop_once(s->loop, wait, err);
+        if (rc < 0) {
+            pks_fail(s, rc, err ? err->msg : "event loop failed");
+            break;
+        }
+    }
+    if (s->stop)
+        s->st.interrupted = true;
+    pks_abandon_all(s);
+    pk_loop_timer_stop(s->loop, &s->tick_timer);
+    pk_loop_timer_stop(s->loop, &s->wake_timer);
+    pk_loop_unwatch(s->loop, s->epfd);
+    s->st.elapsed_us = pk_monotonic_us() - s->start_mono_us;
+    if (s->failed) {
+        if (err)
+            *err = s->fail;
+        return s->fail.code ? s->fail.code : PK_ESYS;
+    }
+    return 0;
+}
+
+/* ---- results ---- */
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+static enum pk_reason default_reason(enum pk_proto proto, enum pk_port_state st)
+{
+    switch (st) {
+    case PK_STATE_OPEN: return proto == PK_UDP ? PK_REASON_UDP_RESPONSE : PK_REASON_SYN_ACK;
+    case PK_STATE_CLOSED: return proto == PK_UDP ? PK_REASON_PORT_UNREACH : PK_REASON_CONN_REFUSED;
+    case PK_STATE_FILTERED:
+    case PK_STATE_OPEN_FILTERED: return PK_REASON_NO_RESPONSE;
+    default: return PK_REASON_NONE;
+    }
+}
+
+static int add_detail(struct scan_host *h, const struct scan_detail *d)
+{
+    if (h->ndetails == h->details_cap) {
+        size_t cap = h->details_cap ? h->details_cap * 2 : 8;
+        struct scan_detail *v = realloc(h->details, cap * sizeof *v);
+        if (!v)
+            return -1;
+        h->details = v;
+        h->details_cap = cap;
+    }
+    h->details[h->ndetails++] = *d;
+    return 0;
+}
+
+void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
+                 const char *product, const char *version, const char *extra, const char *banner)
+{
+    struct scan_host *h = j->host;
+    enum pk_port_state st = (enum pk_port_state)j->state;
+    enum pk_reason why = (enum pk_reason)j->reason;
+    enum pk_proto proto = (enum pk_proto)j->proto;
+    if (!h->states) {
+        h->states = calloc((s->nslots + 1) / 2, 1);
+        if (!h->states) {
+            pks_fail(s, PK_ENOMEM, "out of memory");
+            return;
+        }
+    }
+    uint8_t *b = &h->states[j->slot / 2];
+    if (j->slot & 1)
+        *b = (uint8_t)((*b & 0x0f) | (st << 4));
+    else
+        *b = (uint8_t)((*b & 0xf0) | st);
+    h->counts[scan_proto_index(proto)][st]++;
+    uint64_t now = wall_us();
+    if (!h->first_wall_us)
+        h->first_wall_us = now;
+    h->last_wall_us = now;
+    s->st.done++;
+    s->st.states[st]++;
+
+    const char *table = s->cfg.reg ? pk_registry_name(s->cfg.reg, j->port, proto) : NULL;
+    if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(proto, st)) {
+        struct scan_detail d = {.slot = j->slot, .state = (uint8_t)st, .reason = (uint8_t)why,
+                                .tries = j->tries, .rtt_us = j->rtt_us};
+        if (probed) {
+            d.service = dup_or_null(service);
+            d.product = dup_or_null(product);
+            d.version = dup_or_null(version);
+            d.extra = dup_or_null(extra);
+        }
+        d.banner = dup_or_null(banner);
+        if (add_detail(h, &d) < 0) {
+            pks_fail(s, PK_ENOMEM, "out of memory");
+            return;
+        }
+    }
+    if (!s->cfg.on_result)
+        return;
+    struct pk_scan_result r = {
+        .host = h->index,
+        .addr = &h->addr,
+        .hostname = h->hostname,
+        .port = j->port,
+        .proto = proto,
+        .state = st,
+        .reason = why,
+        .rtt_us = j->rtt_us,
+        .tries = j->tries,
+        .service = probed && service && *service ? service : table,
+        .service_probed = probed && service && *service,
+        .product = product ? product : "",
+        .version = version ? version : "",
+        .extra = extra ? extra : "",
+        .banner = banner ? banner : "",
+    };
+    s->cfg.on_result(s->cfg.arg, &r);
+}
+
+static int detail_order(const void *a, const void *b, void *arg)
+{
+    const struct scan_host *h = arg;
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    const struct scan_detail *x = &h->details[ia], *y = &h->details[ib];
+    if (x->slot != y->slot)
+        return x->slot < y->slot ? -1 : 1;
+    return ia < ib ? -1 : 1; /* a later detail for the same slot wins */
+}
+
+int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_report *out,
+                        struct pk_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (host >= s->nhosts)
+        return pk_err_set(err, PK_EINVAL, "no host %llu", (unsigned long long)host);
+    out->index = host;
+    pk_targets_get(s->cfg.targets, host, &out->addr);
+    out->hostname = pk_targets_name(s->cfg.targets, host);
+    const struct scan_host *h = s->hosts[host];
+    if (!h || !h->states)
+        return 0;
+    out->answered = h->answered;
+    if (h->tm.samples) {
+        out->srtt_us = (uint32_t)h->tm.srtt_us;
+        out->rttvar_us = (uint32_t)h->tm.rttvar_us;
+    }
+    out->start_wall_us = h->first_wall_us;
+    out->end_wall_us = h->last_wall_us;
+    memcpy(out->counts, h->counts, sizeof out->counts);
+    size_t n = 0;
+    for (int t = 0; t < 2; t++)
+        for (int st = 1; st < PK_STATE_COUNT; st++)
+            n += h->counts[t][st];
+    out->ports = calloc(n ? n : 1, sizeof *out->ports);
+    if (!out->ports)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
+    size_t *order = malloc((h->ndetails + 1) * sizeof *order);
+    if (!order) {
+        pk_host_report_free(out);
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < h->ndetails; i++)
+        order[i] = i;
+    qsort_r(order, h->ndetails, sizeof *order, detail_order, (void *)h);
+    size_t k = 0, di = 0;
+    for (uint32_t slot = 0; slot < s->nslots && k < n; slot++) {
+        uint8_t v = h->states[slot / 2];
+        enum pk_port_state st = (enum pk_port_state)((slot & 1) ? v >> 4 : v & 0x0f);
+        if (st == PK_STATE_UNKNOWN)
+            continue;
+        struct pk_scan_result *r = &out->ports[k++];
+        r->host = host;
+        r->addr = &out->addr;
+        r->hostname = out->hostname;
+        r->proto = slot < s->ntcp ? PK_TCP : PK_UDP;
+        r->port = slot < s->ntcp ? s->tcp_ports[slot] : s->udp_ports[slot - s->ntcp];
+        r->state = st;
+        r->reason = default_reason(r->proto, st);
+        r->tries = 1;
+        r->product = r->version = r->extra = r->banner = "";
+        r->service = s->cfg.reg ? pk_registry_name(s->cfg.reg, r->port, r->proto) : NULL;
+        const struct scan_detail *d = NULL;
+        while (di < h->ndetails && h->details[order[di]].slot < slot)
+            di++;
+        while (di < h->ndetails && h->details[order[di]].slot == slot)
+            d = &h->details[order[di++]];
+        if (d) {
+            r->reason = (enum pk_reason)d->reason;
+            r->rtt_us = d->rtt_us;
+            r->tries = d->tries;
+            if (d->service) {
+                r->service = d->service;
+                r->service_probed = true;
+            }
+            r->product = d->product ? d->product : "";
+            r->version = d->version ? d->version : "";
+            r->extra = d->extra ? d->extra : "";
+            r->banner = d->banner ? d->banner : "";
+        }
+    }
+    free(order);
+    out->nports = k;
+    return 0;
+}
+
+void pk_host_report_free(struct pk_host_report *r)
+{
+    free(r->ports);
+    r->ports = NULL;
+    r->nports = 0;
+}
