@@ -9,8 +9,8 @@
 #include "banner/banner_impl.h"
 #include "banner/dnsmsg.h"
 
-#define FIELD(out, f, p, n) pk_id_field((out)->f, sizeof (out)->f, (p), (n))
-#define SET(out, f, s) pk_id_const((out)->f, sizeof (out)->f, (s))
+#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
+#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
 
 /* MySQL/MariaDB: the server speaks first with a packet (3-byte little-endian
  * length, sequence 0) holding either the v10 handshake, whose first field
@@ -43,7 +43,7 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
             v += 6;
             vlen -= 6;
         }
-        const uint8_t *maria = pk_memcasemem(v, vlen, "-MariaDB");
+        const uint8_t *maria = bn_memcasemem(v, vlen, "-MariaDB");
         if (maria) {
             SET(out, product, "MariaDB");
             FIELD(out, version, v, (size_t)(maria - v));
@@ -72,13 +72,13 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
             msg += 6;
             mlen -= 6;
         }
-        if (!pk_is_text(msg, mlen))
+        if (!bn_is_text(msg, mlen))
             return PK_ID_NONE;
         SET(out, service, "mysql");
-        SET(out, product, pk_memcasemem(msg, mlen, "MariaDB") ? "MariaDB" : "MySQL");
+        SET(out, product, bn_memcasemem(msg, mlen, "MariaDB") ? "MariaDB" : "MySQL");
         char extra[sizeof out->extra];
         int k = snprintf(extra, sizeof extra, "error %u: ", code);
-        pk_id_field(extra + k, sizeof extra - (size_t)k, msg, mlen);
+        bn_id_field(extra + k, sizeof extra - (size_t)k, msg, mlen);
         SET(out, extra, extra);
         FIELD(out, banner, msg, mlen);
         return PK_ID_MATCH;
@@ -108,7 +108,7 @@ static enum pk_id_status ident_telnet(const uint8_t *d, size_t n, struct pk_serv
         }
     }
     if (i < n)
-        pk_id_banner(out, d + i, n - i);
+        bn_id_banner(out, d + i, n - i);
     return PK_ID_MATCH;
 }
 
@@ -142,31 +142,31 @@ static enum pk_id_status ident_pgsql(const uint8_t *d, size_t n, struct pk_servi
     return PK_ID_NONE;
 }
 
-void pk_dns_product(const char *txt, size_t len, struct pk_service_id *out)
+void dns_product(const char *txt, size_t len, struct pk_service_id *out)
 {
     const uint8_t *t = (const uint8_t *)txt;
     if (len == 0)
         return;
-    if (pk_has_prefix(t, len, "dnsmasq-")) {
+    if (bn_has_prefix(t, len, "dnsmasq-")) {
         SET(out, product, "dnsmasq");
-        FIELD(out, version, t + 8, pk_version_len(t + 8, len - 8));
-    } else if (pk_has_prefix(t, len, "unbound ")) {
+        FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
+    } else if (bn_has_prefix(t, len, "unbound ")) {
         SET(out, product, "Unbound");
-        FIELD(out, version, t + 8, pk_version_len(t + 8, len - 8));
-    } else if (pk_has_prefix(t, len, "PowerDNS")) {
+        FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
+    } else if (bn_has_prefix(t, len, "PowerDNS")) {
         SET(out, product, "PowerDNS");
         const uint8_t *v;
         size_t vn = 0;
         for (size_t i = 8; i < len && !vn; i++)
             if (t[i] >= '0' && t[i] <= '9' && t[i - 1] == ' ') {
                 v = t + i;
-                vn = pk_version_len(v, len - i);
+                vn = bn_version_len(v, len - i);
             }
         if (vn)
             FIELD(out, version, v, vn);
-    } else if (pk_has_prefix(t, len, "Knot DNS ")) {
+    } else if (bn_has_prefix(t, len, "Knot DNS ")) {
         SET(out, product, "Knot DNS");
-        FIELD(out, version, t + 9, pk_version_len(t + 9, len - 9));
+        FIELD(out, version, t + 9, bn_version_len(t + 9, len - 9));
     } else if (len > 2 && t[0] == '9' && t[1] == '.') {
         /* BIND answers its bare version, e.g. "9.18.28-1~deb12u2-Debian" */
         SET(out, product, "ISC BIND");
@@ -191,13 +191,13 @@ static enum pk_id_status ident_dns_tcp(const uint8_t *d, size_t n, struct pk_ser
     if (n - 2 < mlen)
         return n - 2 >= 12 && (d[4] & 0x80) ? PK_ID_MORE : PK_ID_NONE;
     uint8_t q[64];
-    size_t ql = pk_dns_query(q, sizeof q, pk_get16(d + 2), "version.bind", PK_DNS_TXT,
+    size_t ql = dns_query(q, sizeof q, pk_get16(d + 2), "version.bind", PK_DNS_TXT,
                              PK_DNS_CLASS_CH, false);
-    struct pk_dns_reply r;
-    if (!pk_dns_parse_reply(d + 2, mlen, q, ql, &r) || !r.question_matches)
+    struct dns_reply r;
+    if (!dns_parse_reply(d + 2, mlen, q, ql, &r) || !r.question_matches)
         return PK_ID_NONE;
     SET(out, service, "domain");
-    pk_dns_product(r.txt, r.txt_len, out);
+    dns_product(r.txt, r.txt_len, out);
     if (r.txt_len)
         FIELD(out, banner, r.txt, r.txt_len);
     return PK_ID_MATCH;
@@ -225,7 +225,7 @@ typedef enum pk_id_status recogniser_fn(unsigned port, enum pk_probe_id sent, co
 static enum pk_id_status r_tls(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
                                struct pk_service_id *out)
 {
-    return pk_ident_tls(d, n, out);
+    return bn_ident_tls(d, n, out);
 }
 static enum pk_id_status r_mysql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
                                  size_t n, struct pk_service_id *out)
@@ -256,12 +256,12 @@ static enum pk_id_status r_dns(unsigned port, enum pk_probe_id sent, const uint8
 /* Order matters: self-describing formats first, then answers to our probe,
  * then text, whose loose patterns must not shadow a binary match. */
 static recogniser_fn *const recognisers[] = {r_tls, r_mysql, r_telnet, r_amqp, r_pgsql, r_dns,
-                                             pk_ident_text};
+                                             bn_ident_text};
 
 enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const void *data,
                                      size_t len, const char *fallback, struct pk_service_id *out)
 {
-    pk_id_reset(out, fallback);
+    bn_id_reset(out, fallback);
     if (!data || len == 0)
         return PK_ID_NONE;
     const uint8_t *d = data;
@@ -269,15 +269,15 @@ enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const
         len = PK_BANNER_READ_MAX;
     for (size_t i = 0; i < sizeof recognisers / sizeof recognisers[0]; i++) {
         struct pk_service_id tmp;
-        pk_id_reset(&tmp, fallback);
+        bn_id_reset(&tmp, fallback);
         enum pk_id_status st = recognisers[i](port, sent, d, len, &tmp);
         if (st == PK_ID_NONE)
             continue;
         *out = tmp;
-        if (!out->banner[0] && pk_is_text(d, len))
-            pk_id_banner(out, d, len);
+        if (!out->banner[0] && bn_is_text(d, len))
+            bn_id_banner(out, d, len);
         return st;
     }
-    pk_id_banner(out, d, len);
+    bn_id_banner(out, d, len);
     return PK_ID_UNKNOWN;
 }

@@ -47,37 +47,37 @@ static inline void pk_put32(uint8_t *p, uint32_t v)
 }
 
 /* Sets out to "nothing known": service = fallback (sanitised), rest "". */
-void pk_id_reset(struct pk_service_id *out, const char *fallback);
+void bn_id_reset(struct pk_service_id *out, const char *fallback);
 /* Copies a field from untrusted bytes (sanitised, one line, trimmed). */
-void pk_id_field(char *dst, size_t cap, const void *src, size_t len);
+void bn_id_field(char *dst, size_t cap, const void *src, size_t len);
 /* Copies a trusted constant (a product or service name we chose). */
-void pk_id_const(char *dst, size_t cap, const char *s);
+void bn_id_const(char *dst, size_t cap, const char *s);
 /* banner = first non-empty line of data, sanitised. */
-void pk_id_banner(struct pk_service_id *out, const void *data, size_t len);
+void bn_id_banner(struct pk_service_id *out, const void *data, size_t len);
 
 /* Case-insensitive search of needle (NUL-terminated) in hay[0..n). */
-const uint8_t *pk_memcasemem(const uint8_t *hay, size_t n, const char *needle);
-bool pk_has_prefix(const uint8_t *d, size_t n, const char *prefix);
+const uint8_t *bn_memcasemem(const uint8_t *hay, size_t n, const char *needle);
+bool bn_has_prefix(const uint8_t *d, size_t n, const char *prefix);
 /* Length of the first line (excluding CR/LF); *complete tells whether a
  * line end was seen. */
-size_t pk_line_len(const uint8_t *d, size_t n, bool *complete);
+size_t bn_line_len(const uint8_t *d, size_t n, bool *complete);
 /* Token of version-like characters at p (digits, letters, . _ - + ~ :). */
-size_t pk_version_len(const uint8_t *p, size_t n);
-bool pk_is_text(const uint8_t *d, size_t n); /* mostly printable: worth a banner line */
+size_t bn_version_len(const uint8_t *p, size_t n);
+bool bn_is_text(const uint8_t *d, size_t n); /* mostly printable: worth a banner line */
 
 /* Recognisers. Each returns PK_ID_NONE when the bytes are not its
  * protocol (and leaves out alone), otherwise fills out and says MORE or
  * MATCH. `sent` is the probe the bytes answer. */
-enum pk_id_status pk_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out);
-enum pk_id_status pk_ident_text(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
+enum pk_id_status bn_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out);
+enum pk_id_status bn_ident_text(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
                                 struct pk_service_id *out);
-enum pk_id_status pk_ident_http(const uint8_t *d, size_t n, struct pk_service_id *out);
+enum pk_id_status bn_ident_http(const uint8_t *d, size_t n, struct pk_service_id *out);
 
 /* Product and version from a version.bind TXT answer (raw bytes). */
-void pk_dns_product(const char *txt, size_t len, struct pk_service_id *out);
+void dns_product(const char *txt, size_t len, struct pk_service_id *out);
 
 /* TLS ClientHello (banner_tls.c). */
-int pk_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t cap);
-const char *pk_tls_version_name(unsigned v); /* "1.2", "1.3", or NULL */
+int bn_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t cap);
+const char *bn_tls_version_name(unsigned v); /* "1.2", "1.3", or NULL */
 
 #endif

@@ -71,7 +71,7 @@ int pk_banner_probe_build(enum pk_probe_id id, const struct pk_probe_params *p, 
     case PK_PROBE_HTTP:
         return build_http(p, out, cap);
     case PK_PROBE_TLS:
-        return pk_tls_client_hello(p, out, cap);
+        return bn_tls_client_hello(p, out, cap);
     case PK_PROBE_REDIS:
         return put(out, cap, redis, sizeof redis - 1);
     case PK_PROBE_MEMCACHED:
@@ -83,7 +83,7 @@ int pk_banner_probe_build(enum pk_probe_id id, const struct pk_probe_params *p, 
             return PK_EINVAL;
         uint64_t rng = p ? p->nonce : 0;
         uint16_t qid = (uint16_t)pk_mix64(&rng);
-        size_t n = pk_dns_query(out + 2, cap - 2, qid, "version.bind", PK_DNS_TXT,
+        size_t n = dns_query(out + 2, cap - 2, qid, "version.bind", PK_DNS_TXT,
                                 PK_DNS_CLASS_CH, false);
         if (n == 0)
             return PK_EINVAL;

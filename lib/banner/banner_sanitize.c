@@ -160,7 +160,7 @@ size_t pk_service_id_format(const struct pk_service_id *id, char *out, size_t ou
 
 /* ---- field setters ------------------------------------------------------ */
 
-void pk_id_const(char *dst, size_t cap, const char *s)
+void bn_id_const(char *dst, size_t cap, const char *s)
 {
     size_t n = strlen(s);
     if (n >= cap)
@@ -169,26 +169,26 @@ void pk_id_const(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
-void pk_id_field(char *dst, size_t cap, const void *src, size_t len)
+void bn_id_field(char *dst, size_t cap, const void *src, size_t len)
 {
     pk_banner_sanitize_line(src, len, dst, cap);
 }
 
-void pk_id_reset(struct pk_service_id *out, const char *fallback)
+void bn_id_reset(struct pk_service_id *out, const char *fallback)
 {
     memset(out, 0, sizeof *out);
     if (fallback)
-        pk_id_field(out->service, sizeof out->service, fallback, strlen(fallback));
+        bn_id_field(out->service, sizeof out->service, fallback, strlen(fallback));
 }
 
-void pk_id_banner(struct pk_service_id *out, const void *data, size_t len)
+void bn_id_banner(struct pk_service_id *out, const void *data, size_t len)
 {
     pk_banner_sanitize_line(data, len, out->banner, sizeof out->banner);
 }
 
 /* ---- byte helpers --------------------------------------------------------- */
 
-const uint8_t *pk_memcasemem(const uint8_t *hay, size_t n, const char *needle)
+const uint8_t *bn_memcasemem(const uint8_t *hay, size_t n, const char *needle)
 {
     size_t m = strlen(needle);
     if (m == 0 || m > n)
@@ -203,13 +203,13 @@ const uint8_t *pk_memcasemem(const uint8_t *hay, size_t n, const char *needle)
     return NULL;
 }
 
-bool pk_has_prefix(const uint8_t *d, size_t n, const char *prefix)
+bool bn_has_prefix(const uint8_t *d, size_t n, const char *prefix)
 {
     size_t m = strlen(prefix);
     return n >= m && memcmp(d, prefix, m) == 0;
 }
 
-size_t pk_line_len(const uint8_t *d, size_t n, bool *complete)
+size_t bn_line_len(const uint8_t *d, size_t n, bool *complete)
 {
     size_t i = 0;
     while (i < n && d[i] != '\n' && d[i] != '\r')
@@ -219,7 +219,7 @@ size_t pk_line_len(const uint8_t *d, size_t n, bool *complete)
     return i;
 }
 
-size_t pk_version_len(const uint8_t *p, size_t n)
+size_t bn_version_len(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n && (isalnum(p[i]) || p[i] == '.' || p[i] == '_' || p[i] == '-' || p[i] == '+' ||
@@ -228,7 +228,7 @@ size_t pk_version_len(const uint8_t *p, size_t n)
     return i;
 }
 
-bool pk_is_text(const uint8_t *d, size_t n)
+bool bn_is_text(const uint8_t *d, size_t n)
 {
     size_t look = n < 256 ? n : 256, printable = 0;
     if (look == 0)

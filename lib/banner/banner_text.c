@@ -11,22 +11,22 @@
 
 #include "banner/banner_impl.h"
 
-#define FIELD(out, f, p, n) pk_id_field((out)->f, sizeof (out)->f, (p), (n))
-#define SET(out, f, s) pk_id_const((out)->f, sizeof (out)->f, (s))
+#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
+#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
 
 /* Product keyword followed (after blanks, "version" or "v") by a version. */
 static size_t version_after(const uint8_t *p, const uint8_t *end, const uint8_t **vstart)
 {
     while (p < end && (*p == ' ' || *p == '/' || *p == '_'))
         p++;
-    if (end - p >= 8 && pk_has_prefix(p, (size_t)(end - p), "version "))
+    if (end - p >= 8 && bn_has_prefix(p, (size_t)(end - p), "version "))
         p += 8;
     if (p < end && (*p == 'v' || *p == 'V') && p + 1 < end && isdigit(p[1]))
         p++;
     if (p >= end || !isdigit(*p))
         return 0;
     *vstart = p;
-    size_t n = pk_version_len(p, (size_t)(end - p));
+    size_t n = bn_version_len(p, (size_t)(end - p));
     while (n && (p[n - 1] == '.' || p[n - 1] == '-' || p[n - 1] == ':'))
         n--;
     return n;
@@ -36,7 +36,7 @@ static size_t version_after(const uint8_t *p, const uint8_t *end, const uint8_t 
 static bool product_from(const uint8_t *d, size_t n, const char *keyword, const char *product,
                          struct pk_service_id *out)
 {
-    const uint8_t *k = pk_memcasemem(d, n, keyword);
+    const uint8_t *k = bn_memcasemem(d, n, keyword);
     if (!k)
         return false;
     SET(out, product, product);
@@ -53,7 +53,7 @@ static void distro_extra(const uint8_t *d, size_t n, struct pk_service_id *out)
     static const char *const names[] = {"(Debian", "(Ubuntu", "(Red Hat", "(CentOS", "(FreeBSD",
                                         "(Fedora", "(Alpine"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const uint8_t *p = pk_memcasemem(d, n, names[i]);
+        const uint8_t *p = bn_memcasemem(d, n, names[i]);
         if (!p)
             continue;
         const uint8_t *close = memchr(p, ')', (size_t)(d + n - p));
@@ -68,16 +68,16 @@ static void distro_extra(const uint8_t *d, size_t n, struct pk_service_id *out)
 static enum pk_id_status ident_ssh(const uint8_t *d, size_t n, struct pk_service_id *out)
 {
     const uint8_t *s = d;
-    if (!pk_has_prefix(d, n, "SSH-")) {
+    if (!bn_has_prefix(d, n, "SSH-")) {
         /* RFC 4253 lets a server send other lines before its identification */
-        const uint8_t *p = pk_memcasemem(d, n < 1024 ? n : 1024, "\nSSH-");
-        if (!p || !pk_is_text(d, (size_t)(p - d)))
+        const uint8_t *p = bn_memcasemem(d, n < 1024 ? n : 1024, "\nSSH-");
+        if (!p || !bn_is_text(d, (size_t)(p - d)))
             return PK_ID_NONE;
         s = p + 1;
     }
     size_t rest = n - (size_t)(s - d);
     bool complete;
-    size_t line = pk_line_len(s, rest, &complete);
+    size_t line = bn_line_len(s, rest, &complete);
     SET(out, service, "ssh");
     if (!complete && line < 255)
         return PK_ID_MORE;
@@ -107,11 +107,11 @@ static enum pk_id_status ident_ssh(const uint8_t *d, size_t n, struct pk_service
         FIELD(out, version, us + 1, (size_t)(sw_end - us - 1));
     char extra[sizeof out->extra] = "";
     if (sp)
-        pk_id_field(extra, sizeof extra, sp + 1, (size_t)(end - sp - 1));
+        bn_id_field(extra, sizeof extra, sp + 1, (size_t)(end - sp - 1));
     size_t plv = (size_t)(dash - proto);
     if (!(plv == 3 && memcmp(proto, "2.0", 3) == 0)) {
         char pv[16];
-        pk_id_field(pv, sizeof pv, proto, plv);
+        bn_id_field(pv, sizeof pv, proto, plv);
         size_t k = strlen(extra);
         snprintf(extra + k, sizeof extra - k, "%sprotocol %s", k ? ", " : "", pv);
     }
@@ -182,16 +182,16 @@ static const uint8_t *header(const uint8_t *h, size_t n, const char *name, size_
     return NULL;
 }
 
-enum pk_id_status pk_ident_http(const uint8_t *d, size_t n, struct pk_service_id *out)
+enum pk_id_status bn_ident_http(const uint8_t *d, size_t n, struct pk_service_id *out)
 {
     const char *service;
     const char *agent_header = "Server:";
-    if (pk_has_prefix(d, n, "HTTP/1.") || pk_has_prefix(d, n, "HTTP/2 ") ||
-        pk_has_prefix(d, n, "HTTP/0.9")) {
+    if (bn_has_prefix(d, n, "HTTP/1.") || bn_has_prefix(d, n, "HTTP/2 ") ||
+        bn_has_prefix(d, n, "HTTP/0.9")) {
         service = "http";
-    } else if (pk_has_prefix(d, n, "RTSP/1.")) {
+    } else if (bn_has_prefix(d, n, "RTSP/1.")) {
         service = "rtsp";
-    } else if (pk_has_prefix(d, n, "SIP/2.0 ")) {
+    } else if (bn_has_prefix(d, n, "SIP/2.0 ")) {
         service = "sip";
         agent_header = "User-Agent:";
     } else {
@@ -209,10 +209,10 @@ enum pk_id_status pk_ident_http(const uint8_t *d, size_t n, struct pk_service_id
     if (!isdigit(sp[1]) || !isdigit(sp[2]) || !isdigit(sp[3]))
         return PK_ID_NONE;
     SET(out, service, service);
-    pk_id_banner(out, d, n);
-    const uint8_t *end = pk_memcasemem(d, n, "\r\n\r\n");
+    bn_id_banner(out, d, n);
+    const uint8_t *end = bn_memcasemem(d, n, "\r\n\r\n");
     if (!end)
-        end = pk_memcasemem(d, n, "\n\n");
+        end = bn_memcasemem(d, n, "\n\n");
     size_t head = end ? (size_t)(end - d) + 2 : n;
     size_t vl;
     const uint8_t *v = header(d, head, agent_header, &vl);
@@ -221,9 +221,9 @@ enum pk_id_status pk_ident_http(const uint8_t *d, size_t n, struct pk_service_id
     if (v && vl)
         server_header(v, vl, out);
     /* A TLS port answering our plain request: the service is HTTPS. */
-    if (pk_memcasemem(d, n, "plain HTTP request was sent to HTTPS port") ||
-        pk_memcasemem(d, n, "speaking plain HTTP to an SSL-enabled server") ||
-        pk_memcasemem(d, n, "Client sent an HTTP request to an HTTPS server"))
+    if (bn_memcasemem(d, n, "plain HTTP request was sent to HTTPS port") ||
+        bn_memcasemem(d, n, "speaking plain HTTP to an SSL-enabled server") ||
+        bn_memcasemem(d, n, "Client sent an HTTP request to an HTTPS server"))
         SET(out, service, "https");
     if (!end && n < PK_BANNER_READ_MAX)
         return PK_ID_MORE;
@@ -251,7 +251,7 @@ static enum pk_id_status ident_numeric(unsigned port, const uint8_t *d, size_t n
     bool done = false;
     while (pos < n) {
         bool complete;
-        size_t l = pk_line_len(d + pos, n - pos, &complete);
+        size_t l = bn_line_len(d + pos, n - pos, &complete);
         if (!complete)
             break;
         if (l >= 3 && memcmp(d + pos, d, 3) == 0 && (l == 3 || d[pos + 3] == ' ')) {
@@ -264,12 +264,12 @@ static enum pk_id_status ident_numeric(unsigned port, const uint8_t *d, size_t n
             pos++;
     }
     size_t span = done ? last : n;
-    bool ftp_words = pk_memcasemem(d, span, "FTP") != NULL;
-    bool smtp_words = pk_memcasemem(d, span, "SMTP") || pk_memcasemem(d, span, "Postfix") ||
-                      pk_memcasemem(d, span, "Exim") || pk_memcasemem(d, span, "Sendmail") ||
-                      pk_memcasemem(d, span, " mail ") || pk_memcasemem(d, span, "Haraka");
+    bool ftp_words = bn_memcasemem(d, span, "FTP") != NULL;
+    bool smtp_words = bn_memcasemem(d, span, "SMTP") || bn_memcasemem(d, span, "Postfix") ||
+                      bn_memcasemem(d, span, "Exim") || bn_memcasemem(d, span, "Sendmail") ||
+                      bn_memcasemem(d, span, " mail ") || bn_memcasemem(d, span, "Haraka");
     const char *service;
-    if (smtp_words && !(ftp_words && !pk_memcasemem(d, span, "SMTP")))
+    if (smtp_words && !(ftp_words && !bn_memcasemem(d, span, "SMTP")))
         service = "smtp";
     else if (ftp_words)
         service = "ftp";
@@ -280,7 +280,7 @@ static enum pk_id_status ident_numeric(unsigned port, const uint8_t *d, size_t n
     else
         return PK_ID_NONE;
     SET(out, service, service);
-    pk_id_banner(out, d, n);
+    bn_id_banner(out, d, n);
     if (strcmp(service, "smtp") == 0) {
         if (product_from(d, span, "Postfix", "Postfix", out) ||
             product_from(d, span, "ESMTP Exim", "Exim", out) ||
@@ -307,12 +307,12 @@ static enum pk_id_status ident_numeric(unsigned port, const uint8_t *d, size_t n
 
 static enum pk_id_status ident_pop3(const uint8_t *d, size_t n, struct pk_service_id *out)
 {
-    if (!pk_has_prefix(d, n, "+OK") || (n > 3 && d[3] != ' ' && d[3] != '\r' && d[3] != '\n'))
+    if (!bn_has_prefix(d, n, "+OK") || (n > 3 && d[3] != ' ' && d[3] != '\r' && d[3] != '\n'))
         return PK_ID_NONE;
     bool complete;
-    size_t line = pk_line_len(d, n, &complete);
+    size_t line = bn_line_len(d, n, &complete);
     SET(out, service, "pop3");
-    pk_id_banner(out, d, n);
+    bn_id_banner(out, d, n);
     if (product_from(d, line, "Dovecot", "Dovecot pop3d", out) ||
         product_from(d, line, "Cyrus POP3", "Cyrus pop3d", out) ||
         product_from(d, line, "Courier", "Courier pop3d", out) ||
@@ -324,28 +324,28 @@ static enum pk_id_status ident_pop3(const uint8_t *d, size_t n, struct pk_servic
 
 static enum pk_id_status ident_imap(const uint8_t *d, size_t n, struct pk_service_id *out)
 {
-    if (!pk_has_prefix(d, n, "* OK") && !pk_has_prefix(d, n, "* PREAUTH") &&
-        !pk_has_prefix(d, n, "* BYE"))
+    if (!bn_has_prefix(d, n, "* OK") && !bn_has_prefix(d, n, "* PREAUTH") &&
+        !bn_has_prefix(d, n, "* BYE"))
         return PK_ID_NONE;
     bool complete;
-    size_t line = pk_line_len(d, n, &complete);
+    size_t line = bn_line_len(d, n, &complete);
     SET(out, service, "imap");
     /* the banner is more useful without the capability list */
-    const uint8_t *text = d, *cap = pk_memcasemem(d, line, "[CAPABILITY");
+    const uint8_t *text = d, *cap = bn_memcasemem(d, line, "[CAPABILITY");
     const uint8_t *close = cap ? memchr(cap, ']', (size_t)(d + line - cap)) : NULL;
     if (close) {
         char b[sizeof out->banner];
         size_t k = (size_t)(cap - d);
-        pk_id_field(b, sizeof b, d, k);
+        bn_id_field(b, sizeof b, d, k);
         size_t bl = strlen(b);
         if (bl < sizeof b - 2) {
             b[bl++] = ' ';
-            pk_id_field(b + bl, sizeof b - bl, close + 1, (size_t)(d + line - close - 1));
+            bn_id_field(b + bl, sizeof b - bl, close + 1, (size_t)(d + line - close - 1));
         }
         SET(out, banner, b);
         text = close + 1;
     } else {
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
     }
     size_t tn = line - (size_t)(text - d);
     if (product_from(text, tn, "Dovecot", "Dovecot imapd", out) ||
@@ -363,16 +363,16 @@ static enum pk_id_status ident_imap(const uint8_t *d, size_t n, struct pk_servic
 static bool info_field(const uint8_t *d, size_t n, const char *key, struct pk_service_id *out,
                        char *dst, size_t cap)
 {
-    const uint8_t *k = pk_memcasemem(d, n, key);
+    const uint8_t *k = bn_memcasemem(d, n, key);
     if (!k)
         return false;
     const uint8_t *v = k + strlen(key);
     bool complete;
-    size_t l = pk_line_len(v, (size_t)(d + n - v), &complete);
+    size_t l = bn_line_len(v, (size_t)(d + n - v), &complete);
     if (!complete)
         return false;
     (void)out;
-    pk_id_field(dst, cap, v, l);
+    bn_id_field(dst, cap, v, l);
     return true;
 }
 
@@ -391,20 +391,20 @@ static enum pk_id_status ident_redis(enum pk_probe_id sent, const uint8_t *d, si
         {"-MISCONF", ""},
         {"-LOADING", "loading"},
     };
-    bool pong = pk_has_prefix(d, n, "+PONG");
-    bool info = pk_has_prefix(d, n, "$") && pk_memcasemem(d, n < 64 ? n : 64, "# Server");
+    bool pong = bn_has_prefix(d, n, "+PONG");
+    bool info = bn_has_prefix(d, n, "$") && bn_memcasemem(d, n < 64 ? n : 64, "# Server");
     const char *err_extra = NULL;
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
-        if (pk_has_prefix(d, n, errors[i].prefix))
+        if (bn_has_prefix(d, n, errors[i].prefix))
             err_extra = errors[i].extra;
     if (!pong && !info && !err_extra) {
-        if (!(sent == PK_PROBE_REDIS && pk_has_prefix(d, n, "-ERR")))
+        if (!(sent == PK_PROBE_REDIS && bn_has_prefix(d, n, "-ERR")))
             return PK_ID_NONE;
         err_extra = "";
     }
     SET(out, service, "redis");
     SET(out, product, "Redis");
-    pk_id_banner(out, d, n);
+    bn_id_banner(out, d, n);
     if (err_extra) {
         SET(out, extra, err_extra);
         return PK_ID_MATCH;
@@ -425,20 +425,20 @@ static enum pk_id_status ident_redis(enum pk_probe_id sent, const uint8_t *d, si
 static enum pk_id_status ident_memcached(enum pk_probe_id sent, const uint8_t *d, size_t n,
                                          struct pk_service_id *out)
 {
-    if (pk_has_prefix(d, n, "VERSION ")) {
+    if (bn_has_prefix(d, n, "VERSION ")) {
         SET(out, service, "memcached");
         SET(out, product, "memcached");
         bool complete;
-        size_t l = pk_line_len(d + 8, n - 8, &complete);
-        FIELD(out, version, d + 8, pk_version_len(d + 8, l));
-        pk_id_banner(out, d, n);
+        size_t l = bn_line_len(d + 8, n - 8, &complete);
+        FIELD(out, version, d + 8, bn_version_len(d + 8, l));
+        bn_id_banner(out, d, n);
         return complete ? PK_ID_MATCH : PK_ID_MORE;
     }
-    if (pk_has_prefix(d, n, "SERVER_ERROR ") || pk_has_prefix(d, n, "CLIENT_ERROR ") ||
-        (sent == PK_PROBE_MEMCACHED && pk_has_prefix(d, n, "ERROR\r\n"))) {
+    if (bn_has_prefix(d, n, "SERVER_ERROR ") || bn_has_prefix(d, n, "CLIENT_ERROR ") ||
+        (sent == PK_PROBE_MEMCACHED && bn_has_prefix(d, n, "ERROR\r\n"))) {
         SET(out, service, "memcached");
         SET(out, product, "memcached");
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
     return PK_ID_NONE;
@@ -449,9 +449,9 @@ static enum pk_id_status ident_memcached(enum pk_probe_id sent, const uint8_t *d
 static enum pk_id_status ident_misc(const uint8_t *d, size_t n, struct pk_service_id *out)
 {
     bool complete;
-    size_t line = pk_line_len(d, n, &complete);
+    size_t line = bn_line_len(d, n, &complete);
     /* RFB 003.008\n */
-    if (n >= 12 && pk_has_prefix(d, n, "RFB ") && isdigit(d[4]) && d[7] == '.' && d[11] == '\n') {
+    if (n >= 12 && bn_has_prefix(d, n, "RFB ") && isdigit(d[4]) && d[7] == '.' && d[11] == '\n') {
         char extra[32];
         unsigned major = (unsigned)((d[4] - '0') * 100 + (d[5] - '0') * 10 + (d[6] - '0'));
         unsigned minor = (unsigned)((d[8] - '0') * 100 + (d[9] - '0') * 10 + (d[10] - '0'));
@@ -460,47 +460,47 @@ static enum pk_id_status ident_misc(const uint8_t *d, size_t n, struct pk_servic
         snprintf(extra, sizeof extra, "protocol %u.%u", major, minor);
         SET(out, service, "vnc");
         SET(out, extra, extra);
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
-    if (pk_has_prefix(d, n, "@RSYNCD: ")) {
+    if (bn_has_prefix(d, n, "@RSYNCD: ")) {
         SET(out, service, "rsync");
         char extra[32] = "protocol ";
-        pk_id_field(extra + 9, sizeof extra - 9, d + 9, pk_version_len(d + 9, line - 9));
+        bn_id_field(extra + 9, sizeof extra - 9, d + 9, bn_version_len(d + 9, line - 9));
         SET(out, extra, extra);
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
         return complete ? PK_ID_MATCH : PK_ID_MORE;
     }
-    if (pk_has_prefix(d, n, "OK MPD ")) {
+    if (bn_has_prefix(d, n, "OK MPD ")) {
         SET(out, service, "mpd");
         SET(out, product, "Music Player Daemon");
         FIELD(out, extra, d + 7, line - 7);
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
         return complete ? PK_ID_MATCH : PK_ID_MORE;
     }
     /* IRC servers greet with server NOTICEs (":irc.example NOTICE * :*** Looking up...") */
-    if ((pk_has_prefix(d, n, ":") && pk_memcasemem(d, line, " NOTICE ")) ||
-        pk_has_prefix(d, n, "NOTICE AUTH ") || pk_has_prefix(d, n, "ERROR :Closing Link")) {
+    if ((bn_has_prefix(d, n, ":") && bn_memcasemem(d, line, " NOTICE ")) ||
+        bn_has_prefix(d, n, "NOTICE AUTH ") || bn_has_prefix(d, n, "ERROR :Closing Link")) {
         SET(out, service, "irc");
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
-    if (pk_memcasemem(d, n < 512 ? n : 512, "<stream:stream") ||
-        pk_memcasemem(d, n < 512 ? n : 512, "<stream:error")) {
+    if (bn_memcasemem(d, n < 512 ? n : 512, "<stream:stream") ||
+        bn_memcasemem(d, n < 512 ? n : 512, "<stream:error")) {
         SET(out, service, "xmpp");
-        pk_id_banner(out, d, n);
+        bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
     return PK_ID_NONE;
 }
 
-enum pk_id_status pk_ident_text(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
+enum pk_id_status bn_ident_text(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
                                 struct pk_service_id *out)
 {
     enum pk_id_status st;
     if ((st = ident_ssh(d, n, out)) != PK_ID_NONE)
         return st;
-    if ((st = pk_ident_http(d, n, out)) != PK_ID_NONE)
+    if ((st = bn_ident_http(d, n, out)) != PK_ID_NONE)
         return st;
     if ((st = ident_redis(sent, d, n, out)) != PK_ID_NONE)
         return st;

@@ -123,7 +123,7 @@ static void ext_begin(struct wbuf *w, unsigned type, size_t *at)
     *at = w_open(w, 2);
 }
 
-int pk_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t cap)
+int bn_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 {
     struct wbuf w = {out, cap, 0, false};
     uint64_t rng = p ? p->nonce : 0;
@@ -219,7 +219,7 @@ int pk_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t ca
     return (int)w.len;
 }
 
-const char *pk_tls_version_name(unsigned v)
+const char *bn_tls_version_name(unsigned v)
 {
     switch (v) {
     case 0x0300: return "3.0";
@@ -265,10 +265,10 @@ static const char *alert_name(unsigned desc)
 
 static void set_version(struct pk_service_id *out, unsigned v)
 {
-    const char *name = pk_tls_version_name(v);
-    pk_id_const(out->product, sizeof out->product, v == 0x0300 ? "SSL" : "TLS");
+    const char *name = bn_tls_version_name(v);
+    bn_id_const(out->product, sizeof out->product, v == 0x0300 ? "SSL" : "TLS");
     if (name)
-        pk_id_const(out->version, sizeof out->version, name);
+        bn_id_const(out->version, sizeof out->version, name);
 }
 
 /* Parses the ServerHello body h[0..n) (after the 4-byte handshake header). */
@@ -299,14 +299,14 @@ static enum pk_id_status server_hello(const uint8_t *h, size_t n, unsigned recor
             if (type == 0x002B && len == 2)
                 version = pk_get16(v);
             else if (type == 0x0010 && len >= 3 && (size_t)v[2] + 3 <= len)
-                pk_id_field(alpn, sizeof alpn, v + 3, v[2]);
+                bn_id_field(alpn, sizeof alpn, v + 3, v[2]);
             i += 4 + len;
         }
     }
-    if (!pk_tls_version_name(version) && !pk_tls_version_name(record_version))
+    if (!bn_tls_version_name(version) && !bn_tls_version_name(record_version))
         return PK_ID_NONE;
-    pk_id_const(out->service, sizeof out->service, "tls");
-    set_version(out, pk_tls_version_name(version) ? version : record_version);
+    bn_id_const(out->service, sizeof out->service, "tls");
+    set_version(out, bn_tls_version_name(version) ? version : record_version);
     const char *sn = suite_name(suite);
     char extra[sizeof out->extra];
     size_t k = 0;
@@ -318,11 +318,11 @@ static enum pk_id_status server_hello(const uint8_t *h, size_t n, unsigned recor
         k += (size_t)snprintf(extra + k, sizeof extra - k, "%scipher 0x%04x", k ? ", " : "", suite);
     if (alpn[0] && k < sizeof extra)
         snprintf(extra + k, sizeof extra - k, ", alpn %s", alpn);
-    pk_id_const(out->extra, sizeof out->extra, extra);
+    bn_id_const(out->extra, sizeof out->extra, extra);
     return PK_ID_MATCH;
 }
 
-enum pk_id_status pk_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out)
+enum pk_id_status bn_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out)
 {
     if (n < 3 || (d[0] != 0x16 && d[0] != 0x15) || d[1] != 0x03 || d[2] > 0x04)
         return PK_ID_NONE;
@@ -341,7 +341,7 @@ enum pk_id_status pk_ident_tls(const uint8_t *d, size_t n, struct pk_service_id 
             return PK_ID_MORE;
         if (body[0] != 1 && body[0] != 2)
             return PK_ID_NONE;
-        pk_id_const(out->service, sizeof out->service, "tls");
+        bn_id_const(out->service, sizeof out->service, "tls");
         set_version(out, record_version);
         const char *an = alert_name(body[1]);
         char extra[64];
@@ -349,7 +349,7 @@ enum pk_id_status pk_ident_tls(const uint8_t *d, size_t n, struct pk_service_id 
             snprintf(extra, sizeof extra, "alert %s", an);
         else
             snprintf(extra, sizeof extra, "alert %u", body[1]);
-        pk_id_const(out->extra, sizeof out->extra, extra);
+        bn_id_const(out->extra, sizeof out->extra, extra);
         return PK_ID_MATCH;
     }
     if (have < 4)
@@ -364,7 +364,7 @@ enum pk_id_status pk_ident_tls(const uint8_t *d, size_t n, struct pk_service_id 
     }
     if (have < 4 + hlen && have < rlen) {
         /* a guess while the rest is on its way */
-        pk_id_const(out->service, sizeof out->service, "tls");
+        bn_id_const(out->service, sizeof out->service, "tls");
         set_version(out, record_version);
         return PK_ID_MORE;
     }

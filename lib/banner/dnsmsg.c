@@ -5,7 +5,7 @@
 
 #include "banner/banner_impl.h"
 
-size_t pk_dns_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16_t qtype,
+size_t dns_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16_t qtype,
                     uint16_t qclass, bool rd)
 {
     size_t nlen = strlen(name);
@@ -92,8 +92,8 @@ static bool same_question(const uint8_t *m, size_t n, size_t *off, const uint8_t
     return strcasecmp(a, b) == 0 && memcmp(q + qoff, m + moff, 4) == 0;
 }
 
-bool pk_dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t qlen,
-                        struct pk_dns_reply *r)
+bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t qlen,
+                        struct dns_reply *r)
 {
     memset(r, 0, sizeof *r);
     if (n < 12 || qlen < 12)

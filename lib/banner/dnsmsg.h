@@ -12,10 +12,10 @@ enum { PK_DNS_TXT = 16, PK_DNS_PTR = 12, PK_DNS_CLASS_IN = 1, PK_DNS_CLASS_CH = 
 /* Writes a query for (name, qtype, qclass) with the given id; rd sets the
  * recursion-desired bit. Returns its length, or 0 when cap is too small or
  * the name is not a valid DNS name. */
-size_t pk_dns_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16_t qtype,
+size_t dns_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16_t qtype,
                     uint16_t qclass, bool rd);
 
-struct pk_dns_reply {
+struct dns_reply {
     uint16_t id;
     unsigned rcode;
     unsigned ancount;
@@ -29,7 +29,7 @@ struct pk_dns_reply {
  * length prefix). Returns true when m is a response (QR set) with the
  * query's id; fills r. Every read is bounds-checked; compression pointers
  * are followed a bounded number of times. */
-bool pk_dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t qlen,
-                        struct pk_dns_reply *r);
+bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t qlen,
+                        struct dns_reply *r);
 
 #endif

@@ -8,7 +8,7 @@
 struct parser {
     const char *source;
     size_t line;
-    struct pk_note_block block;
+    struct note_block block;
     char name[64];
     bool open;
     struct pk_err *err;
@@ -153,7 +153,7 @@ static int parse_line(struct parser *ps, const char *s, size_t n, pk_note_fn *fn
     return fail(ps, "%s", "unknown key (expected name, note, alt or risk)");
 }
 
-int pk_notes_parse(const char *text, size_t len, const char *source, pk_note_fn *fn, void *arg,
+int notes_parse(const char *text, size_t len, const char *source, pk_note_fn *fn, void *arg,
                    struct pk_err *err)
 {
     struct parser ps = {.source = source ? source : "notes", .err = err};

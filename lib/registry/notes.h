@@ -19,7 +19,7 @@
 #include "portkit/error.h"
 #include "portkit/registry.h"
 
-struct pk_note_block {
+struct note_block {
     unsigned port;
     unsigned proto_mask;     /* PK_PROTO_MASK bits */
     bool official;
@@ -32,11 +32,11 @@ struct pk_note_block {
 };
 
 /* Called once per complete block; a non-zero return stops parsing and is
- * returned by pk_notes_parse. */
-typedef int pk_note_fn(const struct pk_note_block *block, void *arg, struct pk_err *err);
+ * returned by notes_parse. */
+typedef int pk_note_fn(const struct note_block *block, void *arg, struct pk_err *err);
 
 /* Parses text; `source` names it in messages ("notes.txt:12: ..."). */
-int pk_notes_parse(const char *text, size_t len, const char *source, pk_note_fn *fn, void *arg,
+int notes_parse(const char *text, size_t len, const char *source, pk_note_fn *fn, void *arg,
                    struct pk_err *err);
 
 #endif

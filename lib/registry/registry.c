@@ -58,7 +58,7 @@ int pk_port_parse(const char *s, size_t len, unsigned *out)
     return 0;
 }
 
-int pk_reg_name_cmp(const char *a, const char *b)
+int reg_name_cmp(const char *a, const char *b)
 {
     return strcasecmp(a, b);
 }
@@ -70,7 +70,7 @@ size_t pk_registry_count(const struct pk_registry *reg)
 
 void pk_registry_get(const struct pk_registry *reg, size_t index, struct pk_service *out)
 {
-    const struct pk_reg_entry *e = &reg->entries[index];
+    const struct reg_entry *e = &reg->entries[index];
     out->port = e->port;
     out->proto = (enum pk_proto)e->proto;
     out->flags = e->flags;
@@ -87,7 +87,7 @@ static size_t lower_bound(const struct pk_registry *reg, unsigned port, unsigned
     unsigned key = port << 8 | proto;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct pk_reg_entry *e = &reg->entries[mid];
+        const struct reg_entry *e = &reg->entries[mid];
         if ((unsigned)(e->port << 8 | e->proto) < key)
             lo = mid + 1;
         else
@@ -126,7 +126,7 @@ size_t pk_registry_note_count(const struct pk_registry *reg)
 
 void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk_note *out)
 {
-    const struct pk_reg_note *n = &reg->notes[index];
+    const struct reg_note *n = &reg->notes[index];
     out->port = n->port;
     out->proto = (enum pk_proto)n->proto;
     out->official = n->official;
@@ -138,7 +138,7 @@ void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk
         out->alt[i] = reg->alts[n->alt_first + i];
 }
 
-static const struct pk_reg_note *find_note(const struct pk_registry *reg, unsigned port,
+static const struct reg_note *find_note(const struct pk_registry *reg, unsigned port,
                                            enum pk_proto proto)
 {
     size_t lo = 0, hi = reg->nnotes;
@@ -159,7 +159,7 @@ static const struct pk_reg_note *find_note(const struct pk_registry *reg, unsign
 bool pk_registry_note(const struct pk_registry *reg, unsigned port, enum pk_proto proto,
                       struct pk_note *out)
 {
-    const struct pk_reg_note *n = find_note(reg, port, proto);
+    const struct reg_note *n = find_note(reg, port, proto);
     if (!n)
         return false;
     pk_registry_note_get(reg, (size_t)(n - reg->notes), out);
@@ -168,7 +168,7 @@ bool pk_registry_note(const struct pk_registry *reg, unsigned port, enum pk_prot
 
 bool pk_registry_is_risky(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
 {
-    const struct pk_reg_note *n = find_note(reg, port, proto);
+    const struct reg_note *n = find_note(reg, port, proto);
     return n && n->risky;
 }
 
@@ -227,19 +227,19 @@ size_t pk_registry_find_name(const struct pk_registry *reg, const char *name,
     size_t lo = 0, hi = reg->nby_name;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (pk_reg_name_cmp(reg->pool + reg->entries[reg->by_name[mid]].name, name) < 0)
+        if (reg_name_cmp(reg->pool + reg->entries[reg->by_name[mid]].name, name) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     for (size_t i = lo; i < reg->nby_name; i++) {
-        const struct pk_reg_entry *e = &reg->entries[reg->by_name[i]];
-        if (pk_reg_name_cmp(reg->pool + e->name, name) != 0)
+        const struct reg_entry *e = &reg->entries[reg->by_name[i]];
+        if (reg_name_cmp(reg->pool + e->name, name) != 0)
             break;
         pp_add(&l, e->port, e->proto);
     }
     for (size_t i = 0; i < reg->nnotes; i++)
-        if (pk_reg_name_cmp(reg->pool + reg->notes[i].name, name) == 0)
+        if (reg_name_cmp(reg->pool + reg->notes[i].name, name) == 0)
             pp_add(&l, reg->notes[i].port, reg->notes[i].proto);
     return pp_finish(&l, out, max);
 }
@@ -270,13 +270,13 @@ size_t pk_registry_search(const struct pk_registry *reg, const char *word,
 {
     struct pp_list l = {0};
     for (size_t i = 0; i < reg->nentries; i++) {
-        const struct pk_reg_entry *e = &reg->entries[i];
+        const struct reg_entry *e = &reg->entries[i];
         if (contains(reg->pool + e->name, word) || contains(reg->pool + e->desc, word) ||
             contains(reg->pool + e->anotes, word) || contains(reg->pool + e->unauth, word))
             pp_add(&l, e->port, e->proto);
     }
     for (size_t i = 0; i < reg->nnotes; i++) {
-        const struct pk_reg_note *n = &reg->notes[i];
+        const struct reg_note *n = &reg->notes[i];
         if (contains(reg->pool + n->name, word) || contains(reg->pool + n->text, word) ||
             contains(reg->pool + n->risk, word))
             pp_add(&l, n->port, n->proto);

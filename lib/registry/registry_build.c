@@ -80,10 +80,10 @@ static int64_t pool_intern(struct pool *p, const char *s, size_t n)
 
 struct builder {
     struct pool pool;
-    struct pk_reg_entry *entries;
+    struct reg_entry *entries;
     uint32_t *seq; /* IANA order, to keep sorting stable */
     size_t nentries, cap;
-    struct pk_reg_note *notes;
+    struct reg_note *notes;
     size_t nnotes, notes_cap;
     uint16_t *alts;
     size_t nalts, alts_cap;
@@ -115,7 +115,7 @@ static int add_entry(struct builder *b, unsigned port, unsigned proto, unsigned 
     if (grow((void **)&b->seq, &cap2, b->nentries + 1, sizeof *b->seq))
         return PK_ENOMEM;
     b->cap = cap;
-    b->entries[b->nentries] = (struct pk_reg_entry){
+    b->entries[b->nentries] = (struct reg_entry){
         .port = (uint16_t)port, .proto = (uint8_t)proto, .flags = (uint8_t)flags,
         .name = name, .desc = desc, .unauth = unauth, .anotes = anotes};
     b->seq[b->nentries] = (uint32_t)b->nentries;
@@ -147,12 +147,12 @@ static int parse_port_field(const char *s, size_t n, unsigned *lo, unsigned *hi)
 
 static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err *err)
 {
-    struct pk_csv c;
-    pk_csv_init(&c, csv, len);
+    struct csv_reader c;
+    csv_init(&c, csv, len);
     int col[NCOLS];
-    int rc = pk_csv_next(&c, err);
+    int rc = csv_next(&c, err);
     if (rc <= 0) {
-        pk_csv_free(&c);
+        csv_free(&c);
         return rc < 0 ? rc : pk_err_set(err, PK_EINVAL, "%s: empty file, expected IANA CSV", b->source);
     }
     for (int k = 0; k < NCOLS; k++) {
@@ -161,12 +161,12 @@ static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err
             if (strcmp(c.field[i], col_titles[k]) == 0)
                 col[k] = (int)i;
         if (col[k] < 0 && k <= COL_DESC) {
-            pk_csv_free(&c);
+            csv_free(&c);
             return pk_err_set(err, PK_EINVAL, "%s:1: not an IANA port registry CSV (no '%s' column)",
                               b->source, col_titles[k]);
         }
     }
-    while ((rc = pk_csv_next(&c, err)) == 1) {
+    while ((rc = csv_next(&c, err)) == 1) {
         const char *f[NCOLS];
         size_t fl[NCOLS];
         for (int k = 0; k < NCOLS; k++) {
@@ -219,7 +219,7 @@ static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err
         snprintf(msg, sizeof msg, "%s:%s", b->source, err->msg + 5);
         pk_err_set(err, rc, "%s", msg);
     }
-    pk_csv_free(&c);
+    csv_free(&c);
     return rc < 0 ? rc : 0;
 }
 
@@ -240,7 +240,7 @@ static int add_note(struct builder *b, unsigned port, unsigned proto, bool offic
     int64_t r = pool_intern(&b->pool, risk, strlen(risk));
     if (n < 0 || t < 0 || r < 0)
         return pk_err_set(err, PK_ENOMEM, "out of memory");
-    b->notes[b->nnotes++] = (struct pk_reg_note){
+    b->notes[b->nnotes++] = (struct reg_note){
         .port = (uint16_t)port, .proto = (uint8_t)proto, .official = official,
         .name = (uint32_t)n, .text = (uint32_t)t, .risk = (uint32_t)r,
         .alt_first = (uint32_t)b->nalts, .nalt = (uint16_t)nalt, .risky = *risk != '\0'};
@@ -249,7 +249,7 @@ static int add_note(struct builder *b, unsigned port, unsigned proto, bool offic
     return 0;
 }
 
-static int on_note_block(const struct pk_note_block *blk, void *arg, struct pk_err *err)
+static int on_note_block(const struct note_block *blk, void *arg, struct pk_err *err)
 {
     struct builder *b = arg;
     for (unsigned t = 0; t < PK_PROTO_COUNT; t++) {
@@ -268,7 +268,7 @@ static int entry_cmp(const void *a, const void *b, void *ctx)
 {
     const struct builder *sort_ctx = ctx;
     uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    const struct pk_reg_entry *x = &sort_ctx->entries[i], *y = &sort_ctx->entries[j];
+    const struct reg_entry *x = &sort_ctx->entries[i], *y = &sort_ctx->entries[j];
     if (x->port != y->port)
         return x->port < y->port ? -1 : 1;
     if (x->proto != y->proto)
@@ -280,8 +280,8 @@ static int name_cmp(const void *a, const void *b, void *ctx)
 {
     const struct builder *sort_ctx = ctx;
     uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    const struct pk_reg_entry *x = &sort_ctx->entries[i], *y = &sort_ctx->entries[j];
-    int c = pk_reg_name_cmp(sort_ctx->pool.buf.data + x->name, sort_ctx->pool.buf.data + y->name);
+    const struct reg_entry *x = &sort_ctx->entries[i], *y = &sort_ctx->entries[j];
+    int c = reg_name_cmp(sort_ctx->pool.buf.data + x->name, sort_ctx->pool.buf.data + y->name);
     if (c)
         return c;
     return i < j ? -1 : i > j;
@@ -289,7 +289,7 @@ static int name_cmp(const void *a, const void *b, void *ctx)
 
 static int note_cmp(const void *a, const void *b)
 {
-    const struct pk_reg_note *x = a, *y = b;
+    const struct reg_note *x = a, *y = b;
     if (x->port != y->port)
         return x->port < y->port ? -1 : 1;
     return (int)x->proto - (int)y->proto;
@@ -312,7 +312,7 @@ static int finish(struct builder *b, struct pk_registry **out, struct pk_err *er
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     /* sort entries through an index so equal keys keep IANA's order */
     uint32_t *order = malloc((b->nentries + 1) * sizeof *order);
-    struct pk_reg_entry *sorted = malloc((b->nentries + 1) * sizeof *sorted);
+    struct reg_entry *sorted = malloc((b->nentries + 1) * sizeof *sorted);
     struct pk_registry *reg = calloc(1, sizeof *reg);
     if (!order || !sorted || !reg) {
         free(order);
@@ -336,7 +336,7 @@ static int finish(struct builder *b, struct pk_registry **out, struct pk_err *er
             continue;
         if (first_named == SIZE_MAX)
             first_named = i;
-        else if (pk_reg_name_cmp(b->pool.buf.data + sorted[i].name,
+        else if (reg_name_cmp(b->pool.buf.data + sorted[i].name,
                                  b->pool.buf.data + sorted[first_named].name) != 0)
             sorted[i].flags |= PK_SVC_ALIAS;
     }
@@ -407,7 +407,7 @@ int pk_registry_from_text(const char *csv, size_t csv_len, const char *notes_tex
     struct builder b = {.source = "registry"};
     int rc = add_csv(&b, csv, csv_len, err);
     if (rc == 0 && notes_text)
-        rc = pk_notes_parse(notes_text, notes_len, "notes", on_note_block, &b, err);
+        rc = notes_parse(notes_text, notes_len, "notes", on_note_block, &b, err);
     if (rc == 0)
         rc = finish(&b, out, err);
     builder_free(&b);
@@ -453,7 +453,7 @@ int pk_registry_load_csv(const char *csv_path, const char *const *note_paths, si
     for (size_t i = 0; rc == 0 && i < nnote_paths; i++) {
         rc = slurp(note_paths[i], &data, &len, err);
         if (rc == 0)
-            rc = pk_notes_parse(data, len, note_paths[i], on_note_block, &b, err);
+            rc = notes_parse(data, len, note_paths[i], on_note_block, &b, err);
         free(data);
     }
     if (rc == 0 && nnote_paths == 0)

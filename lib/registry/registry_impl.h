@@ -8,14 +8,14 @@
 
 #include "portkit/registry.h"
 
-struct pk_reg_entry {
+struct reg_entry {
     uint16_t port;
     uint8_t proto;
     uint8_t flags;
     uint32_t name, desc, unauth, anotes;
 };
 
-struct pk_reg_note {
+struct reg_note {
     uint16_t port;
     uint8_t proto;
     uint8_t official;
@@ -28,17 +28,17 @@ struct pk_reg_note {
 struct pk_registry {
     const char *pool;
     uint32_t pool_len;
-    const struct pk_reg_entry *entries; /* sorted: port, proto, IANA order */
+    const struct reg_entry *entries; /* sorted: port, proto, IANA order */
     uint32_t nentries;
     const uint32_t *by_name;            /* entry indices, sorted by name (ASCII case-folded) */
     uint32_t nby_name;
-    const struct pk_reg_note *notes;    /* sorted: port, proto */
+    const struct reg_note *notes;    /* sorted: port, proto */
     uint32_t nnotes;
     const uint16_t *alts;
     uint32_t nalts;
     int owned;                          /* built at run time: free the arrays */
 };
 
-int pk_reg_name_cmp(const char *a, const char *b); /* ASCII case-insensitive */
+int reg_name_cmp(const char *a, const char *b); /* ASCII case-insensitive */
 
 #endif

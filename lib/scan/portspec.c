@@ -111,7 +111,7 @@ void pk_ports_format(const struct pk_ports *p, enum pk_proto proto, struct pk_bu
 
 /* ---- the spec parser ---- */
 
-#define SHOW(s, n) PK_QUOTE(s, n)
+#define SHOW(s, n) QUOTE(s, n)
 
 static bool is_blank(char c)
 {

@@ -47,7 +47,7 @@ struct pk_targets {
 
 #define SPEC_MAX 1024
 #define OCTET_COMBOS_MAX (1u << 18)
-#define SHOW(s) PK_QUOTE_STR(s)
+#define SHOW(s) QUOTE_STR(s)
 
 static u128 addr_value(const struct pk_addr *a)
 {

@@ -12,8 +12,8 @@
 #include "portkit/error.h"
 #include "scan/udp_probes_impl.h"
 
-#define SET(out, f, s) pk_id_const((out)->f, sizeof (out)->f, (s))
-#define FIELD(out, f, p, n) pk_id_field((out)->f, sizeof (out)->f, (p), (n))
+#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
+#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
 
 static int put(uint8_t *out, size_t cap, const void *bytes, size_t n)
 {
@@ -23,7 +23,7 @@ static int put(uint8_t *out, size_t cap, const void *bytes, size_t n)
     return (int)n;
 }
 
-uint16_t pk_udp_id16(const struct pk_probe_params *p)
+uint16_t udpp_id16(const struct pk_probe_params *p)
 {
     uint64_t s = p ? p->nonce : 0;
     return (uint16_t)pk_mix64(&s);
@@ -33,7 +33,7 @@ uint16_t pk_udp_id16(const struct pk_probe_params *p)
 
 static int dns_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 {
-    size_t n = pk_dns_query(out, cap, pk_udp_id16(p), "version.bind", PK_DNS_TXT, PK_DNS_CLASS_CH,
+    size_t n = dns_query(out, cap, udpp_id16(p), "version.bind", PK_DNS_TXT, PK_DNS_CLASS_CH,
                             false);
     return n ? (int)n : PK_EINVAL;
 }
@@ -41,11 +41,11 @@ static int dns_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 static enum pk_id_status dns_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                       size_t n, struct pk_service_id *out)
 {
-    struct pk_dns_reply rep;
-    if (!pk_dns_parse_reply(r, n, sent, sent_len, &rep))
+    struct dns_reply rep;
+    if (!dns_parse_reply(r, n, sent, sent_len, &rep))
         return PK_ID_UNKNOWN;
     SET(out, service, "domain");
-    pk_dns_product(rep.txt, rep.txt_len, out);
+    dns_product(rep.txt, rep.txt_len, out);
     if (rep.txt_len)
         FIELD(out, banner, rep.txt, rep.txt_len);
     return PK_ID_MATCH;
@@ -56,7 +56,7 @@ static enum pk_id_status dns_identify(const uint8_t *sent, size_t sent_len, cons
 
 static int mdns_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 {
-    size_t n = pk_dns_query(out, cap, pk_udp_id16(p), "_services._dns-sd._udp.local", PK_DNS_PTR,
+    size_t n = dns_query(out, cap, udpp_id16(p), "_services._dns-sd._udp.local", PK_DNS_PTR,
                             0x8000 | PK_DNS_CLASS_IN, false);
     return n ? (int)n : PK_EINVAL;
 }
@@ -64,8 +64,8 @@ static int mdns_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 static enum pk_id_status mdns_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                        size_t n, struct pk_service_id *out)
 {
-    struct pk_dns_reply rep;
-    if (!pk_dns_parse_reply(r, n, sent, sent_len, &rep))
+    struct dns_reply rep;
+    if (!dns_parse_reply(r, n, sent, sent_len, &rep))
         return PK_ID_UNKNOWN;
     SET(out, service, "mdns");
     if (rep.ptr[0])
@@ -114,7 +114,7 @@ static int memcached_build(const struct pk_probe_params *p, uint8_t *out, size_t
     static const char cmd[] = "version\r\n";
     if (cap < 8 + sizeof cmd - 1)
         return PK_EINVAL;
-    pk_put16(out, pk_udp_id16(p));
+    pk_put16(out, udpp_id16(p));
     pk_put16(out + 2, 0);
     pk_put16(out + 4, 1);
     pk_put16(out + 6, 0);
@@ -129,14 +129,14 @@ static enum pk_id_status memcached_identify(const uint8_t *sent, size_t sent_len
         return PK_ID_UNKNOWN;
     const uint8_t *body = r + 8;
     size_t bn = n - 8;
-    if (!pk_has_prefix(body, bn, "VERSION "))
+    if (!bn_has_prefix(body, bn, "VERSION "))
         return PK_ID_UNKNOWN;
     SET(out, service, "memcached");
     SET(out, product, "memcached");
     bool complete;
-    size_t l = pk_line_len(body + 8, bn - 8, &complete);
-    FIELD(out, version, body + 8, pk_version_len(body + 8, l));
-    pk_id_banner(out, body, bn);
+    size_t l = bn_line_len(body + 8, bn - 8, &complete);
+    FIELD(out, version, body + 8, bn_version_len(body + 8, l));
+    bn_id_banner(out, body, bn);
     return PK_ID_MATCH;
 }
 
@@ -160,7 +160,7 @@ static enum pk_id_status tftp_identify(const uint8_t *sent, size_t sent_len, con
         size_t ml = nul ? (size_t)(nul - msg) : n - 4;
         char extra[96];
         int k = snprintf(extra, sizeof extra, "error %u: ", pk_get16(r + 2));
-        pk_id_field(extra + k, sizeof extra - (size_t)k, msg, ml);
+        bn_id_field(extra + k, sizeof extra - (size_t)k, msg, ml);
         SET(out, service, "tftp");
         SET(out, extra, extra);
         FIELD(out, banner, msg, ml);
@@ -187,7 +187,7 @@ static int ssdp_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
  * product is the last token, the OS the first. */
 static void upnp_server(const uint8_t *r, size_t n, struct pk_service_id *out)
 {
-    const uint8_t *h = pk_memcasemem(r, n, "\nSERVER:");
+    const uint8_t *h = bn_memcasemem(r, n, "\nSERVER:");
     if (!h)
         return;
     h += 8;
@@ -197,7 +197,7 @@ static void upnp_server(const uint8_t *r, size_t n, struct pk_service_id *out)
         h++;
         rest--;
     }
-    size_t l = pk_line_len(h, rest, &complete);
+    size_t l = bn_line_len(h, rest, &complete);
     while (l && h[l - 1] == ' ')
         l--;
     const uint8_t *first_sp = memchr(h, ' ', l), *last_sp = NULL;
@@ -222,10 +222,10 @@ static void upnp_server(const uint8_t *r, size_t n, struct pk_service_id *out)
 static enum pk_id_status ssdp_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                        size_t n, struct pk_service_id *out)
 {
-    if (!pk_has_prefix(r, n, "HTTP/1.1 200") && !pk_has_prefix(r, n, "HTTP/1.0 200"))
+    if (!bn_has_prefix(r, n, "HTTP/1.1 200") && !bn_has_prefix(r, n, "HTTP/1.0 200"))
         return PK_ID_UNKNOWN;
     SET(out, service, "ssdp");
-    pk_id_banner(out, r, n);
+    bn_id_banner(out, r, n);
     upnp_server(r, n, out);
     return PK_ID_MATCH;
 }
@@ -257,22 +257,22 @@ static int sip_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 static enum pk_id_status sip_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                       size_t n, struct pk_service_id *out)
 {
-    if (!pk_has_prefix(r, n, "SIP/2.0 "))
+    if (!bn_has_prefix(r, n, "SIP/2.0 "))
         return PK_ID_UNKNOWN;
-    const uint8_t *cid = pk_memcasemem(sent, sent_len, "Call-ID: ");
+    const uint8_t *cid = bn_memcasemem(sent, sent_len, "Call-ID: ");
     if (!cid)
         return PK_ID_UNKNOWN;
     cid += 9;
     bool complete;
-    size_t cl = pk_line_len(cid, (size_t)(sent + sent_len - cid), &complete);
+    size_t cl = bn_line_len(cid, (size_t)(sent + sent_len - cid), &complete);
     char want[64];
     if (cl >= sizeof want)
         return PK_ID_UNKNOWN;
     memcpy(want, cid, cl);
     want[cl] = '\0';
-    if (!pk_memcasemem(r, n, want))
+    if (!bn_memcasemem(r, n, want))
         return PK_ID_UNKNOWN;
-    pk_ident_http(r, n, out);
+    bn_ident_http(r, n, out);
     SET(out, service, "sip");
     return PK_ID_MATCH;
 }
@@ -298,8 +298,8 @@ static const struct pk_udp_probe sip = {"sip", "sip", PORTS(p_sip), 0, sip_build
 
 static const struct pk_udp_probe *const probes[] = {
     &dns, &mdns, &ntp, &memcached, &tftp, &ssdp, &sip,
-    &pk_udp_snmp, &pk_udp_netbios, &pk_udp_rpcbind, &pk_udp_openvpn, &pk_udp_stun,
-    &pk_udp_source, &pk_udp_ipmi,
+    &udpp_snmp, &udpp_netbios, &udpp_rpcbind, &udpp_openvpn, &udpp_stun,
+    &udpp_source, &udpp_ipmi,
 };
 
 size_t pk_udp_probe_count(void) { return sizeof probes / sizeof probes[0]; }
@@ -328,19 +328,19 @@ enum pk_id_status pk_udp_reply_identify(unsigned port, const uint8_t *sent, size
                                         const uint8_t *reply, size_t reply_len,
                                         const char *fallback, struct pk_service_id *out)
 {
-    pk_id_reset(out, fallback);
+    bn_id_reset(out, fallback);
     if (!reply || reply_len == 0)
         return PK_ID_NONE;
     const struct pk_udp_probe *m = pk_udp_probe_for_port(port);
     if (m && sent && sent_len) {
         struct pk_service_id tmp;
-        pk_id_reset(&tmp, fallback);
+        bn_id_reset(&tmp, fallback);
         if (m->identify(sent, sent_len, reply, reply_len, &tmp) == PK_ID_MATCH) {
             *out = tmp;
             return PK_ID_MATCH;
         }
     }
-    pk_id_banner(out, reply, reply_len);
+    bn_id_banner(out, reply, reply_len);
     return PK_ID_UNKNOWN;
 }
 

@@ -8,8 +8,8 @@
 #include "portkit/error.h"
 #include "scan/udp_probes_impl.h"
 
-#define SET(out, f, s) pk_id_const((out)->f, sizeof (out)->f, (s))
-#define FIELD(out, f, p, n) pk_id_field((out)->f, sizeof (out)->f, (p), (n))
+#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
+#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
 #define PORTS(a) a, sizeof a / sizeof a[0]
 
 static uint32_t id32(const struct pk_probe_params *p)
@@ -128,7 +128,7 @@ static enum pk_id_status snmp_identify(const uint8_t *sent, size_t sent_len, con
 }
 
 static const uint16_t p_snmp[] = {161};
-const struct pk_udp_probe pk_udp_snmp = {"snmp", "snmp", PORTS(p_snmp), 0, snmp_build,
+const struct pk_udp_probe udpp_snmp = {"snmp", "snmp", PORTS(p_snmp), 0, snmp_build,
                                          snmp_identify};
 
 /* ---- NetBIOS name service: node status (NBSTAT) of "*" (RFC 1002, 4.2.17) ------------- */
@@ -137,7 +137,7 @@ static int netbios_build(const struct pk_probe_params *p, uint8_t *out, size_t c
 {
     if (cap < 50)
         return PK_EINVAL;
-    pk_put16(out, pk_udp_id16(p));
+    pk_put16(out, udpp_id16(p));
     static const uint8_t rest[] = {
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         /* "*" padded with NULs, first-level encoded: 'C','K' then "AA" x 15 */
@@ -176,7 +176,7 @@ static enum pk_id_status netbios_identify(const uint8_t *sent, size_t sent_len, 
         size_t l = 15;
         while (l && e[l - 1] == ' ')
             l--;
-        pk_id_field(dst, 16, e, l);
+        bn_id_field(dst, 16, e, l);
     }
     char extra[96] = "";
     if (host[0] && group[0])
@@ -188,7 +188,7 @@ static enum pk_id_status netbios_identify(const uint8_t *sent, size_t sent_len, 
 }
 
 static const uint16_t p_netbios[] = {137};
-const struct pk_udp_probe pk_udp_netbios = {"netbios-ns", "netbios-ns", PORTS(p_netbios), 0,
+const struct pk_udp_probe udpp_netbios = {"netbios-ns", "netbios-ns", PORTS(p_netbios), 0,
                                             netbios_build, netbios_identify};
 
 /* ---- ONC RPC: the NULL procedure of portmapper v2 (RFC 5531, RFC 1833) -------------------- */
@@ -225,7 +225,7 @@ static enum pk_id_status rpc_identify(const uint8_t *sent, size_t sent_len, cons
 }
 
 static const uint16_t p_rpc[] = {111};
-const struct pk_udp_probe pk_udp_rpcbind = {"rpcbind", "rpcbind", PORTS(p_rpc), 0, rpc_build,
+const struct pk_udp_probe udpp_rpcbind = {"rpcbind", "rpcbind", PORTS(p_rpc), 0, rpc_build,
                                             rpc_identify};
 
 /* ---- OpenVPN: P_CONTROL_HARD_RESET_CLIENT_V2; a server without tls-auth
@@ -259,7 +259,7 @@ static enum pk_id_status openvpn_identify(const uint8_t *sent, size_t sent_len, 
 }
 
 static const uint16_t p_openvpn[] = {1194};
-const struct pk_udp_probe pk_udp_openvpn = {"openvpn", "openvpn", PORTS(p_openvpn), 0,
+const struct pk_udp_probe udpp_openvpn = {"openvpn", "openvpn", PORTS(p_openvpn), 0,
                                             openvpn_build, openvpn_identify};
 
 /* ---- STUN binding request (RFC 8489); the answer repeats our transaction id ------------------ */
@@ -300,7 +300,7 @@ static enum pk_id_status stun_identify(const uint8_t *sent, size_t sent_len, con
 }
 
 static const uint16_t p_stun[] = {3478};
-const struct pk_udp_probe pk_udp_stun = {"stun", "stun", PORTS(p_stun), 0, stun_build,
+const struct pk_udp_probe udpp_stun = {"stun", "stun", PORTS(p_stun), 0, stun_build,
                                          stun_identify};
 
 /* ---- Source engine (Valve) A2S_INFO ---------------------------------------------------------- */
@@ -336,7 +336,7 @@ static enum pk_id_status source_identify(const uint8_t *sent, size_t sent_len, c
 }
 
 static const uint16_t p_source[] = {27015};
-const struct pk_udp_probe pk_udp_source = {"source-engine", "source-engine", PORTS(p_source), 0,
+const struct pk_udp_probe udpp_source = {"source-engine", "source-engine", PORTS(p_source), 0,
                                            source_build, source_identify};
 
 /* ---- IPMI over RMCP: Get Channel Authentication Capabilities (IPMI v2.0, 22.13) -------------- */
@@ -373,5 +373,5 @@ static enum pk_id_status ipmi_identify(const uint8_t *sent, size_t sent_len, con
 }
 
 static const uint16_t p_ipmi[] = {623};
-const struct pk_udp_probe pk_udp_ipmi = {"ipmi", "ipmi", PORTS(p_ipmi), 0, ipmi_build,
+const struct pk_udp_probe udpp_ipmi = {"ipmi", "ipmi", PORTS(p_ipmi), 0, ipmi_build,
                                          ipmi_identify};

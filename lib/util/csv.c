@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-void pk_csv_init(struct pk_csv *c, const char *data, size_t len)
+void csv_init(struct csv_reader *c, const char *data, size_t len)
 {
     memset(c, 0, sizeof *c);
     c->p = data;
@@ -10,18 +10,18 @@ void pk_csv_init(struct pk_csv *c, const char *data, size_t len)
     c->next_line = 1;
 }
 
-void pk_csv_free(struct pk_csv *c)
+void csv_free(struct csv_reader *c)
 {
     pk_buf_free(&c->scratch);
 }
 
-int pk_csv_next(struct pk_csv *c, struct pk_err *err)
+int csv_next(struct csv_reader *c, struct pk_err *err)
 {
     if (c->p >= c->end)
         return 0;
     c->line = c->next_line;
     pk_buf_reset(&c->scratch);
-    size_t starts[PK_CSV_MAX_FIELDS];
+    size_t starts[CSV_MAX_FIELDS];
     size_t n = 0;
     const char *p = c->p;
     for (;;) {
@@ -63,7 +63,7 @@ int pk_csv_next(struct pk_csv *c, struct pk_err *err)
                 return pk_err_set(err, PK_ENOMEM, "out of memory");
             p = s;
         }
-        if (n < PK_CSV_MAX_FIELDS) {
+        if (n < CSV_MAX_FIELDS) {
             starts[n] = start;
             c->len[n] = c->scratch.len - start;
             n++;

@@ -8,22 +8,22 @@
 #include "portkit/buf.h"
 #include "portkit/error.h"
 
-#define PK_CSV_MAX_FIELDS 32
+#define CSV_MAX_FIELDS 32
 
-struct pk_csv {
+struct csv_reader {
     const char *p, *end;
     size_t line;             /* line where the current row started, 1-based */
     size_t next_line;
     struct pk_buf scratch;   /* unescaped fields of the current row, NUL-separated */
-    const char *field[PK_CSV_MAX_FIELDS];
-    size_t len[PK_CSV_MAX_FIELDS];
-    size_t nfields;          /* fields beyond PK_CSV_MAX_FIELDS are dropped */
+    const char *field[CSV_MAX_FIELDS];
+    size_t len[CSV_MAX_FIELDS];
+    size_t nfields;          /* fields beyond CSV_MAX_FIELDS are dropped */
 };
 
-void pk_csv_init(struct pk_csv *c, const char *data, size_t len);
+void csv_init(struct csv_reader *c, const char *data, size_t len);
 /* Reads the next row into c->field/len/nfields. Returns 1 for a row, 0 at
  * the end, or PK_EINVAL (message names the line) for malformed quoting. */
-int pk_csv_next(struct pk_csv *c, struct pk_err *err);
-void pk_csv_free(struct pk_csv *c);
+int csv_next(struct csv_reader *c, struct pk_err *err);
+void csv_free(struct csv_reader *c);
 
 #endif

@@ -6,13 +6,13 @@
 #include <stddef.h>
 #include <string.h>
 
-struct pk_quoted {
+struct quoted {
     char text[72];
 };
 
-static inline struct pk_quoted pk_quote(const char *s, size_t n)
+static inline struct quoted quote_text(const char *s, size_t n)
 {
-    struct pk_quoted out;
+    struct quoted out;
     size_t k = 0, room = sizeof out.text - 4;
     for (size_t i = 0; i < n && k < room; i++)
         out.text[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
@@ -25,7 +25,7 @@ static inline struct pk_quoted pk_quote(const char *s, size_t n)
 }
 
 /* The quoted text as a char * valid until the end of the full expression. */
-#define PK_QUOTE(s, n) (pk_quote((s), (n)).text)
-#define PK_QUOTE_STR(s) (pk_quote((s), strlen(s)).text)
+#define QUOTE(s, n) (quote_text((s), (n)).text)
+#define QUOTE_STR(s) (quote_text((s), strlen(s)).text)
 
 #endif

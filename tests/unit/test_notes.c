@@ -11,12 +11,12 @@
 
 struct seen {
     int blocks;
-    struct pk_note_block last;
+    struct note_block last;
     char name[64];
     char text[256];
 };
 
-static int collect(const struct pk_note_block *b, void *arg, struct pk_err *err)
+static int collect(const struct note_block *b, void *arg, struct pk_err *err)
 {
     (void)err;
     struct seen *s = arg;
@@ -34,7 +34,7 @@ static void parses_a_full_block(void **state)
                     "alt: 1100 995\nrisk: exposure: plain-text passwords\n";
     struct seen s = {0};
     struct pk_err err = {0};
-    assert_int_equal(pk_notes_parse(t, strlen(t), "t.txt", collect, &s, &err), 0);
+    assert_int_equal(notes_parse(t, strlen(t), "t.txt", collect, &s, &err), 0);
     assert_int_equal(s.blocks, 1);
     assert_int_equal(s.last.port, 110);
     assert_int_equal(s.last.proto_mask, PK_PROTO_MASK(PK_TCP));
@@ -49,7 +49,7 @@ static void bad(const char *text, const char *expect_in_msg)
 {
     struct seen s = {0};
     struct pk_err err = {0};
-    assert_int_equal(pk_notes_parse(text, strlen(text), "n.txt", collect, &s, &err), PK_EINVAL);
+    assert_int_equal(notes_parse(text, strlen(text), "n.txt", collect, &s, &err), PK_EINVAL);
     if (!strstr(err.msg, expect_in_msg))
         fail_msg("message '%s' lacks '%s'", err.msg, expect_in_msg);
 }
