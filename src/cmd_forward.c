@@ -183,42 +183,24 @@ static struct pk_fw_config *load_config(struct fwd_cli *c, struct pk_err *err)
     return cfg;
 }
 
-static const char *duration(uint64_t ms, char *buf, size_t size)
-{
-    if (ms % 1000 == 0)
-        snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
-    else
-        snprintf(buf, size, "%llums", (unsigned long long)ms);
-    return buf;
-}
-
-static void print_acl(const struct pk_acl *acl, const char *allow_fmt, const char *deny_fmt)
-{
-    for (int allow = 1; allow >= 0; allow--) {
-        for (size_t i = 0; i < pk_acl_count(acl, allow); i++) {
-            char cidr[64];
-            pk_cidr_format(pk_acl_get(acl, allow, i), cidr, sizeof cidr);
-            printf(allow ? allow_fmt : deny_fmt, cidr);
-        }
-    }
-}
-
 /* --check: the rules as a config file that parses back to the same. */
-static void print_rules(const struct pk_fw_config *cfg)
+static int print_rules(const struct pk_fw_config *cfg)
 {
-    print_acl(pk_fw_config_acl_const(cfg), "allow %s\n", "deny %s\n");
-    for (size_t i = 0; i < pk_fw_config_count(cfg); i++) {
-        const struct pk_fw_rule *r = pk_fw_config_rule(cfg, i);
-        char l[PK_FW_ADDRSTRLEN], t[PK_FW_ADDRSTRLEN], ct[32], it[32];
-        pk_fw_addr_format(&r->listen, l, sizeof l);
-        pk_fw_addr_format(&r->target, t, sizeof t);
-        static const char *const copy[] = {"auto", "splice", "read"};
-        printf("%-22s %-22s %s connect-timeout=%s idle-timeout=%s max-conns=%u copy=%s", l, t,
-               pk_proto_name(r->proto), duration(r->connect_timeout_ms, ct, sizeof ct),
-               duration(r->idle_timeout_ms, it, sizeof it), r->max_conns, copy[r->copy]);
-        print_acl(r->acl, " allow=%s", " deny=%s");
-        putchar('\n');
+    struct pk_buf out = PK_BUF_INIT;
+    int rc = pk_fw_config_format(cfg, &out);
+    if (rc == 0 && out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
+        rc = PK_EIO;
+    pk_buf_free(&out);
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = PK_EIO;
+    if (rc < 0) {
+        struct pk_err err = {0};
+        pk_err_set(&err, rc, rc == PK_ENOMEM ? "out of memory" : "cannot write the rules: %s",
+                   strerror(errno));
+        cli_lib_error("forward", &err);
+        return CLI_FAIL;
     }
+    return CLI_OK;
 }
 
 /* ---- signals ---- */
@@ -310,10 +292,8 @@ static int push_arg(char ***v, size_t *n, char *arg)
 
 static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
 {
-    if (check) {
-        print_rules(cfg);
-        return CLI_OK;
-    }
+    if (check)
+        return print_rules(cfg);
     signal(SIGPIPE, SIG_IGN);
     pk_fw_raise_nofile();
     sigset_t set;
@@ -412,13 +392,7 @@ int cmd_forward(int argc, char **argv)
             break;
         }
         case OPT_COPY:
-            if (strcmp(optarg, "auto") == 0)
-                c.defaults.copy = PK_FW_COPY_AUTO;
-            else if (strcmp(optarg, "splice") == 0)
-                c.defaults.copy = PK_FW_COPY_SPLICE;
-            else if (strcmp(optarg, "read") == 0)
-                c.defaults.copy = PK_FW_COPY_READ;
-            else
+            if (pk_fw_copy_parse(optarg, strlen(optarg), &c.defaults.copy) < 0)
                 rc = cli_usage_error("forward", "--copy: expected auto, splice or read, got '%s'",
                                      optarg);
             break;

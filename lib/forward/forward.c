@@ -3,6 +3,7 @@
 #include "forward/forward_impl.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,11 @@
 #define ACCEPT_PAUSE_US 100000       /* after EMFILE: let connections end first */
 #define DENY_LOG_QUIET_US 10000000   /* one log line per denied UDP client per 10 s */
 #define FD_WARN_QUIET_US 10000000    /* and one about running out of descriptors */
+/* Descriptors kept out of the connection budget: stdio, the loop, the log,
+ * signalfd, a resolver, and spares to accept a client over the limit and
+ * close it at once. Listeners come on top. */
+#define FD_RESERVE 16
+#define DEFAULT_UDP_BUFFER (4u << 20)
 
 uint64_t fw_unix_us(void)
 {
@@ -71,13 +77,66 @@ static bool quiet_repeat(struct pk_fw *fw, struct fw_listener *l, const struct s
     return false;
 }
 
+static size_t units_used(const struct pk_fw *fw)
+{
+    return 2 * fw_tcp_count(fw) + fw_udp_count(fw);
+}
+
+static void compute_budget(struct pk_fw *fw)
+{
+    if (fw->opts.max_conns) {
+        fw->budget = 2 * fw->opts.max_conns;
+        return;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) {
+        fw->budget = SIZE_MAX;
+        return;
+    }
+    size_t listeners = 0;
+    for (struct fw_listener *l = fw->listeners; l; l = l->next)
+        listeners++;
+    /* Splice pipes are not reserved: without a descriptor for one, a
+     * connection copies through memory instead. */
+    size_t reserve = FD_RESERVE + listeners;
+    fw->budget = rl.rlim_cur > reserve + 2 ? (size_t)rl.rlim_cur - reserve : 2;
+}
+
+void fw_log_open(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
+{
+    struct pk_fw_event ev = {
+        .kind = PK_FW_EV_OPEN, .proto = l->rule.proto, .line = l->rule.line, .client = client,
+        .listen = &l->bound.sa, .target = (const struct sockaddr *)&l->rule.target.ss,
+        .start_unix_us = fw_unix_us(),
+    };
+    fw_log(fw, &ev);
+}
+
+void fw_udp_buffers(struct pk_fw *fw, int fd)
+{
+    int want = (int)(fw->opts.udp_buffer ? fw->opts.udp_buffer : DEFAULT_UDP_BUFFER);
+    /* The FORCE variants pass rmem_max/wmem_max with CAP_NET_ADMIN; without
+     * it the plain ones give what the kernel allows. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+}
+
+int fw_bind_source(const struct fw_listener *l, int fd)
+{
+    if (!l->rule.has_source)
+        return 0;
+    return bind(fd, (const struct sockaddr *)&l->rule.source.ss, l->rule.source.len);
+}
+
 bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
 {
     struct pk_fw_event ev = {
         .proto = l->rule.proto, .line = l->rule.line, .client = client, .listen = &l->bound.sa,
         .target = (const struct sockaddr *)&l->rule.target.ss,
     };
-    char why[64];
+    char why[160];
     bool global_ok = pk_acl_permits(fw->acl, client);
     if (!global_ok || !pk_acl_permits(l->rule.acl, client)) {
         fw->denied++;
@@ -93,6 +152,25 @@ bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *cl
         if (quiet_repeat(fw, l, client))
             return false;
         snprintf(why, sizeof why, "max-conns %u reached", l->rule.max_conns);
+        ev.kind = PK_FW_EV_LIMIT;
+        ev.reason = why;
+        fw_log(fw, &ev);
+        return false;
+    }
+    size_t need = l->rule.proto == PK_UDP ? 1 : 2;
+    if (units_used(fw) + need > fw->budget) {
+        fw->limited++;
+        /* A crowd is over the limit at once: one line per quiet period. */
+        uint64_t now = pk_loop_now(fw->loop);
+        if (fw->limit_warned_us && now - fw->limit_warned_us < FD_WARN_QUIET_US)
+            return false;
+        fw->limit_warned_us = now;
+        if (fw->opts.max_conns)
+            snprintf(why, sizeof why, "forwarder max-conns %zu reached", fw->opts.max_conns);
+        else
+            snprintf(why, sizeof why,
+                     "%zu connections at once reached (from the open-file limit, ulimit -n); "
+                     "new clients are reset", fw->budget / 2);
         ev.kind = PK_FW_EV_LIMIT;
         ev.reason = why;
         fw_log(fw, &ev);
@@ -162,6 +240,8 @@ static int open_socket(struct fw_listener *l, int family, bool *no_family, struc
         else
             setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
     }
+    if (udp)
+        fw_udp_buffers(l->fw, fd);
     l->fd = fd;
     return 0;
 }
@@ -308,6 +388,7 @@ int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err 
         listener_close(fw, l, "reload");
     }
     fw->listeners = list;
+    compute_budget(fw);
     for (size_t i = 0; i < n; i++)
         if (fresh[i])
             log_listen(fw, fresh[i]);
@@ -454,6 +535,7 @@ void pk_fw_stats(const struct pk_fw *fw, struct pk_fw_stats *out)
     out->tcp_conns = fw_tcp_count(fw);
     out->udp_sessions = fw_udp_count(fw);
     fw_tcp_pipe_stats(fw, &out->pipes_busy, &out->pipes_idle);
+    out->max_conns = fw->budget / 2;
     out->accepted = fw->accepted;
     out->denied = fw->denied;
     out->limited = fw->limited;
