@@ -332,14 +332,8 @@ static enum pk_reason default_reason(enum pk_proto proto, enum pk_port_state st)
 
 static int add_detail(struct scan_host *h, const struct scan_detail *d)
 {
-    if (h->ndetails == h->details_cap) {
-        size_t cap = h->details_cap ? h->details_cap * 2 : 8;
-        struct scan_detail *v = realloc(h->details, cap * sizeof *v);
-        if (!v)
-            return -1;
-        h->details = v;
-        h->details_cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(h->details, h->details_cap, h->ndetails + 1, 8) < 0)
+        return -1;
     h->details[h->ndetails++] = *d;
     return 0;
 }

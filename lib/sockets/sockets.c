@@ -2,6 +2,7 @@
  * /proc/net) while another thread reads /proc/PID/fd, then tie sockets to
  * processes, apply the filters and name the owners. */
 #include "portkit/sockets.h"
+#include "portkit/buf.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -93,14 +94,8 @@ const struct pk_sock *pk_socklist_get(const struct pk_socklist *l, size_t i)
 
 int pk_socklist_add(struct pk_socklist *l, const struct pk_sock *s)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        struct pk_sock *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return PK_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 256) < 0)
+        return PK_ENOMEM;
     struct pk_sock *d = &l->v[l->n++];
     *d = *s;
     d->pid = -1;
