@@ -14,7 +14,8 @@
  * length, sequence 0) holding either the v10 handshake, whose first field
  * is the NUL-terminated server version, or an error packet (0xFF, code,
  * message), e.g. "Host ... is not allowed to connect". */
-static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_mysql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                     size_t n, struct pk_service_id *out)
 {
     if (n < 5)
         return PK_ID_NONE;
@@ -87,7 +88,8 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
 /* Telnet servers open with option negotiation: IAC (255) then WILL, WONT,
  * DO or DONT (251-254) and an option (RFC 854). The text after the
  * negotiation, if any, is the login banner. */
-static enum pk_id_status ident_telnet(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_telnet(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                      size_t n, struct pk_service_id *out)
 {
     if (n < 3 || d[0] != 0xFF || d[1] < 0xFB || d[1] > 0xFE)
         return PK_ID_NONE;
@@ -112,8 +114,11 @@ static enum pk_id_status ident_telnet(const uint8_t *d, size_t n, struct pk_serv
 
 /* PostgreSQL answers an SSLRequest with one byte: 'S' (TLS next) or 'N';
  * very old servers send an ErrorResponse ('E', length, fields). */
-static enum pk_id_status ident_pgsql(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_pgsql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                     size_t n, struct pk_service_id *out)
 {
+    if (sent != PK_PROBE_PGSQL)
+        return PK_ID_NONE;
     if (n == 1 && (d[0] == 'S' || d[0] == 'N')) {
         BN_SET(out, service, "postgresql");
         BN_SET(out, product, "PostgreSQL");
@@ -140,47 +145,12 @@ static enum pk_id_status ident_pgsql(const uint8_t *d, size_t n, struct pk_servi
     return PK_ID_NONE;
 }
 
-void dns_product(const char *txt, size_t len, struct pk_service_id *out)
-{
-    const uint8_t *t = (const uint8_t *)txt;
-    if (len == 0)
-        return;
-    if (bn_has_prefix(t, len, "dnsmasq-")) {
-        BN_SET(out, product, "dnsmasq");
-        BN_FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
-    } else if (bn_has_prefix(t, len, "unbound ")) {
-        BN_SET(out, product, "Unbound");
-        BN_FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
-    } else if (bn_has_prefix(t, len, "PowerDNS")) {
-        BN_SET(out, product, "PowerDNS");
-        const uint8_t *v;
-        size_t vn = 0;
-        for (size_t i = 8; i < len && !vn; i++)
-            if (t[i] >= '0' && t[i] <= '9' && t[i - 1] == ' ') {
-                v = t + i;
-                vn = bn_version_len(v, len - i);
-            }
-        if (vn)
-            BN_FIELD(out, version, v, vn);
-    } else if (bn_has_prefix(t, len, "Knot DNS ")) {
-        BN_SET(out, product, "Knot DNS");
-        BN_FIELD(out, version, t + 9, bn_version_len(t + 9, len - 9));
-    } else if (len > 2 && t[0] == '9' && t[1] == '.') {
-        /* BIND answers its bare version, e.g. "9.18.28-1~deb12u2-Debian" */
-        BN_SET(out, product, "ISC BIND");
-        const uint8_t *dash = memchr(t, '-', len);
-        size_t cut = dash ? (size_t)(dash - t) : len;
-        BN_FIELD(out, version, t, cut);
-        if (dash)
-            BN_FIELD(out, extra, dash + 1, len - cut - 1);
-    } else {
-        BN_FIELD(out, extra, t, len);
-    }
-}
-
 /* DNS over TCP: a 2-byte length, then a response to our version.bind query. */
-static enum pk_id_status ident_dns_tcp(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_dns_tcp(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                       size_t n, struct pk_service_id *out)
 {
+    if (sent != PK_PROBE_DNS)
+        return PK_ID_NONE;
     if (n < 2)
         return PK_ID_MORE;
     size_t mlen = bn_get16(d);
@@ -203,7 +173,8 @@ static enum pk_id_status ident_dns_tcp(const uint8_t *d, size_t n, struct pk_ser
 
 /* AMQP brokers answer anything that is not their protocol header with
  * their own: "AMQP" 0 0 9 1 (0-9-1) or "AMQP" 0 1 0 0 (1.0). */
-static enum pk_id_status ident_amqp(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_amqp(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                    size_t n, struct pk_service_id *out)
 {
     if (n < 8 || memcmp(d, "AMQP", 4) != 0 || d[5] > 9 || d[6] > 9 || d[7] > 9)
         return PK_ID_NONE;
@@ -217,44 +188,11 @@ static enum pk_id_status ident_amqp(const uint8_t *d, size_t n, struct pk_servic
     return PK_ID_MATCH;
 }
 
-typedef enum pk_id_status recogniser_fn(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                        size_t n, struct pk_service_id *out);
-
-static enum pk_id_status r_tls(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                               struct pk_service_id *out)
-{
-    return bn_ident_tls(d, n, out);
-}
-static enum pk_id_status r_mysql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                 size_t n, struct pk_service_id *out)
-{
-    return ident_mysql(d, n, out);
-}
-static enum pk_id_status r_telnet(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                  size_t n, struct pk_service_id *out)
-{
-    return ident_telnet(d, n, out);
-}
-static enum pk_id_status r_amqp(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                                struct pk_service_id *out)
-{
-    return ident_amqp(d, n, out);
-}
-static enum pk_id_status r_pgsql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                 size_t n, struct pk_service_id *out)
-{
-    return sent == PK_PROBE_PGSQL ? ident_pgsql(d, n, out) : PK_ID_NONE;
-}
-static enum pk_id_status r_dns(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                               struct pk_service_id *out)
-{
-    return sent == PK_PROBE_DNS ? ident_dns_tcp(d, n, out) : PK_ID_NONE;
-}
-
 /* Order matters: self-describing formats first, then answers to our probe,
  * then text, whose loose patterns must not shadow a binary match. */
-static recogniser_fn *const recognisers[] = {r_tls, r_mysql, r_telnet, r_amqp, r_pgsql, r_dns,
-                                             bn_ident_text};
+static bn_recogniser_fn *const recognisers[] = {
+    bn_ident_tls, ident_mysql, ident_telnet, ident_amqp, ident_pgsql, ident_dns_tcp, bn_ident_text,
+};
 
 enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const void *data,
                                      size_t len, const char *fallback, struct pk_service_id *out)

@@ -74,13 +74,18 @@ bool bn_is_text(const uint8_t *d, size_t n); /* mostly printable: worth a banner
 /* Recognisers. Each returns PK_ID_NONE when the bytes are not its
  * protocol (and leaves out alone), otherwise fills out and says MORE or
  * MATCH. `sent` is the probe the bytes answer. */
-enum pk_id_status bn_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out);
-enum pk_id_status bn_ident_text(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                                struct pk_service_id *out);
+/* Every recogniser has this shape, so pk_banner_identify walks one table:
+ * given what was sent (if anything) to port and the bytes that came back,
+ * PK_ID_MATCH (out filled), PK_ID_MORE (need more bytes), PK_ID_NONE (not
+ * this protocol). */
+typedef enum pk_id_status bn_recogniser_fn(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                           size_t n, struct pk_service_id *out);
+
+bn_recogniser_fn bn_ident_tls;
+bn_recogniser_fn bn_ident_text;
 enum pk_id_status bn_ident_http(const uint8_t *d, size_t n, struct pk_service_id *out);
 
 /* Product and version from a version.bind TXT answer (raw bytes). */
-void dns_product(const char *txt, size_t len, struct pk_service_id *out);
 
 /* TLS ClientHello (banner_tls.c). */
 int bn_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t cap);

@@ -322,7 +322,8 @@ static enum pk_id_status server_hello(const uint8_t *h, size_t n, unsigned recor
     return PK_ID_MATCH;
 }
 
-enum pk_id_status bn_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out)
+enum pk_id_status bn_ident_tls(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
+                               struct pk_service_id *out)
 {
     if (n < 3 || (d[0] != 0x16 && d[0] != 0x15) || d[1] != 0x03 || d[2] > 0x04)
         return PK_ID_NONE;

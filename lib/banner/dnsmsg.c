@@ -140,3 +140,43 @@ bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t ql
     }
     return true;
 }
+
+/* The product and version a version.bind TXT answer names (BIND answers
+ * its bare version number, others prefix their name). */
+void dns_product(const char *txt, size_t len, struct pk_service_id *out)
+{
+    const uint8_t *t = (const uint8_t *)txt;
+    if (len == 0)
+        return;
+    if (bn_has_prefix(t, len, "dnsmasq-")) {
+        BN_SET(out, product, "dnsmasq");
+        BN_FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
+    } else if (bn_has_prefix(t, len, "unbound ")) {
+        BN_SET(out, product, "Unbound");
+        BN_FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
+    } else if (bn_has_prefix(t, len, "PowerDNS")) {
+        BN_SET(out, product, "PowerDNS");
+        const uint8_t *v;
+        size_t vn = 0;
+        for (size_t i = 8; i < len && !vn; i++)
+            if (t[i] >= '0' && t[i] <= '9' && t[i - 1] == ' ') {
+                v = t + i;
+                vn = bn_version_len(v, len - i);
+            }
+        if (vn)
+            BN_FIELD(out, version, v, vn);
+    } else if (bn_has_prefix(t, len, "Knot DNS ")) {
+        BN_SET(out, product, "Knot DNS");
+        BN_FIELD(out, version, t + 9, bn_version_len(t + 9, len - 9));
+    } else if (len > 2 && t[0] == '9' && t[1] == '.') {
+        /* BIND answers its bare version, e.g. "9.18.28-1~deb12u2-Debian" */
+        BN_SET(out, product, "ISC BIND");
+        const uint8_t *dash = memchr(t, '-', len);
+        size_t cut = dash ? (size_t)(dash - t) : len;
+        BN_FIELD(out, version, t, cut);
+        if (dash)
+            BN_FIELD(out, extra, dash + 1, len - cut - 1);
+    } else {
+        BN_FIELD(out, extra, t, len);
+    }
+}
