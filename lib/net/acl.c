@@ -1,4 +1,5 @@
 #include "portkit/acl.h"
+#include "portkit/buf.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -101,14 +102,8 @@ int pk_acl_add(struct pk_acl *acl, bool allow, const char *pattern, size_t len,
                           QUOTE(pattern, len));
     }
     struct entry_list *l = allow ? &acl->allow : &acl->deny;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        struct acl_entry *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 8) < 0)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
     l->v[l->n++] = e;
     return 0;
 }
