@@ -188,7 +188,10 @@ int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err 
         if (rc < 0 && r->line) {
             char msg[PK_ERR_MSG_MAX];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            int sys = err ? err->sys_errno : 0;
             pk_err_set(err, rc, "rule on line %u: %s", r->line, msg);
+            if (err)
+                err->sys_errno = sys; /* EADDRINUSE or EACCES, for the caller to explain */
         }
     }
     if (rc < 0) {

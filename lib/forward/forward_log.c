@@ -165,7 +165,7 @@ bool pk_fw_event_format_rinetd(const struct pk_fw_event *ev, uint64_t now_unix_u
     unsigned long long in = ev->kind == PK_FW_EV_END ? ev->bytes_up : 0;
     unsigned long long out = ev->kind == PK_FW_EV_END ? ev->bytes_down : 0;
     if (common)
-        pk_buf_printf(b, "%s - - [%s%c%02ld%02ld] \"GET /rinetd-services/%s/%u/%s/%u/%s HTTP/1.0\" "
+        pk_buf_printf(b, "%s - - [%s %c%02ld%02ld] \"GET /rinetd-services/%s/%u/%s/%u/%s HTTP/1.0\" "
                       "200 %llu - - - %llu", client, ts, sign, off / 60, off % 60, from, from_port,
                       to, to_port, rinetd_result(ev), out, in);
     else
