@@ -155,7 +155,8 @@ PK_EXPORT bool pk_fw_config_logcommon(const struct pk_fw_config *cfg);
 PK_EXPORT const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg);
 /* Writes cfg as a config file that pk_fw_config_parse reads back to the
  * same configuration (what `forward -n` prints): file-wide settings, global
- * allow/deny, then one line per rule with every option spelled out.
+ * allow/deny, then one line per rule with every option spelled out, each
+ * followed by its own allow/deny lines.
  * Returns 0 or PK_ENOMEM. */
 PK_EXPORT int pk_fw_config_format(const struct pk_fw_config *cfg, struct pk_buf *out);
 

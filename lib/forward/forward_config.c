@@ -441,7 +441,7 @@ static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_
 {
     const char *p = s + strlen(word);
     const char *end = s + len;
-    while (p < end && (*p == ' ' || *p == '\t'))
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
         p++;
     while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
         end--;
@@ -453,7 +453,7 @@ static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_
         end = q;
     } else if (p < end && memchr(p, '#', (size_t)(end - p))) {
         end = memchr(p, '#', (size_t)(end - p));
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
             end--;
     }
     if (p == end)
