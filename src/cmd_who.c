@@ -311,7 +311,7 @@ int cmd_who(int argc, char **argv)
     if (pk_socklist_count(l) == 0) {
         pk_socklist_free(l);
         if (!quiet && !json)
-            fprintf(stderr, "portkit: who: nothing holds port %u%s: it is free\n", q.port, proto_txt);
+            cli_message("who", "nothing holds port %u%s: it is free", q.port, proto_txt);
         return CLI_NOTFOUND;
     }
     int rc = CLI_OK;
