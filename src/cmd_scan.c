@@ -285,9 +285,11 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_FORCE: c->force = true; return 0;
     case OPT_TOP: return set_count("--top-ports", optarg, 1, 65535, &c->top_ports);
     case OPT_EXPORTS: c->exclude_ports = optarg; return 0;
-    case OPT_RATE:
-        return set_rate(strstr(argv[optind - 1], "--rate") == argv[optind - 1] ? "--rate" : "--max-rate",
-                        optarg, &c->cfg.rate);
+    case OPT_RATE: {
+        /* name the option as typed: --rate V, --rate=V, or --max-rate */
+        const char *typed = optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2] : argv[optind - 1];
+        return set_rate(strncmp(typed, "--rate", 6) == 0 ? "--rate" : "--max-rate", optarg, &c->cfg.rate);
+    }
     case OPT_MINRATE: return set_rate("--min-rate", optarg, &c->min_rate);
     case OPT_INFLIGHT: return set_count("--max-inflight", optarg, 1, 1u << 20, &c->cfg.max_inflight);
     case OPT_HOSTINFLIGHT:
