@@ -78,8 +78,9 @@ static int parse_states(const char *arg, unsigned *mask)
 /* "80,443,ssh,8000-8100" into the port set, added to what is there. */
 static int add_ports(const char *opt, const char *arg, uint64_t *set)
 {
-    if (!*arg)
-        return cli_usage_error("ls", "%s needs a port, e.g. %s 443", opt, opt);
+    size_t n = strlen(arg);
+    if (!n || arg[0] == ',' || arg[n - 1] == ',' || strstr(arg, ",,"))
+        return cli_usage_error("ls", "%s: '%s' has an empty item (e.g. %s 80,443)", opt, arg, opt);
     char *copy = strdup(arg);
     if (!copy)
         return CLI_FAIL;
