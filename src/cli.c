@@ -207,6 +207,18 @@ int cli_parse_duration(const char *verb, const char *opt, const char *s, uint64_
     return 0;
 }
 
+int cli_write_errno;
+
+int cli_write(FILE *stream, const void *data, size_t len)
+{
+    if (len && fwrite(data, 1, len, stream) != len) {
+        if (errno)
+            cli_write_errno = errno;
+        return -1;
+    }
+    return 0;
+}
+
 int cli_check_output(const char *verb)
 {
     /* ferror stays set after a failed flush, fflush reports one that fails
@@ -215,7 +227,7 @@ int cli_check_output(const char *verb)
     int flushed = fflush(stdout);
     if (flushed == 0 && !ferror(stdout))
         return 0;
-    int e = errno;
+    int e = errno ? errno : cli_write_errno;
     cli_message(verb, "writing standard output failed%s%s", e ? ": " : "", e ? strerror(e) : "");
     return CLI_FAIL;
 }

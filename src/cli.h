@@ -45,6 +45,10 @@ int cli_parse_duration(const char *verb, const char *opt, const char *s, uint64_
 /* After a verb: stdout flushed, or one line saying the write failed and
  * CLI_FAIL (a full disk or a closed pipe must not look like success). */
 int cli_check_output(const char *verb);
+/* fwrite that remembers why a write failed (the errno is gone by the time
+ * main reports it); 0 or -1. */
+int cli_write(FILE *stream, const void *data, size_t len);
+extern int cli_write_errno;
 /* getopt_long's failures in the one-line form. Verbs run getopt_long with
  * opterr = 0 and an optstring starting with ':'; opt is what it returned
  * ('?' or ':'). Returns CLI_USAGE. */

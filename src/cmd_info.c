@@ -75,7 +75,7 @@ static double frequency(struct info_ctx *c, unsigned port, enum pk_proto proto)
 static void flush_out(struct info_ctx *c, bool force)
 {
     if (c->out.len && (force || c->out.len > 1 << 16)) {
-        fwrite(c->out.data, 1, c->out.len, c->stream);
+        cli_write(c->stream, c->out.data, c->out.len);
         pk_buf_reset(&c->out);
     }
 }

@@ -242,7 +242,7 @@ static void print_json(struct sockrow_ctx *c, const struct pk_socklist *l, const
         pk_buf_free(&h.cmdline);
     }
     if (o.len)
-        fwrite(o.data, 1, o.len, c->stream);
+        cli_write(c->stream, o.data, o.len);
     pk_buf_free(&o);
 }
 

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rc = v->run(argc_verb, argv_verb);
     cli_registry_release();
-    if (cli_check_output(name) != 0 && rc != CLI_USAGE)
+    if (rc != CLI_FAIL && cli_check_output(name) != 0 && rc != CLI_USAGE)
         rc = CLI_FAIL;
     return rc;
 }

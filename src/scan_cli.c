@@ -199,8 +199,7 @@ static uint64_t derived_seed(const struct scan_cli *c)
 static long write_file(void *arg, const void *data, size_t len)
 {
     FILE *f = arg;
-    size_t n = fwrite(data, 1, len, f);
-    return n == len ? (long)n : -1;
+    return cli_write(f, data, len) == 0 ? (long)len : -1;
 }
 
 static const struct pk_output_module *module_for(char kind)
@@ -462,8 +461,11 @@ int scan_cli_finish(struct scan_cli *c)
         struct pk_err err = {0};
         bool ok = pk_output_end(c->outs[i].out, &st, &err) == 0 && fflush(c->outs[i].f) == 0;
         if (!ok) {
+            int e = cli_write_errno ? cli_write_errno : errno;
             cli_message("scan", "writing %s failed: %s",
-                        c->outs[i].is_stdout ? "standard output" : c->outs[i].path, strerror(errno));
+                        c->outs[i].is_stdout ? "standard output" : c->outs[i].path, strerror(e));
+            if (c->outs[i].is_stdout)
+                clearerr(stdout); /* said once: main need not say it again */
             rc = CLI_FAIL;
         }
         if (close_output(&c->outs[i], i, ok && !c->failed) != 0)

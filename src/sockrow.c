@@ -295,7 +295,7 @@ static void print_summary(struct sockrow_ctx *c, const struct pk_socklist *l,
 static void flush_buf(struct sockrow_ctx *c, struct pk_buf *o, bool force)
 {
     if (o->len && (force || o->len >= 1 << 16)) {
-        fwrite(o->data, 1, o->len, c->stream);
+        cli_write(c->stream, o->data, o->len);
         pk_buf_reset(o);
     }
 }
