@@ -79,7 +79,7 @@ void usage_scan(FILE *out)
             "an input, or a symlink another user planted in a shared /tmp, is refused.\n"
             "-iL and --excludefile read at most 64 MiB.\n"
             "Not supported: -sS (needs raw sockets; -sT finds the same open ports), -A, -O,\n"
-            "--script (use -sV), -d/--packet-trace (use -v, --reason), --host-timeout.\n\n"
+            "--script, -sC (use -sV), -d/--packet-trace (use -v, --reason), --host-timeout.\n\n"
             "Examples:\n"
             "  portkit scan 192.0.2.7                  the top 1000 TCP ports\n"
             "  portkit scan -p- --json 192.0.2.7       every TCP port, JSON Lines\n"
