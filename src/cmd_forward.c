@@ -438,11 +438,8 @@ int cmd_forward(int argc, char **argv)
             idle_set = true;
             break;
         case OPT_MAX_CONNS: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || errno || v > 1000000000ul || optarg[0] == '-')
-                rc = cli_usage_error("forward", "--max-conns: expected a number, got '%s'", optarg);
+            unsigned long long v = 0;
+            rc = cli_parse_uint("forward", "--max-conns", optarg, 0, 1000000000ull, &v);
             c.defaults.max_conns = (unsigned)v;
             break;
         }

@@ -69,7 +69,7 @@ bool fwcli_socat_hint(const char *listen, const char *target)
     const struct socat_kind *lk = socat_kind(listen), *tk = socat_kind(target);
     if (!lk && !tk)
         return false;
-    char body[256], l[256], t[280];
+    char body[256], l[260], t[280];
     const char *bad = lk ? listen : target;
     bool udp = (lk && lk->udp) || (tk && tk->udp);
     if (lk) {

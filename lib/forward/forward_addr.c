@@ -1,5 +1,6 @@
 /* LISTEN/TARGET addresses and option durations as users write them. */
 #include "portkit/forward.h"
+#include "portkit/duration.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -210,52 +211,5 @@ bool pk_fw_addr_equal(const struct pk_fw_addr *a, const struct pk_fw_addr *b)
 
 int pk_fw_duration_parse(const char *s, size_t len, uint64_t *ms, struct pk_err *err)
 {
-    /* Thirty days: long enough for any timeout, short enough that
-     * microsecond arithmetic on it never overflows. */
-    const uint64_t max_ms = 30ull * 24 * 3600 * 1000;
-    size_t i = 0;
-    uint64_t whole = 0, frac = 0, frac_div = 1;
-    bool digits = false;
-    while (i < len && isdigit((unsigned char)s[i])) {
-        whole = whole * 10 + (uint64_t)(s[i] - '0');
-        if (whole > max_ms)
-            goto bad;
-        digits = true;
-        i++;
-    }
-    if (i < len && s[i] == '.') {
-        i++;
-        while (i < len && isdigit((unsigned char)s[i])) {
-            if (frac_div < 1000000) {
-                frac = frac * 10 + (uint64_t)(s[i] - '0');
-                frac_div *= 10;
-            }
-            digits = true;
-            i++;
-        }
-    }
-    if (!digits)
-        goto bad;
-    uint64_t unit_ms;
-    size_t rest = len - i;
-    if (rest == 0 || (rest == 1 && s[i] == 's'))
-        unit_ms = 1000;
-    else if (rest == 2 && s[i] == 'm' && s[i + 1] == 's')
-        unit_ms = 1;
-    else if (rest == 1 && s[i] == 'm')
-        unit_ms = 60000;
-    else if (rest == 1 && s[i] == 'h')
-        unit_ms = 3600000;
-    else
-        goto bad;
-    uint64_t total = whole * unit_ms + frac * unit_ms / frac_div;
-    if (whole > max_ms / unit_ms || total > max_ms)
-        return pk_err_set(err, PK_EINVAL, "duration '%.*s' is too long (at most 30 days)",
-                          (int)(len > 40 ? 40 : len), s);
-    *ms = total;
-    return 0;
-bad:
-    return pk_err_set(err, PK_EINVAL,
-                      "bad duration '%.*s' (seconds, or a number with ms, s, m or h)",
-                      (int)(len > 40 ? 40 : len), s);
+    return pk_duration_parse(s, len, 0, ms, err);
 }
