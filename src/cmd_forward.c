@@ -18,6 +18,7 @@
 #include "portkit/forward.h"
 #include "portkit/json.h"
 #include "portkit/loop.h"
+#include "portkit/safefile.h"
 
 void usage_forward(FILE *out)
 {
@@ -165,7 +166,7 @@ static int open_log(struct fwd_cli *c)
         return 0;
     }
     struct pk_err err = {0};
-    int fd = fwcli_open_log(c->log_path, &err);
+    int fd = pk_file_open_append(c->log_path, &err);
     if (fd < 0) {
         snprintf(c->log_error, sizeof c->log_error, "%s", err.msg);
         return -1;
