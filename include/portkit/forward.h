@@ -24,14 +24,16 @@
 #include <sys/socket.h>
 
 #include "portkit/acl.h"
+#include "portkit/addr.h"
 #include "portkit/buf.h"
 #include "portkit/error.h"
 #include "portkit/loop.h"
-#include "portkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct pk_registry;
 
 /* ---- addresses ------------------------------------------------------------ */
 

@@ -1,6 +1,7 @@
 /* LISTEN/TARGET addresses and option durations as users write them. */
 #include "portkit/forward.h"
 #include "portkit/duration.h"
+#include "portkit/registry.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

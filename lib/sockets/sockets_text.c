@@ -211,8 +211,11 @@ void pk_sock_annotate(const struct pk_registry *reg, const struct pk_hostinfo *h
 
 char *pk_sock_addr_str(int family, const unsigned char *addr, char *buf, size_t size)
 {
-    if (!inet_ntop(family == AF_INET ? AF_INET : AF_INET6, addr, buf, (socklen_t)size))
-        snprintf(buf, size, "?");
+    /* As the kernel reports it: a dual-stack socket's ::ffff:a.b.c.d stays
+     * visible, as ss shows it (the interface is printed separately). */
+    struct pk_addr a = {.family = family == AF_INET ? AF_INET : AF_INET6};
+    memcpy(a.bytes, addr, a.family == AF_INET ? 4 : 16);
+    pk_addr_format(&a, buf, size);
     return buf;
 }
 
