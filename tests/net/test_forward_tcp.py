@@ -104,6 +104,10 @@ class HalfClose(unittest.TestCase):
             self.assertEqual(recv_all(s), b"late reply " * 1000)
             s.close()
             ev = fw.wait_event(lambda e: e["event"] == "conn", what="conn end")[0]
+            # The forwarder can log the end before the handler's thread
+            # gets to record the last recv.
+            srv.wait_finished()
+            self.assertEqual(srv.errors, [])
             self.assertEqual(seen["up"], b"request")
             self.assertEqual(seen["tail"], b"")
             self.assertEqual((ev["up"], ev["down"], ev["end"]), (7, 11000, "closed"))
