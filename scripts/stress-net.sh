@@ -26,7 +26,7 @@ for ((i = 1; i <= rounds; i++)); do
     echo "round $i: passed"
   else
     echo "round $i: FAILED (see $log)"
-    grep -E '^ *[0-9]+ - ' "$log" | sed 's/^/  /'
+    grep -E '^[[:space:]]*[0-9]+ - ' "$log" | sed 's/^/  /'
     failed=1
   fi
   kill "$hog" 2>/dev/null
