@@ -66,6 +66,7 @@ class Transfer(unittest.TestCase):
             self.assertEqual(sorted(e["up"] for e in ends), sorted(r[2] for r in results))
             self.assertEqual(sorted(e["down"] for e in ends), sorted(r[3] for r in results))
             self.assertEqual({e["end"] for e in ends}, {"closed"})
+            srv.wait_finished(clients)       # a handler's error may come after the log
             self.assertEqual(srv.errors, [])
             self.assertEqual(fw.stop(), 0)
 
