@@ -545,6 +545,32 @@ static void count_fire(struct pk_loop *loop, struct pk_timer *t, void *arg)
     ++*(unsigned *)arg;
 }
 
+/* A timer that re-arms itself with delay 0 fires once per iteration, not in
+ * a loop inside one pass (which would never return). */
+static unsigned rearm_count;
+static void rearm_zero(struct pk_loop *loop, struct pk_timer *t, void *arg)
+{
+    (void)arg;
+    if (++rearm_count < 1000)
+        pk_loop_timer_start(loop, t, 0);
+}
+
+static void zero_delay_rearm_waits_for_the_next_iteration(void **state)
+{
+    (void)state;
+    struct pk_loop *loop = new_loop();
+    struct pk_timer t;
+    pk_timer_init(&t, rearm_zero, NULL);
+    rearm_count = 0;
+    assert_int_equal(pk_loop_timer_start(loop, &t, 0), 0);
+    assert_true(pk_loop_once(loop, 0, NULL) >= 0);
+    assert_int_equal(rearm_count, 1);
+    assert_true(pk_loop_once(loop, 0, NULL) >= 0);
+    assert_int_equal(rearm_count, 2);
+    pk_loop_timer_stop(loop, &t);
+    pk_loop_free(loop);
+}
+
 static void once_waits_for_the_nearer_of_timer_and_max_wait(void **state)
 {
     (void)state;
@@ -607,6 +633,7 @@ int main(void)
         cmocka_unit_test(stop_ends_run_and_run_resumes),
         cmocka_unit_test(run_returns_when_nothing_is_left),
         cmocka_unit_test(once_waits_for_the_nearer_of_timer_and_max_wait),
+        cmocka_unit_test(zero_delay_rearm_waits_for_the_next_iteration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
