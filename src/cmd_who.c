@@ -117,7 +117,8 @@ static int build_groups(const struct pk_socklist *l, unsigned port, struct group
                 return CLI_FAIL;
         }
     }
-    qsort(g->v, g->n, sizeof *g->v, group_cmp);
+    if (g->n > 1)
+        qsort(g->v, g->n, sizeof *g->v, group_cmp);
     return 0;
 }
 
