@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "portkit/registry.h"
 
 void sockrow_init(struct sockrow_ctx *c, FILE *stream, const struct pk_registry *reg)
 {

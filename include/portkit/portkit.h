@@ -7,6 +7,7 @@
 
 #include "portkit/export.h"
 #include "portkit/acl.h"
+#include "portkit/addr.h"
 #include "portkit/banner.h"
 #include "portkit/buf.h"
 #include "portkit/duration.h"

@@ -12,13 +12,15 @@
 #include <stdint.h>
 
 #include "portkit/buf.h"
+#include "portkit/addr.h"
 #include "portkit/error.h"
 #include "portkit/hostinfo.h"
-#include "portkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct pk_registry;
 
 /* The kernel's own TCP state numbers (include/net/tcp_states.h), so masks
  * go to sock_diag unchanged. UDP uses ESTABLISHED (connected) and CLOSE
