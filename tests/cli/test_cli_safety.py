@@ -311,7 +311,7 @@ class Habits(unittest.TestCase):
             self.assertNotIn("127.0.0.1  rtt", cp.stdout)  # no line for a host with nothing open
             self.assertNotIn("Not shown", cp.stdout)
             for opt, hint in (("-A", "-sV"), ("-O", "-sV"), ("--script=http-title", "-sV"),
-                              ("-sS", "-sT"), ("-d", "-v"), ("--packet-trace", "--reason")):
+                              ("-d", "-v"), ("--packet-trace", "--reason")):
                 cp = run("scan", opt, "-p", "9", "127.0.0.1")
                 self.assertEqual(cp.returncode, 2)
                 self.assertIn(hint, cp.stderr)
