@@ -310,6 +310,11 @@ class Habits(unittest.TestCase):
             cp = run("scan", "-p", "9", "--open", "127.0.0.1")
             self.assertNotIn("127.0.0.1  rtt", cp.stdout)  # no line for a host with nothing open
             self.assertNotIn("Not shown", cp.stdout)
+            for fmt, host in (("-oX", "<host "), ("-oG", "Host:")):
+                cp = run("scan", "-p", "9", "--open", fmt, "-", "127.0.0.1")
+                self.assertNotIn(host, cp.stdout, fmt)
+                cp = run("scan", "-p", f"9,{lst.port}", "--open", fmt, "-", "127.0.0.1")
+                self.assertIn(host, cp.stdout, fmt)
             for opt, hint in (("-A", "-sV"), ("-O", "-sV"), ("--script=http-title", "-sV"),
                               ("-d", "-v"), ("--packet-trace", "--reason")):
                 cp = run("scan", opt, "-p", "9", "127.0.0.1")
