@@ -300,6 +300,41 @@ class Habits(unittest.TestCase):
                 child.kill()
                 child.wait()
 
+    def test_who_kill_asks_on_a_terminal(self):
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\n"
+                                  "s.listen()\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(child.stdout.readline())
+            for answer, stopped in ((b"n\n", False), (b"y\n", True)):
+                pid, fd = pty.fork()
+                if pid == 0:
+                    os.execv(pktest.PORTKIT, [pktest.PORTKIT, "who", "-k", str(port)])
+                out = b""
+                while b"[y/N]" not in out:
+                    out += os.read(fd, 4096)
+                os.write(fd, answer)
+                while True:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                _, status = os.waitpid(pid, 0)
+                if stopped:
+                    self.assertEqual(child.wait(timeout=10), -signal.SIGTERM, out)
+                else:
+                    time.sleep(0.2)
+                    self.assertIsNone(child.poll(), out)
+                    self.assertIn(b"nothing stopped", out)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
     def test_nmap_reason_open_and_refusals(self):
         lst = Listener()
         try:
