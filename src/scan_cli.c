@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,6 +230,9 @@ static int check_output_paths(struct scan_cli *c)
                 (strcmp(inputs[k][1], p) == 0 || pk_file_same(inputs[k][1], p)))
                 return cli_usage_error("scan", "-o%c %s would overwrite the %s input file", c->outs[i].kind,
                                        p, inputs[k][0]);
+        struct stat st;
+        if (stat(p, &st) == 0 && !S_ISREG(st.st_mode))
+            continue; /* /dev/null takes any number of outputs */
         for (int j = 0; j < i; j++)
             if (c->outs[j].path && (strcmp(c->outs[j].path, p) == 0 || pk_file_same(c->outs[j].path, p)))
                 return cli_usage_error("scan", "-o%c and -o%c both write %s", c->outs[j].kind, c->outs[i].kind, p);
