@@ -389,6 +389,7 @@ int cmd_scan(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal: same as Ctrl-C */
     if ((rc = scan_cli_prepare(&c)) != 0)
         return scan_cli_fail(&c, rc);
 
