@@ -375,6 +375,8 @@ static void on_tick(void *arg)
         pk_output_flush(c->outs[i].out);
     if (c->stdout_tty)
         fflush(stdout);
+    if (ferror(stdout) && c->scan)
+        pk_scan_stop(c->scan); /* nobody reads the results any more (a closed pipe) */
     if (!c->progress || !isatty(STDERR_FILENO) || !c->scan)
         return;
     struct pk_scan_stats st;
