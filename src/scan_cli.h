@@ -35,7 +35,7 @@ struct scan_cli {
     int family;
     bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
     bool open_only, reason;   /* --open, --reason */
-    bool min_rtt_given, max_rtt_given;
+    bool min_rtt_given, max_rtt_given; /* only two explicit RTT bounds can contradict */
     double min_rate;          /* --min-rate: checked against the ceiling */
     uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
     int verbose;
