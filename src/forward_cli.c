@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "portkit/addr.h"
 #include "portkit/hostinfo.h"
+#include "portkit/safefile.h"
 #include "portkit/sockets.h"
 
 /* ---- socat habits ---- */
@@ -241,29 +242,7 @@ int fwcli_write_pidfile(const char *path, struct pk_err *err)
 
 int fwcli_open_log(const char *path, struct pk_err *err)
 {
-    struct stat lst, dst;
-    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-        /* fs.protected_symlinks' rule, applied whatever the sysctl says: a
-         * link in a sticky world-writable directory is followed only when
-         * it belongs to us or to the directory's owner. */
-        char *copy = strdup(path);
-        bool unsafe = copy && stat(dirname(copy), &dst) == 0 && (dst.st_mode & S_ISVTX) &&
-                      (dst.st_mode & S_IWOTH) && lst.st_uid != geteuid() &&
-                      lst.st_uid != dst.st_uid;
-        free(copy);
-        if (!copy)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        if (unsafe)
-            return pk_err_set(err, PK_EINVAL,
-                              "%s is a symlink owned by uid %u in a sticky world-writable "
-                              "directory: not followed (the fs.protected_symlinks rule)",
-                              path, (unsigned)lst.st_uid);
-    } else {
-        flags |= O_NOFOLLOW; /* a link planted after the check is not followed */
-    }
-    int fd = open(path, flags, 0640);
-    if (fd < 0)
-        return pk_err_sys(err, "%s", path);
-    return fd;
+    /* the library applies fs.protected_symlinks' rule whatever the sysctl
+     * says, and never follows a link planted after its check */
+    return pk_file_open_append(path, err);
 }
