@@ -34,7 +34,7 @@ int scan_cli_add_output(struct scan_cli *c, char kind, const char *path)
         return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL and -oA", kind);
     if (c->nouts >= SCAN_CLI_MAX_OUTPUTS)
         return cli_usage_error("scan", "too many outputs (at most %d)", SCAN_CLI_MAX_OUTPUTS);
-    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = {.fd = -1}};
+    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = PK_OUTFILE_INIT};
     return 0;
 }
 

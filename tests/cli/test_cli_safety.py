@@ -161,6 +161,33 @@ class OutputsSurvive(Dir):
             self.assertEqual(f.read(), "old\n")
         self.assertEqual(os.listdir(self.dir), ["scan.xml"])
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run as another user")
+    def test_writable_file_in_a_locked_directory(self):
+        # nobody may write the file but not its directory: written in place,
+        # cut to length only at the end, untouched when the run fails first
+        os.chmod(self.dir, 0o755)
+        out = self.path("out.txt", "old content, longer than the new one will be\n" * 4)
+        os.chmod(out, 0o666)
+
+        def as_nobody():
+            os.setgid(65534)
+            os.setuid(65534)
+        probe = subprocess.run([pktest.PORTKIT, "--version"], preexec_fn=as_nobody, capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("the binary is not reachable for nobody")
+        cp = subprocess.run([pktest.PORTKIT, "scan", "-p", "9", "-oL", out, "-oJ", "/nonexistent/d/x",
+                             "127.0.0.1"], preexec_fn=as_nobody, capture_output=True, text=True)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        with open(out) as f:
+            self.assertTrue(f.read().startswith("old content"))
+        cp = subprocess.run([pktest.PORTKIT, "scan", "-p", "9", "--all-states", "-oL", out, "127.0.0.1"],
+                            preexec_fn=as_nobody, capture_output=True, text=True)
+        self.assertIn(cp.returncode, (0, 1), cp.stderr)
+        with open(out) as f:
+            text = f.read()
+        self.assertNotIn("old content", text)
+        self.assertIn("closed tcp 9 127.0.0.1", text)
+
     def test_oA_writes_three_files(self):
         base = self.path("all")
         cp = run("scan", "-p", "9", "127.0.0.1", "-oA", base)
