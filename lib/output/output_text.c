@@ -6,6 +6,8 @@
 
 #include "portkit/output.h"
 
+#include "output/output_impl.h"
+
 struct text_state {
     bool service_detect;
     uint64_t hosts, hosts_shown;
@@ -91,11 +93,8 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
             decided += h->counts[t][st];
     if (decided == 0)
         return; /* a stopped scan never reached this host */
-    uint64_t maybe_open = 0;
-    for (int t = 0; t < 2; t++)
-        maybe_open += h->counts[t][PK_STATE_OPEN] + h->counts[t][PK_STATE_OPEN_FILTERED];
-    if (pk_output_opts(o)->open_only && maybe_open == 0)
-        return; /* --open: only hosts with something (possibly) open */
+    if (pko_host_hidden(o, h))
+        return;
     if (!h->answered && ts->hosts > 1) {
         ts->silent_hosts++;
         ts->silent_ports += decided;

@@ -1,4 +1,5 @@
 #include "portkit/frequency.h"
+#include "portkit/safefile.h"
 #include "portkit/buf.h"
 
 #include <errno.h>
@@ -76,24 +77,17 @@ int pk_frequency_load(const char *path, struct pk_frequency **out, struct pk_err
 {
     if (!path)
         path = PK_NMAP_SERVICES_PATH;
-    FILE *fp = fopen(path, "re");
-    if (!fp) {
-        if (errno == ENOENT)
-            return pk_err_set(err, PK_ENOTFOUND, "%s not found (install nmap for port frequencies)", path);
-        return pk_err_sys(err, "%s", path);
-    }
-    struct pk_buf buf = PK_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (pk_buf_append(&buf, chunk, n)) {
-            fclose(fp);
-            pk_buf_free(&buf);
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        }
-    fclose(fp);
-    int rc = pk_frequency_parse(buf.data ? buf.data : "", buf.len, path, out, err);
-    pk_buf_free(&buf);
+    struct stat st;
+    if (stat(path, &st) < 0 && errno == ENOENT)
+        return pk_err_set(err, PK_ENOTFOUND, "%s not found (install nmap for port frequencies)", path);
+    /* nmap-services is about 1 MiB; the cap keeps a wrong path bounded */
+    char *text;
+    size_t len;
+    int rc = pk_file_read(path, 64u << 20, &text, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = pk_frequency_parse(text, len, path, out, err);
+    free(text);
     return rc;
 }
 
