@@ -130,6 +130,30 @@ static int nft_run(struct nft_ctx *nft, const char *script, struct pk_buf *outpu
     return pk_err_set(err, PK_EIO, "nft: %.*s", (int)(len > 300 ? 300 : len), line);
 }
 
+/* libnftables prints a refusal to stderr itself, so ask first: CAP_NET_ADMIN
+ * (bit 12) in the effective set. */
+static bool have_net_admin(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return true; /* let nft answer */
+    char line[256];
+    unsigned long long eff = ~0ull;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "CapEff: %llx", &eff) == 1)
+            break;
+    fclose(f);
+    return eff & (1ull << 12);
+}
+
+static int need_net_admin(struct pk_err *err)
+{
+    if (have_net_admin())
+        return 0;
+    return pk_err_set(err, PK_EINVAL, "--kernel needs root (CAP_NET_ADMIN); the relay (without "
+                                      "--kernel) needs none");
+}
+
 static bool owner_running(long pid)
 {
     if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
@@ -191,6 +215,8 @@ static int remove_stale(struct nft_ctx *nft, long self, unsigned *removed, pk_fw
 
 int pk_fw_kernel_cleanup(unsigned *removed, pk_fw_log_fn *log, void *log_arg, struct pk_err *err)
 {
+    if (need_net_admin(err) < 0)
+        return PK_EINVAL;
     struct nft_ctx *nft = nft_open();
     if (!nft)
         return pk_err_set(err, PK_ENOMEM, "out of memory");
@@ -206,6 +232,8 @@ int pk_fw_kernel_cleanup(unsigned *removed, pk_fw_log_fn *log, void *log_arg, st
 struct pk_fw_kernel *pk_fw_kernel_new(struct pk_loop *loop, const struct pk_fw_kernel_options *opts,
                                       struct pk_err *err)
 {
+    if (need_net_admin(err) < 0)
+        return NULL;
     struct pk_fw_kernel *k = calloc(1, sizeof *k);
     if (!k) {
         pk_err_set(err, PK_ENOMEM, "out of memory");

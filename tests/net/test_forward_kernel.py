@@ -1,0 +1,322 @@
+"""portkit forward --kernel: nftables NAT between three network namespaces,
+client → forwarder → target, so DNAT, masquerade and forwarding really
+happen. Every rule and sysctl lives in the forwarder's namespace, which the
+test creates and removes; the root namespace is never touched."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import pktest  # noqa: E402
+from fwtest import Forwarder, wait_until  # noqa: E402
+
+NSNODE = os.path.join(os.path.dirname(__file__), "..", "lib", "nsnode.py")
+TPORT, LPORT = 9000, 8080
+
+
+class Topology:
+    """Three namespaces: fwd (bare), cli and tgt each joined to fwd by a
+    veth. cli also has a second address, for allow/deny."""
+
+    def __enter__(self):
+        self.fwd = pktest.Netns("kfwd", 30, link=False).__enter__()
+        self.cli = pktest.Netns("kcli", 31, parent=self.fwd).__enter__()
+        self.tgt = pktest.Netns("ktgt", 32, parent=self.fwd).__enter__()
+        self.cli_ip2 = f"{self.cli.net}.3"
+        self.cli.exec(f"ip addr add {self.cli_ip2}/24 dev {self.cli.veth_ns}")
+        self.procs = []
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stdout:
+                p.stdout.close()
+        for ns in (self.cli, self.tgt, self.fwd):
+            ns.close()
+
+    def serve(self, mode, port=TPORT):
+        p = self.tgt.popen(["python3", NSNODE, mode, "::", str(port)], stdout=subprocess.PIPE,
+                           text=True)
+        self.procs.append(p)
+        self.assert_ready(p)
+        return p
+
+    @staticmethod
+    def assert_ready(p):
+        line = p.stdout.readline()
+        if line.strip() != "ready":
+            raise AssertionError(f"server did not start: {line!r}")
+
+    def client(self, mode, host, *args, timeout=120):
+        cp = self.cli.exec(f"python3 {NSNODE} {mode} {host} {' '.join(map(str, args))}",
+                           check=False, timeout=timeout)
+        lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            raise AssertionError(f"client {mode}: no result; stderr {cp.stderr[-500:]}")
+        return json.loads(lines[-1])
+
+    def forwarder(self, *args, **kw):
+        return Forwarder(*args, prefix=("ip", "netns", "exec", self.fwd.name), **kw)
+
+    def portkit(self, *args, timeout=30):
+        return self.fwd.exec(f"{pktest.PORTKIT} {' '.join(args)}", check=False, timeout=timeout)
+
+    def ruleset(self):
+        return self.fwd.exec("nft list ruleset").stdout
+
+    def sysctl(self, name):
+        return self.fwd.exec(f"sysctl -n {name}").stdout.strip()
+
+
+def target_rule(t, v6=False):
+    if v6:
+        return f"[{t.cli.host_ip6}]:{LPORT}", f"[{t.tgt.ip6}]:{TPORT}"
+    return f"{t.cli.host_ip}:{LPORT}", f"{t.tgt.ip}:{TPORT}"
+
+
+@pktest.need_root
+@pktest.need_tool("nft")
+class KernelForward(unittest.TestCase):
+    def test_tcp_v4_and_v6_sha256_exact_with_matching_log(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            conf = os.path.join(tempfile.mkdtemp(prefix="pk-kfwd-"), "fw.conf")
+            l4, t4 = target_rule(t)
+            l6, t6 = target_rule(t, v6=True)
+            with open(conf, "w") as f:
+                f.write(f"{l4} {t4} tcp kernel\n{l6} {t6} tcp kernel\n")
+            self.assertEqual(t.sysctl("net.ipv4.ip_forward"), "0")
+            with t.forwarder("-c", conf, "--enable-forwarding", wait_listen=2) as fw:
+                self.assertEqual(t.sysctl("net.ipv4.ip_forward"), "1")
+                self.assertEqual(t.sysctl("net.ipv6.conf.all.forwarding"), "1")
+                self.assertIn("masquerade", t.ruleset())
+                sizes = {}
+                for host, size in ((t.cli.host_ip, 8 << 20), (f"{t.cli.host_ip6}", 3 << 20)):
+                    r = t.client("send-tcp", host, LPORT, size)
+                    self.assertTrue(r["ok"], r)
+                    self.assertTrue(r["up_match"] and r["down_match"], r)
+                    sizes[host] = r
+                ends = fw.wait_event(lambda e: e["event"] == "conn", count=2, what="conn lines")
+                by_target = {e["target"]: e for e in ends}
+                e4, e6 = by_target[t4], by_target[t6]
+                self.assertEqual((e4["up"], e4["down"]),
+                                 (sizes[t.cli.host_ip]["up"], sizes[t.cli.host_ip]["down"]))
+                self.assertEqual((e6["up"], e6["down"]),
+                                 (sizes[t.cli.host_ip6]["up"], sizes[t.cli.host_ip6]["down"]))
+                self.assertEqual(e4["client"].rsplit(":", 1)[0], t.cli.ip)
+                self.assertEqual(e4["listen"], l4)
+                self.assertEqual({e4["end"], e6["end"]}, {"closed"})
+                self.assertEqual(e4["rule_line"], 1)
+                self.assertEqual(fw.stop(), 0)
+            self.assertEqual(t.sysctl("net.ipv4.ip_forward"), "0")
+            self.assertEqual(t.sysctl("net.ipv6.conf.all.forwarding"), "0")
+
+    def test_log_lines_match_the_relays_for_the_same_transfer(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            l4, t4 = target_rule(t)
+            lines = {}
+            for mode in ("relay", "kernel"):
+                extra = ("--kernel", "--enable-forwarding") if mode == "kernel" else ()
+                with t.forwarder(*extra, l4, t4) as fw:
+                    r = t.client("send-tcp", t.cli.host_ip, LPORT, 1 << 20)
+                    self.assertTrue(r["ok"] and r["up_match"] and r["down_match"], r)
+                    e = fw.wait_event(lambda e: e["event"] == "conn", what="conn line")[0]
+                    self.assertEqual(fw.stop(), 0)
+                for k in ("time", "start", "duration", "client"):
+                    e.pop(k)
+                lines[mode] = e
+            self.assertEqual(lines["kernel"], lines["relay"])
+
+    def test_udp_v4_and_v6(self):
+        with Topology() as t:
+            t.serve("serve-udp")
+            l4, t4 = target_rule(t)
+            l6, t6 = target_rule(t, v6=True)
+            conf = os.path.join(tempfile.mkdtemp(prefix="pk-kfwd-"), "fw.conf")
+            with open(conf, "w") as f:
+                f.write(f"{l4} {t4} udp kernel idle-timeout=1s\n"
+                        f"{l6} {t6} udp kernel idle-timeout=1s\n")
+            with t.forwarder("-c", conf, "--enable-forwarding", wait_listen=2) as fw:
+                for host in (t.cli.host_ip, t.cli.host_ip6):
+                    r = t.client("send-udp", host, LPORT, 200, 1200)
+                    self.assertTrue(r["ok"], r)
+                ends = fw.wait_event(lambda e: e["event"] == "conn", count=2, timeout=90,
+                                     what="UDP session ends")
+                for e in ends:
+                    self.assertEqual(e["proto"], "udp")
+                    self.assertEqual((e["packets_up"], e["packets_down"]), (200, 200))
+                    self.assertEqual((e["up"], e["down"]), (200 * 1200, 200 * 1200))
+                    self.assertEqual(e["end"], "idle-timeout")
+                self.assertEqual(fw.stop(), 0)
+
+    def test_allow_and_deny_from_two_client_addresses(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            l4, t4 = target_rule(t)
+            # The IPv4-mapped form must mean the IPv4 address, as in the relay.
+            for acl in (("--allow", t.cli.ip), ("--allow", f"::ffff:{t.cli.ip}"),
+                        ("--deny", t.cli_ip2)):
+                with t.forwarder("--kernel", "--enable-forwarding", *acl, l4, t4) as fw:
+                    ok = t.client("send-tcp", t.cli.host_ip, LPORT, 4096, t.cli.ip)
+                    self.assertTrue(ok["ok"] and ok["up_match"], (acl, ok))
+                    refused = t.client("send-tcp", t.cli.host_ip, LPORT, 4096, t.cli_ip2)
+                    self.assertFalse(refused["ok"], (acl, refused))
+                    self.assertEqual(fw.stop(), 0)
+
+    def test_max_conns_via_ct_count(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            l4, t4 = target_rule(t)
+            with t.forwarder("--kernel", "--enable-forwarding", "--max-conns", "2", l4, t4) as fw:
+                self.assertIn("ct count over 2", t.ruleset())
+                # Two slow transfers (8 s) hold both places; a third is dropped
+                # for the whole of its 5 s connect timeout.
+                slow = [t.cli.popen(["python3", NSNODE, "send-tcp", t.cli.host_ip, str(LPORT),
+                                     "800000", "", "100000"], stdout=subprocess.PIPE, text=True)
+                        for _ in range(2)]
+                time.sleep(1)
+                third = t.client("send-tcp", t.cli.host_ip, LPORT, 4096)
+                self.assertFalse(third["ok"], third)
+                for p in slow:
+                    out, _ = p.communicate(timeout=60)
+                    self.assertTrue(json.loads(out)["ok"], out)
+                wait_until(lambda: t.client("send-tcp", t.cli.host_ip, LPORT, 4096)["ok"],
+                           timeout=20, step=0.5, what="a place after the slow ones ended")
+                self.assertEqual(fw.stop(), 0)
+
+    def test_reload_under_load_keeps_connections_and_replaces_the_table(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            l4, t4 = target_rule(t)
+            conf = os.path.join(tempfile.mkdtemp(prefix="pk-kfwd-"), "fw.conf")
+            with open(conf, "w") as f:
+                f.write(f"{l4} {t4} tcp kernel\n")
+            with t.forwarder("-c", conf, "--enable-forwarding") as fw:
+                table = t.ruleset()
+                # Eight transfers of 2 s each, reloads while they run.
+                load = [t.cli.popen(["python3", NSNODE, "send-tcp", t.cli.host_ip, str(LPORT),
+                                     "1000000", "", "500000"], stdout=subprocess.PIPE, text=True)
+                        for _ in range(8)]
+                time.sleep(0.5)
+                with open(conf, "w") as f:
+                    f.write(f"{l4} {t4} tcp kernel\n"
+                            f"{t.cli.host_ip}:{LPORT + 1} {t4} tcp kernel\n")
+                for _ in range(3):
+                    fw.signal(signal.SIGHUP)
+                    time.sleep(0.3)
+                for p in load:
+                    out, _ = p.communicate(timeout=60)
+                    r = json.loads(out)
+                    self.assertTrue(r["ok"] and r["up_match"] and r["down_match"], r)
+                self.assertNotEqual(t.ruleset(), table)
+                self.assertIn(f"tcp dport {LPORT + 1}", t.ruleset())
+                self.assertEqual(len(fw.find(lambda e: e.get("event") == "reload" and
+                                             e["message"].startswith("ok"))), 3)
+                r = t.client("send-tcp", t.cli.host_ip, LPORT + 1, 10000)
+                self.assertTrue(r["ok"] and r["up_match"], r)
+                self.assertEqual(fw.stop(), 0)
+
+    def test_sigterm_removes_every_rule_and_restores_sysctls(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            before = t.ruleset()
+            sysctls = [t.sysctl(n) for n in ("net.ipv4.ip_forward", "net.netfilter.nf_conntrack_acct")]
+            l4, t4 = target_rule(t)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with t.forwarder("--kernel", "--enable-forwarding", "-a", t.cli.ip, l4, t4) as fw:
+                    self.assertNotEqual(t.ruleset(), before)
+                    self.assertTrue(t.client("send-tcp", t.cli.host_ip, LPORT, 1000)["ok"])
+                    fw.signal(sig)
+                    self.assertEqual(fw.stop(), 0)
+                self.assertEqual(t.ruleset(), before)
+                self.assertEqual([t.sysctl(n) for n in ("net.ipv4.ip_forward",
+                                                        "net.netfilter.nf_conntrack_acct")], sysctls)
+
+    def test_killed_forwarder_cleaned_up_by_next_start_and_by_cleanup(self):
+        with Topology() as t:
+            before = t.ruleset()
+            l4, t4 = target_rule(t)
+            for how in ("next-start", "cleanup"):
+                with t.forwarder("--kernel", "--enable-forwarding", l4, t4) as fw:
+                    fw.proc.kill()
+                    fw.proc.wait()
+                self.assertIn("portkit_fwd_", t.ruleset())
+                self.assertEqual(t.sysctl("net.ipv4.ip_forward"), "1")
+                if how == "cleanup":
+                    cp = t.portkit("forward", "--kernel", "--cleanup")
+                    self.assertEqual(cp.returncode, 0, cp.stderr)
+                    self.assertIn("no longer runs", cp.stderr)
+                else:
+                    with t.forwarder("--kernel", "--enable-forwarding", l4, t4) as fw:
+                        warn = fw.wait_event(lambda e: "no longer runs" in e.get("reason", ""),
+                                             what="stale table removed")
+                        self.assertIn(f"portkit_fwd_{fw.proc.pid}", t.ruleset())
+                        self.assertTrue(warn)
+                        self.assertEqual(fw.stop(), 0)
+                self.assertEqual(t.ruleset(), before)
+                self.assertEqual(t.sysctl("net.ipv4.ip_forward"), "0")
+            cp = t.portkit("forward", "--kernel", "--cleanup")
+            self.assertEqual(cp.returncode, 0)
+            self.assertIn("no tables", cp.stderr)
+
+    def test_check_prints_the_exact_ruleset_nft_accepts(self):
+        with Topology() as t:
+            l4, t4 = target_rule(t)
+            cp = t.portkit("forward", "--kernel", "-n", "-a", "10.0.0.0/8", "-d", "::1",
+                           "--max-conns", "7", l4, t4)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertIn(f"dnat ip to {t4}", cp.stdout)
+            self.assertIn("masquerade", cp.stdout)
+            self.assertIn("ct count over 7 drop", cp.stdout)
+            with tempfile.NamedTemporaryFile("w", suffix=".nft") as f:
+                f.write(cp.stdout)
+                f.flush()
+                chk = t.fwd.exec(f"nft -c -f {f.name}", check=False)
+                self.assertEqual(chk.returncode, 0, chk.stderr)
+            self.assertEqual(t.ruleset(), "")
+
+    def test_unexpressible_rule_falls_back_to_the_relay_and_says_so(self):
+        with Topology() as t:
+            t.serve("serve-tcp")
+            l4, t4 = target_rule(t)
+            with t.forwarder("--kernel", "--idle-timeout", "30s", l4, t4) as fw:
+                warn = fw.find(lambda e: "forwarded by the relay" in e.get("reason", ""))
+                self.assertEqual(len(warn), 1, fw.raw)
+                self.assertIn("idle timeout", warn[0]["reason"])
+                self.assertNotIn("portkit_fwd_", t.ruleset())
+                r = t.client("send-tcp", t.cli.host_ip, LPORT, 100000)
+                self.assertTrue(r["ok"] and r["up_match"] and r["down_match"], r)
+                self.assertEqual(fw.stop(), 0)
+
+    def test_remote_target_without_enable_forwarding_is_refused(self):
+        with Topology() as t:
+            l4, t4 = target_rule(t)
+            cp = t.portkit("forward", "--kernel", l4, t4)
+            self.assertEqual(cp.returncode, 2, cp.stderr)
+            self.assertIn("--enable-forwarding", cp.stderr)
+            self.assertEqual(t.ruleset(), "")
+
+    @pktest.need_tool("setpriv")
+    def test_without_cap_net_admin_one_line_and_exit_2(self):
+        with Topology() as t:
+            l4, t4 = target_rule(t)
+            cp = t.fwd.exec(f"setpriv --reuid=65534 --regid=65534 --clear-groups "
+                            f"--inh-caps=-all {pktest.PORTKIT} forward --kernel {l4} {t4}",
+                            check=False, timeout=30)
+            self.assertEqual(cp.returncode, 2, cp.stderr)
+            self.assertEqual(len(cp.stderr.strip().splitlines()), 1, cp.stderr)
+            self.assertIn("root", cp.stderr)
+
+
+if __name__ == "__main__":
+    pktest.main()
