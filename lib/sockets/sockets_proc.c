@@ -265,4 +265,4 @@ static int proc_list(unsigned protos, unsigned states, const char *proc_root,
     return 0;
 }
 
-const struct pk_sock_source pk_sock_source_proc = {"proc", proc_list};
+const struct pk_sock_source pk_sock_source_proc = {.name = "proc", .list = proc_list};
