@@ -199,8 +199,8 @@ for r in $(seq "$ROUNDS"); do
       PID=$!
       wait_port "$up"
     fi
-    read -r loss jit gb < <(iperf3 -c 127.0.0.1 -p "$up" -u -b "$UDP_RATE" -l 1400 -t "$DUR" -J |
-      python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print(s["lost_percent"], s["jitter_ms"], s["bits_per_second"]/1e9)')
+    read -r loss jit gb < <(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$up" -u -b "$UDP_RATE" -l 1400 -t "$DUR" -J |
+      python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print(s["lost_percent"], s["jitter_ms"], s["bits_per_second"]*(1-s["lost_percent"]/100)/1e9)')
     [ -n "$PID" ] && stop "$PID"
     ULOSS[$tool]="${ULOSS[$tool]:-} $loss"; UJIT[$tool]="${UJIT[$tool]:-} $jit"; UGBPS[$tool]="${UGBPS[$tool]:-} $gb"
     printf 'round %d  %-8s loss %6.2f %%  jitter %7.4f ms  %6.3f Gbit/s received\n' "$r" "$tool" "$loss" "$jit" "$gb"

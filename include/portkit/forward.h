@@ -35,12 +35,19 @@ extern "C" {
 
 /* ---- addresses ------------------------------------------------------------ */
 
+/* Longest host name a TARGET may carry, NUL included. */
+#define PK_FW_HOSTMAX 256
+
 struct pk_fw_addr {
     struct sockaddr_storage ss;
     socklen_t len;
     /* LISTEN without a host (":8080", "*:8080", "8080"): every address, IPv4
      * and IPv6 on one dual-stack socket where the host has IPv6. */
     bool any;
+    /* The host name the address was resolved from; empty for a numeric
+     * address. The relay looks it up again when its DNS TTL runs out or a
+     * connect to it fails. */
+    char host[PK_FW_HOSTMAX];
 };
 
 enum {

@@ -66,6 +66,9 @@ const char *pk_fw_kernel_unfit(const struct pk_fw_rule *r, const struct pk_fw_de
 {
     const struct sockaddr *l = (const struct sockaddr *)&r->listen.ss;
     const struct sockaddr *t = (const struct sockaddr *)&r->target.ss;
+    if (r->target.host[0])
+        return "the target is a host name, which the relay looks up again when its DNS TTL runs "
+               "out (a NAT rule holds one address)";
     if (sa_port(l) == 0)
         return "a listening port of 0 (any free port) is a socket's choice, not a NAT rule's";
     if (!r->listen.any && l->sa_family != t->sa_family)
