@@ -73,11 +73,10 @@ const char *pk_fw_kernel_unfit(const struct pk_fw_rule *r, const struct pk_fw_de
         return "a listening port of 0 (any free port) is a socket's choice, not a NAT rule's";
     if (!r->listen.any && l->sa_family != t->sa_family)
         return "NAT cannot translate between IPv4 and IPv6";
-    if (r->proto == PK_TCP && r->idle_timeout_ms)
-        return "a per-connection idle timeout needs the relay (the kernel keeps a connection as "
-               "long as conntrack does)";
     if (d && r->connect_timeout_ms != d->connect_timeout_ms)
         return "connect-timeout needs the relay (the kernel retries SYNs on its own schedule)";
+    if (r->has_source && (r->source.ss.ss_family != t->sa_family || kfw_place_of(t) != KFW_REMOTE))
+        return "src= with a target on this host (or of the other address family) needs the relay";
     if (!r->listen.any && sa_is_loopback(l) && kfw_place_of(t) == KFW_REMOTE)
         return "a loopback listener with a target on another host needs the relay (packets from "
                "127.0.0.1 cannot leave the host)";
@@ -198,20 +197,24 @@ static void put_nat(struct pk_buf *b, const struct pk_fw_rule *r, uint32_t mark,
         pk_buf_printf(b, "dnat ip6 to [%s]:%u\n", a, sa_port(t));
 }
 
-/* Conntrack forgets a closed TCP connection at once (its END is logged when
- * it happens, not two minutes later) and a UDP session after the rule's
- * idle timeout, as the relay would. */
+/* Conntrack forgets a closed TCP connection within a second (its END is
+ * logged when it happens, not two minutes later), and an idle connection or
+ * UDP session after the rule's idle timeout. An idle TCP connection is not
+ * closed as the relay would: conntrack forgets it, and the next packet
+ * either side sends meets a reset. */
 static void put_timeout(struct pk_buf *b, const struct pk_fw_rule *r, size_t index)
 {
     pk_buf_printf(b, "\tct timeout r%zu {\n\t\tprotocol %s\n\t\tl3proto %s\n", index,
                   PROTO_NAMES[r->proto], r->target.ss.ss_family == AF_INET ? "ip" : "ip6");
-    if (r->proto == PK_TCP) {
+    /* 0, never: conntrack's own default (five days for TCP). */
+    unsigned long long s = r->idle_timeout_ms ? (r->idle_timeout_ms + 999) / 1000 : 0;
+    if (r->proto == PK_TCP && s)
+        pk_buf_printf(b, "\t\tpolicy = { established : %llu, time_wait : 1, close : 1 }\n", s);
+    else if (r->proto == PK_TCP)
         pk_buf_puts(b, "\t\tpolicy = { time_wait : 1, close : 1 }\n");
-    } else {
-        uint64_t s = r->idle_timeout_ms ? (r->idle_timeout_ms + 999) / 1000 : 86400u * 365;
+    else
         pk_buf_printf(b, "\t\tpolicy = { unreplied : %llu, replied : %llu }\n",
-                      (unsigned long long)s, (unsigned long long)s);
-    }
+                      s ? s : 86400ull * 365, s ? s : 86400ull * 365);
     pk_buf_puts(b, "\t}\n");
 }
 
@@ -312,8 +315,17 @@ int pk_fw_kernel_ruleset(const struct pk_fw_config *cfg, const char *table, uint
         pk_buf_puts(&outp, "\t\t");
         put_match(&outp, r, true);
         put_nat(&outp, r, mark, i + 1);
-        if (kfw_place_of((const struct sockaddr *)&r->target.ss) == KFW_REMOTE)
+        if (kfw_place_of((const struct sockaddr *)&r->target.ss) == KFW_REMOTE && r->has_source) {
+            /* rinetd's src=: the target sees this address, not the outgoing
+             * interface's. */
+            const struct sockaddr *src = (const struct sockaddr *)&r->source.ss;
+            char a[INET6_ADDRSTRLEN];
+            inet_ntop(src->sa_family, sa_addr(src), a, sizeof a);
+            pk_buf_printf(&post, "\t\tct mark 0x%08x snat %s to %s\n", mark,
+                          src->sa_family == AF_INET ? "ip" : "ip6", a);
+        } else if (kfw_place_of((const struct sockaddr *)&r->target.ss) == KFW_REMOTE) {
             pk_buf_printf(&post, "\t\tct mark 0x%08x masquerade\n", mark);
+        }
     }
     /* Declaring the table first makes the delete valid when it does not
      * exist yet; the three commands are one transaction. */

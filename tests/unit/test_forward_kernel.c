@@ -56,7 +56,7 @@ static void loopback_target_is_a_redirect(void **state)
            "ct mark set 0x00070001 ct timeout set \"r1\" redirect to :80");
     has(s, "type nat hook prerouting priority dstnat");
     has(s, "type nat hook output priority -100");
-    has(s, "policy = { time_wait : 1, close : 1 }");
+    has(s, "policy = { established : 600, time_wait : 1, close : 1 }");
     lacks(s, "masquerade");
     lacks(s, "admit_"); /* no allow/deny, no limit: no filter chains */
     free(s);
@@ -75,6 +75,10 @@ static void remote_target_is_dnat_and_masquerade(void **state)
     has(s, "ct state new jump admit_r1");
     /* From this host, loopback sources cannot go to another host. */
     has(s, "fib daddr type local ip daddr != 127.0.0.0/8 th dport 8081");
+    free(s);
+    s = script("10.1.2.3:8080 192.0.2.10:80 kernel src=10.1.2.3\n");
+    has(s, "ct mark 0x00070001 snat ip to 10.1.2.3");
+    lacks(s, "masquerade");
     free(s);
 }
 
@@ -135,11 +139,13 @@ static void what_the_kernel_cannot_express(void **state)
     } cases[] = {
         {":8080 127.0.0.1:80 kernel", NULL},
         {":8080 127.0.0.1:80 udp kernel idle-timeout=5s", NULL},
-        {":8080 127.0.0.1:80 kernel idle-timeout=5m", "idle timeout"},
+        {":8080 127.0.0.1:80 kernel idle-timeout=5m", NULL},
+        {":8080 127.0.0.1:80 kernel idle-timeout=0", NULL},
         {":8080 127.0.0.1:80 kernel connect-timeout=2s", "connect-timeout"},
         {"10.0.0.1:8080 [2001:db8::1]:80 kernel", "IPv4 and IPv6"},
         {"127.0.0.1:8080 192.0.2.1:80 kernel", "loopback"},
         {"127.0.0.1:0 127.0.0.1:80 kernel", "port of 0"},
+        {":8080 127.0.0.1:80 kernel src=127.0.0.1", "src="},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct pk_fw_config *cfg;
@@ -181,7 +187,7 @@ static void partition_says_which_rule_goes_to_the_relay(void **state)
     (void)state;
     struct pk_fw_config *cfg = parse("allow 10.0.0.0/8\n"
                                      "10.1.1.1:80 127.0.0.1:8080 kernel\n"
-                                     "10.1.1.1:81 127.0.0.1:8081 kernel idle-timeout=1m\n"
+                                     "10.1.1.1:81 127.0.0.1:8081 kernel connect-timeout=1s\n"
                                      "10.1.1.1:82 127.0.0.1:8082\n");
     struct pk_fw_defaults d;
     pk_fw_defaults_init(&d);
