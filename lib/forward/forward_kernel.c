@@ -399,7 +399,7 @@ static int copy_acl(struct pk_acl *to, const struct pk_acl *from)
     for (int allow = 1; allow >= 0; allow--) {
         for (size_t i = 0; i < pk_acl_count(from, allow); i++) {
             char text[64];
-            pk_cidr_format(pk_acl_get(from, allow, i), text, sizeof text);
+            pk_acl_format(from, allow, i, text, sizeof text);
             if (pk_acl_add(to, allow, text, strlen(text), NULL) < 0)
                 return -1;
         }
@@ -438,9 +438,12 @@ int pk_fw_kernel_partition(const struct pk_fw_config *cfg, const struct pk_fw_de
     struct pk_fw_config *k = config_like(cfg), *r = config_like(cfg);
     struct note_ctx nc = {log, log_arg};
     int rc = k && r ? 0 : PK_ENOMEM;
+    bool global_glob = kfw_acl_has_glob(pk_fw_config_acl_const(cfg));
     for (size_t i = 0; i < pk_fw_config_count(cfg) && rc == 0; i++) {
         struct pk_fw_rule rule = *pk_fw_config_rule(cfg, i);
         const char *why = rule.kernel ? pk_fw_kernel_unfit(&rule, defaults) : NULL;
+        if (rule.kernel && !why && global_glob)
+            why = "the global allow/deny lists hold a glob pattern, which nft sets cannot";
         if (why) {
             char l[PK_FW_ADDRSTRLEN], msg[400];
             pk_fw_addr_format(&rule.listen, l, sizeof l);

@@ -19,6 +19,9 @@ enum kfw_place {
 /* Where addr lives, judged by this host's interfaces now. */
 enum kfw_place kfw_place_of(const struct sockaddr *addr);
 
+/* True when acl holds a rinetd glob (192.168.2.*): no nft set can. */
+bool kfw_acl_has_glob(const struct pk_acl *acl);
+
 /* True when any .kernel rule of cfg targets another host of family. */
 bool kfw_needs_forwarding(const struct pk_fw_config *cfg, int family);
 

@@ -62,10 +62,21 @@ enum kfw_place kfw_place_of(const struct sockaddr *addr)
     return place;
 }
 
+bool kfw_acl_has_glob(const struct pk_acl *acl)
+{
+    for (int allow = 0; acl && allow < 2; allow++)
+        for (size_t i = 0; i < pk_acl_count(acl, allow); i++)
+            if (!pk_acl_get(acl, allow, i))
+                return true;
+    return false;
+}
+
 const char *pk_fw_kernel_unfit(const struct pk_fw_rule *r, const struct pk_fw_defaults *d)
 {
     const struct sockaddr *l = (const struct sockaddr *)&r->listen.ss;
     const struct sockaddr *t = (const struct sockaddr *)&r->target.ss;
+    if (kfw_acl_has_glob(r->acl))
+        return "the rule's allow/deny lists hold a glob pattern, which nft sets cannot";
     if (r->target.host[0])
         return "the target is a host name, which the relay looks up again when its DNS TTL runs "
                "out (a NAT rule holds one address)";
@@ -85,28 +96,47 @@ const char *pk_fw_kernel_unfit(const struct pk_fw_rule *r, const struct pk_fw_de
 
 /* ---- sets ---- */
 
-/* An IPv4-mapped IPv6 block (::ffff:a.b.c.d/96+n) is the IPv4 block a.b.c.d/n:
- * a dual-stack relay sees IPv4 clients as mapped addresses, NAT sees them as
- * IPv4 packets, and both must admit the same clients. */
-static struct pk_cidr normalise(const struct pk_cidr *c)
+/* The relay's ACL semantics in nft terms. A dual-stack relay sees IPv4
+ * clients as mapped addresses (::ffff:a.b.c.d), NAT sees IPv4 packets, and
+ * both must admit the same clients: an IPv4-mapped block is the IPv4 block
+ * it carries, and an IPv6 block wide enough to cover all of ::ffff:0:0/96
+ * (::/0, ::/80) covers every IPv4 client too. Writes the entry's blocks for
+ * family into out (at most one); returns how many. */
+static int as_family(const struct pk_cidr *c, int family, struct pk_cidr *out)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    struct pk_cidr out = *c;
-    if (c->family == AF_INET6 && c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0) {
-        memset(&out, 0, sizeof out);
-        out.family = AF_INET;
-        memcpy(out.addr, c->addr + 12, 4);
-        out.prefix = c->prefix - 96;
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!c)
+        return 0;
+    if (c->family == family && !(family == AF_INET6 && c->prefix >= 96 &&
+                                 memcmp(c->addr, mapped, 12) == 0)) {
+        *out = *c;
+        return 1;
     }
-    return out;
+    if (family != AF_INET || c->family != AF_INET6)
+        return 0;
+    memset(out, 0, sizeof *out);
+    out->family = AF_INET;
+    if (c->prefix >= 96 && memcmp(c->addr, mapped, 12) == 0) {
+        memcpy(out->addr, c->addr + 12, 4);
+        out->prefix = c->prefix - 96;
+        return 1;
+    }
+    /* Does the block's prefix match ::ffff:0:0 on all its bits? */
+    for (unsigned bit = 0; bit < c->prefix; bit++) {
+        unsigned byte = bit / 8, mask = 0x80u >> (bit % 8);
+        if ((c->addr[byte] & mask) != (mapped[byte] & mask))
+            return 0;
+    }
+    out->prefix = 0; /* 0.0.0.0/0 */
+    return 1;
 }
 
 static size_t count_family(const struct pk_acl *acl, bool allow, int family)
 {
     size_t n = 0;
+    struct pk_cidr c;
     for (size_t i = 0; i < pk_acl_count(acl, allow); i++)
-        if (normalise(pk_acl_get(acl, allow, i)).family == family)
-            n++;
+        n += (size_t)as_family(pk_acl_get(acl, allow, i), family, &c);
     return n;
 }
 
@@ -117,8 +147,8 @@ static void put_set(struct pk_buf *b, const char *name, const struct pk_acl *acl
                   family == AF_INET ? "ipv4_addr" : "ipv6_addr");
     const char *sep = "\t\telements = { ";
     for (size_t i = 0; i < pk_acl_count(acl, allow); i++) {
-        struct pk_cidr c = normalise(pk_acl_get(acl, allow, i));
-        if (c.family != family)
+        struct pk_cidr c;
+        if (!as_family(pk_acl_get(acl, allow, i), family, &c))
             continue;
         char text[64];
         pk_cidr_format(&c, text, sizeof text);
@@ -268,9 +298,12 @@ int pk_fw_kernel_ruleset(const struct pk_fw_config *cfg, const char *table, uint
     for (const char *p = table; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
             return pk_err_set(err, PK_EINVAL, "table name '%s': only a-z, 0-9 and _", table);
+    bool global_glob = kfw_acl_has_glob(pk_fw_config_acl_const(cfg));
     for (size_t i = 0; i < pk_fw_config_count(cfg); i++) {
         const struct pk_fw_rule *r = pk_fw_config_rule(cfg, i);
         const char *why = r->kernel ? pk_fw_kernel_unfit(r, NULL) : NULL;
+        if (r->kernel && !why && global_glob)
+            why = "the global allow/deny lists hold a glob pattern, which nft sets cannot";
         if (why) {
             char l[PK_FW_ADDRSTRLEN];
             pk_fw_addr_format(&r->listen, l, sizeof l);

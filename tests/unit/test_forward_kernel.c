@@ -98,7 +98,13 @@ static void allow_deny_become_sets_with_mapped_addresses_as_ipv4(void **state)
     char *s = script("allow ::ffff:10.0.0.0/104 10.1.0.0/16\n"
                      "deny 192.0.2.0/24\n"
                      ":8080 127.0.0.1:80 kernel\n"
-                     "deny 2001:db8::/32\n");
+                     "deny 2001:db8::/32\n"
+                     ":8081 127.0.0.1:81 kernel deny=::/0\n");
+    /* ::/0 covers ::ffff:0:0/96: every IPv4 client too, as in the relay. */
+    has(s, "set r2_deny4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tauto-merge\n"
+           "\t\telements = { 0.0.0.0/0 }");
+    has(s, "set r2_deny6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\tauto-merge\n"
+           "\t\telements = { ::/0 }");
     has(s, "set global_allow4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tauto-merge\n"
            "\t\telements = { 10.0.0.0/8, 10.1.0.0/16 }");
     /* Allow entries exist, none IPv6: every IPv6 client is turned away. */
@@ -146,6 +152,7 @@ static void what_the_kernel_cannot_express(void **state)
         {"127.0.0.1:8080 192.0.2.1:80 kernel", "loopback"},
         {"127.0.0.1:0 127.0.0.1:80 kernel", "port of 0"},
         {":8080 127.0.0.1:80 kernel src=127.0.0.1", "src="},
+        {":8080 127.0.0.1:80 kernel allow=10.1.*", "glob"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct pk_fw_config *cfg;
