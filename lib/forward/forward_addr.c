@@ -172,6 +172,7 @@ int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target
         rc = resolve_host(hostbuf, proto, text, out, err);
         if (rc < 0)
             return rc;
+        snprintf(out->host, sizeof out->host, "%s", hostbuf);
     }
     set_port(out, port);
     return 0;

@@ -69,6 +69,8 @@ int pk_fw_config_format(const struct pk_fw_config *cfg, struct pk_buf *out)
         rc |= pk_buf_printf(out, " max-conns=%u copy=%s", r->max_conns, pk_fw_copy_name(r->copy));
         if (r->has_source)
             rc |= put_source(out, &r->source);
+        if (r->kernel)
+            rc |= pk_buf_puts(out, " kernel");
         rc |= pk_buf_putc(out, '\n');
         /* The rule's own lists as rinetd writes them, one line each after
          * the rule: a line of options stays short however long they are. */
