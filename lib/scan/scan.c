@@ -470,7 +470,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
         r->reason = default_reason(r->proto, st);
         r->tries = 1;
         r->product = r->version = r->extra = r->banner = "";
-        r->service = s->cfg.reg ? pk_registry_name(s->cfg.reg, r->port, r->proto) : NULL;
+        r->service = s->cfg.reg ? pk_registry_display_name(s->cfg.reg, r->port, r->proto) : NULL;
         const struct scan_detail *d = NULL;
         while (di < h->ndetails && h->details[order[di]].slot < slot)
             di++;
