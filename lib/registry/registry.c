@@ -332,6 +332,12 @@ size_t pk_registry_find_name(const struct pk_registry *reg, const char *name,
         if (same_name(reg->pool + n->name, name) || in_list(reg->pool + n->alias, name))
             pp_add(&l, n->port, n->proto);
     }
+    /* a range answers by its first port: "bittorrent" is 6881 */
+    for (size_t i = 0; i < reg->nranges; i++) {
+        const struct reg_note *n = &reg->ranges[i];
+        if (same_name(reg->pool + n->name, name) || in_list(reg->pool + n->alias, name))
+            pp_add(&l, n->port, n->proto);
+    }
     return pp_finish(&l, out, max);
 }
 

@@ -210,7 +210,7 @@ static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err
         }
         unsigned flags = 0;
         if (fl[COL_NAME] == 0) {
-            if (!starts_with_ci(f[COL_DESC], "reserved"))
+            if (!starts_with_ci(f[COL_DESC], "reserved") && !starts_with_ci(f[COL_DESC], "iana reserved"))
                 continue; /* Unassigned: nothing to store, lookups say so */
             flags |= PK_SVC_RESERVED;
         }
