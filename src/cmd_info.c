@@ -133,20 +133,39 @@ static int answer_ports(struct info_ctx *c, const struct pk_query *q, unsigned a
     unsigned nports = q->hi - q->lo + 1;
     bool trim = !c->json && !c->all && c->rows && q->lo != q->hi && nports * 8 > c->rows;
     unsigned skipped = 0;
+    if (trim)
+        pk_buf_printf(&c->out, "%u ports, one line each (--all for every port's full entry):\n", nports);
     for (unsigned p = q->lo; p <= q->hi; p++) {
         unsigned mask = protos_for(c, p, asked, q->lo == q->hi);
         if (trim && !port_stands_out(c, p, mask)) {
             skipped++;
             continue;
         }
-        for (unsigned t = 0; t < PK_PROTO_COUNT; t++)
-            if (mask & PK_PROTO_MASK(t))
+        for (unsigned t = 0; t < PK_PROTO_COUNT; t++) {
+            if (!(mask & PK_PROTO_MASK(t)))
+                continue;
+            if (!trim) {
                 render(c, p, (enum pk_proto)t);
+                continue;
+            }
+            struct pk_portinfo pi;
+            pk_portinfo_get(c->reg, &c->host, p, (enum pk_proto)t, &pi);
+            if (pi.has_range && pi.range_note.range_lo == p) {
+                char text[600];
+                pk_note_render(pk_note_text(&pi.range_note, c->lang), p, p, text, sizeof text);
+                pk_buf_printf(&c->out, "%u-%u/%s %s: %.*s\n", pi.range_note.range_lo, pi.range_note.range_hi,
+                              pk_proto_name(pi.proto), pi.range_note.name, (int)strcspn(text, "\n"), text);
+            }
+            info_render_brief(c, &pi);
+            flush_out(c, false);
+        }
     }
     if (skipped)
-        pk_buf_printf(&c->out, "%u other port%s in %u-%u %s no IANA name and no note of %s own (--all lists them)\n\n",
+        pk_buf_printf(&c->out, "%u other port%s in %u-%u %s no IANA name and no note of %s own\n",
                       skipped, skipped == 1 ? "" : "s", q->lo, q->hi, skipped == 1 ? "has" : "have",
                       skipped == 1 ? "its" : "their");
+    if (trim)
+        pk_buf_putc(&c->out, '\n');
     return CLI_OK;
 }
 

@@ -47,6 +47,10 @@ size_t info_display_width(const char *s, size_t n);
 /* One port's text block; freq < 0 means nmap has no figure. */
 void info_render_text(struct info_ctx *c, const struct pk_portinfo *pi, double freq);
 
+/* One line for a port in a trimmed wide range: name and the start of its
+ * note or IANA description. */
+void info_render_brief(struct info_ctx *c, const struct pk_portinfo *pi);
+
 /* "80/tcp  http  ...snippet..." for --search: the part of the port's
  * names or notes that matched word. */
 void info_render_match(struct info_ctx *c, const struct pk_portinfo *pi, const char *word);

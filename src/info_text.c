@@ -14,7 +14,7 @@
 static const char *const labels[PK_LANG_COUNT][IL_COUNT] = {
     [PK_LANG_EN] = {"range", "part of", "aliases", "known as", "notes", "alt ports", "RISK", "iana-use",
                     "iana-note", "dns-sd", "seen", "source", "this host"},
-    [PK_LANG_VI] = {"dải", "thuộc dải", "tên khác", "thường gọi", "ghi chú", "cổng khác", "RỦI RO",
+    [PK_LANG_VI] = {"dải", "thuộc dải", "tên khác", "tên gọi", "ghi chú", "cổng khác", "RỦI RO",
                     "iana-use", "iana-note", "dns-sd", "tần suất", "nguồn", "máy này"},
     [PK_LANG_ZH] = {"范围", "所属区段", "别名", "俗称", "说明", "备用端口", "风险", "iana-use",
                     "iana-note", "dns-sd", "常见度", "来源", "本机"},
@@ -29,7 +29,7 @@ const char *info_label(enum info_label l, enum pk_lang lang)
 enum phrase {
     PH_CLASS_WELL_KNOWN, PH_CLASS_REGISTERED, PH_CLASS_DYNAMIC, PH_PRIVILEGED, PH_ANY_USER,
     PH_IN_EPHEMERAL, PH_OUT_EPHEMERAL, PH_SEEN, PH_NO_DATA, PH_DEFACTO_RESERVED,
-    PH_DEFACTO_UNASSIGNED, PH_RESERVED, PH_NOT_IANA, PH_DNS_SD, PH_COUNT
+    PH_DEFACTO_UNASSIGNED, PH_RESERVED, PH_NOT_IANA, PH_DNS_SD, PH_SEEN_ZERO, PH_COUNT
 };
 
 static const char *const phrases[PK_LANG_COUNT][PH_COUNT] = {
@@ -42,7 +42,8 @@ static const char *const phrases[PK_LANG_COUNT][PH_COUNT] = {
         "no data (nmap-services has no figure for it)",
         "[de-facto use; reserved by IANA]", "[de-facto use; unassigned by IANA]", "[reserved by IANA]",
         "(de-facto, not what IANA assigned)",
-        "TXT record keys for DNS service discovery (field names, not credentials): "},
+        "TXT record keys for DNS service discovery (field names, not credentials): ",
+        "nmap lists it but found it open on almost none of the hosts it scanned (nmap-services)"},
     [PK_LANG_VI] = {
         "cổng hệ thống, well-known (0-1023)", "cổng đăng ký, registered (1024-49151)",
         "cổng động/riêng, dynamic/private (49152-65535)",
@@ -53,7 +54,8 @@ static const char *const phrases[PK_LANG_COUNT][PH_COUNT] = {
         "không có dữ liệu (nmap-services không có số liệu)",
         "[dùng trên thực tế; IANA để dành]", "[dùng trên thực tế; IANA chưa gán]", "[IANA để dành]",
         "(cách dùng thực tế, không phải thứ IANA gán)",
-        "khóa bản ghi TXT cho DNS service discovery (tên trường, không phải mật khẩu): "},
+        "khóa bản ghi TXT cho DNS service discovery (tên trường, không phải mật khẩu): ",
+        "nmap có ghi cổng này nhưng gần như không thấy nó mở trên máy nào đã quét (nmap-services)"},
     [PK_LANG_ZH] = {
         "公认端口 well-known (0-1023)", "注册端口 registered (1024-49151)",
         "动态/私有端口 dynamic/private (49152-65535)",
@@ -64,7 +66,8 @@ static const char *const phrases[PK_LANG_COUNT][PH_COUNT] = {
         "无数据（nmap-services 没有该端口的统计）",
         "[实际用法；IANA 保留]", "[实际用法；IANA 未分配]", "[IANA 保留]",
         "（实际用法，并非 IANA 的分配）",
-        "DNS 服务发现的 TXT 记录键（字段名，不是凭据）："},
+        "DNS 服务发现的 TXT 记录键（字段名，不是凭据）：",
+        "nmap 有此端口的条目，但在扫描过的主机上几乎没见它开放（nmap-services）"},
 };
 
 static const char *phrase(const struct info_ctx *c, enum phrase p)
@@ -334,8 +337,10 @@ void info_render_text(struct info_ctx *c, const struct pk_portinfo *pi, double f
     render_iana_remarks(c, pi);
     if (pi->proto == PK_TCP || pi->proto == PK_UDP) {
         char seen[200];
-        if (freq >= 0.0)
+        if (freq > 0.0)
             snprintf(seen, sizeof seen, phrase(c, PH_SEEN), freq * 100);
+        else if (freq == 0.0)
+            snprintf(seen, sizeof seen, "%s", phrase(c, PH_SEEN_ZERO));
         else
             snprintf(seen, sizeof seen, "%s", c->freq_missing ? "" : phrase(c, PH_NO_DATA));
         if (seen[0])
@@ -413,4 +418,25 @@ void info_render_match(struct info_ctx *c, const struct pk_portinfo *pi, const c
     if (pk_registry_is_risky(c->reg, pi->port, pi->proto))
         pk_buf_puts(b, "  [RISK]");
     pk_buf_putc(b, '\n');
+}
+
+void info_render_brief(struct info_ctx *c, const struct pk_portinfo *pi)
+{
+    struct pk_buf *b = &c->out;
+    char head[32];
+    snprintf(head, sizeof head, "%u/%s", pi->port, pk_proto_name(pi->proto));
+    const char *what = pi->has_note ? pk_note_text(&pi->note, c->lang) : pi->description;
+    size_t n = strcspn(what, "\n");
+    /* one line each: cut the text at the terminal's edge, on a character boundary */
+    size_t avail = c->width > 36 ? c->width - 34 : 60, w = 0, cut = 0;
+    while (cut < n) {
+        uint32_t cp;
+        size_t k = cp_at(what + cut, n - cut, &cp);
+        if (w + cp_width(cp) > avail)
+            break;
+        w += cp_width(cp);
+        cut += k;
+    }
+    pk_buf_printf(b, "%-11s %-20s %.*s%s%s\n", head, pi->name ? pi->name : "-", (int)cut, what,
+                  cut < n ? "..." : "", pk_registry_is_risky(c->reg, pi->port, pi->proto) ? "  [RISK]" : "");
 }
