@@ -98,29 +98,14 @@ struct builder {
     const char *notes_source; /* the notes file being parsed, for translation messages */
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * size);
-    if (!p)
-        return PK_ENOMEM;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 static int add_entry(struct builder *b, unsigned port, unsigned proto, unsigned flags,
                      uint32_t name, uint32_t desc, uint32_t unauth, uint32_t anotes)
 {
     size_t cap = b->cap;
-    if (grow((void **)&b->entries, &cap, b->nentries + 1, sizeof *b->entries))
+    if (PK_ARRAY_RESERVE(b->entries, cap, b->nentries + 1, 1024))
         return PK_ENOMEM;
     size_t cap2 = b->cap;
-    if (grow((void **)&b->seq, &cap2, b->nentries + 1, sizeof *b->seq))
+    if (PK_ARRAY_RESERVE(b->seq, cap2, b->nentries + 1, 1024))
         return PK_ENOMEM;
     b->cap = cap;
     b->entries[b->nentries] = (struct reg_entry){
@@ -266,11 +251,11 @@ static int add_note(struct builder *b, const struct pk_note *in, struct pk_err *
     struct reg_note **arr = range ? &b->ranges : &b->notes;
     size_t *len = range ? &b->nranges : &b->nnotes, *acap = range ? &b->ranges_cap : &b->notes_cap;
     size_t cap = *acap;
-    if (grow((void **)arr, &cap, *len + 1, sizeof **arr))
+    if (pk_array_reserve(arr, &cap, *len + 1, sizeof **arr, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     *acap = cap;
     cap = b->alts_cap;
-    if (grow((void **)&b->alts, &cap, b->nalts + in->nalt + 1, sizeof *b->alts))
+    if (PK_ARRAY_RESERVE(b->alts, cap, b->nalts + in->nalt + 1, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     b->alts_cap = cap;
     int64_t n = pool_intern(&b->pool, in->name, strlen(in->name));
@@ -312,7 +297,7 @@ static int add_translation(struct builder *b, const struct note_block *blk, stru
         if (!(blk->proto_mask & PK_PROTO_MASK(p)))
             continue;
         size_t cap = b->tr_cap;
-        if (grow((void **)&b->tr, &cap, b->ntr + 1, sizeof *b->tr))
+        if (PK_ARRAY_RESERVE(b->tr, cap, b->ntr + 1, 64))
             return pk_err_set(err, PK_ENOMEM, "out of memory");
         b->tr_cap = cap;
         b->tr[b->ntr++] = (struct pending_tr){
