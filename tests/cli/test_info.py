@@ -51,10 +51,12 @@ class InfoAnswers(unittest.TestCase):
     def test_back_orifice_31337(self):
         cp, rows = run_json("info", "31337", "--json", check=0)
         tcp = [r for r in rows if r["proto"] == "tcp"][0]
+        udp = [r for r in rows if r["proto"] == "udp"][0]
         self.assertEqual(tcp["range"], "registered")
-        # IANA assigns it to eldim; the curated notes remember Back Orifice.
-        if tcp["risk"]:
-            self.assertTrue(any("Back Orifice" in r for r in tcp["risk"]))
+        # IANA assigns it to eldim; the curated notes remember Back Orifice,
+        # which listened on UDP (its risk line stays on that transport).
+        self.assertTrue(any("Back Orifice" in r for r in udp["risk"]))
+        self.assertIn("Back Orifice", tcp["aliases"])
 
     def test_dynamic_unassigned_49152(self):
         cp, rows = run_json("info", "49152", "--json", check=0)
