@@ -44,9 +44,9 @@ static void write_notes(FILE *out, const char *array, const struct reg_note *not
         const struct reg_note *n = &notes[i];
         fprintf(out,
                 "{.port=%u,.port_hi=%u,.proto=%u,.official=%u,.risky=%u,.name=%u,.text=%u,.risk=%u,"
-                ".alias=%u,.src=%u,.tr={0,%u,%u},.alt_first=%u,.nalt=%u},\n",
+                ".alias=%u,.src=%u,.display=%u,.tr={0,%u,%u},.alt_first=%u,.nalt=%u},\n",
                 n->port, n->port_hi, n->proto, n->official, n->risky, n->name, n->text, n->risk,
-                n->alias, n->src, n->tr[PK_LANG_VI], n->tr[PK_LANG_ZH], n->alt_first, n->nalt);
+                n->alias, n->src, n->display, n->tr[PK_LANG_VI], n->tr[PK_LANG_ZH], n->alt_first, n->nalt);
     }
     if (!count)
         fputs("{.port=0},\n", out);

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-KEYS = {"name", "alias", "note", "alt", "risk", "src"}
+KEYS = {"name", "alias", "note", "alt", "risk", "src", "display"}
 RISK_KINDS = {"trojan", "backdoor", "worm", "exploit", "exposure"}
 PROTOS = {"tcp", "udp", "sctp", "dccp"}
 MAX_LINES = 800
@@ -62,7 +62,9 @@ def parse(path, problems):
             kind, _, proto = kind.partition("/")
             if kind not in RISK_KINDS or (proto and proto not in cur["protos"]):
                 problems.append(f"{where}: risk kind must be one of {sorted(RISK_KINDS)}[/transport]")
-        if key in ("note", "name", "risk", "src", "alt") and lang == "en" and not value.isascii():
+        if key == "display" and (" " in value or len(value) > 63 or len(cur["keys"]["display"]) > 1):
+            problems.append(f"{where}: display: is one short service keyword, once per block")
+        if key in ("note", "name", "risk", "src", "alt", "display") and lang == "en" and not value.isascii():
             problems.append(f"{where}: English {key}: lines are ASCII (UTF-8 names go in alias:)")
     for b in blocks:
         k = b["keys"]

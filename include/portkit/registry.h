@@ -73,6 +73,7 @@ struct pk_note {
     const char *risk;   /* "" or lines "KIND: names", '\n' between them; only this transport's */
     const char *aliases; /* "" or UTF-8 names people use, '\n' between them */
     const char *source; /* "" or where the facts come from ("IANA; RFC 9110") */
+    const char *display; /* "" or the name scans and ls show instead of IANA's */
     const char *translation[PK_LANG_COUNT]; /* [PK_LANG_EN] = text; others "" when untranslated */
     uint16_t range_lo, range_hi; /* equal to port for a single-port note */
     uint16_t alt[PK_NOTE_MAX_ALT];
@@ -124,9 +125,10 @@ PK_EXPORT size_t pk_registry_range_count(const struct pk_registry *reg);
 PK_EXPORT void pk_registry_range_get(const struct pk_registry *reg, size_t index, struct pk_note *out);
 
 /* The name to show for (port, proto) in scan and socket listings: the
- * curated de-facto name where the notes know one (http-alt for 8000,
- * back-orifice for 31337/udp), else IANA's primary name, else NULL. `info`
- * and JSON keep IANA's name (pk_registry_name). */
+ * curated display name where the notes give one (http-alt for 8000, where
+ * people and nmap know the port by its de-facto use; BackOrifice for
+ * 31337/udp), else IANA's primary name, else the curated name, else NULL.
+ * `info` and JSON keep IANA's name (pk_registry_name). */
 PK_EXPORT const char *pk_registry_display_name(const struct pk_registry *reg, unsigned port,
                                                enum pk_proto proto);
 

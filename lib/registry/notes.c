@@ -86,6 +86,7 @@ static int parse_header(struct parser *ps, const char *s, size_t n)
     pk_buf_reset(&ps->block.risk);
     pk_buf_reset(&ps->block.alias);
     pk_buf_reset(&ps->block.src);
+    ps->block.display[0] = '\0';
     ps->open = true;
     ps->seen_block = true;
     return 0;
@@ -231,12 +232,21 @@ static int parse_key(struct parser *ps, const char *s, size_t klen, const char *
         return parse_alt(ps, v, vlen);
     if (key_is(s, klen, "alias"))
         return parse_alias(ps, v, vlen);
+    if (key_is(s, klen, "display")) {
+        if (b->display[0])
+            return fail(ps, "%s", "second 'display:' in one block");
+        if (vlen >= sizeof b->display || memchr(v, ' ', vlen))
+            return fail(ps, "%s", "display: expects one short service keyword");
+        memcpy(b->display, v, vlen);
+        b->display[vlen] = '\0';
+        return 0;
+    }
     if (key_is(s, klen, "src")) {
         if (b->src.len)
             return fail(ps, "%s", "second 'src:' in one block (list sources on one line)");
         return pk_buf_append(&b->src, v, vlen) ? oom(ps) : 0;
     }
-    return fail(ps, "%s", "unknown key (expected name, alias, note, alt, risk or src)");
+    return fail(ps, "%s", "unknown key (expected name, alias, note, alt, risk, src or display)");
 }
 
 static int parse_line(struct parser *ps, const char *s, size_t n, pk_note_fn *fn, void *arg)

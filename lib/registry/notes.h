@@ -9,7 +9,9 @@
  *   alt: 8080 8000 8008        optional, space-separated ports
  *   risk: trojan: NetBus       optional, repeatable; "risk: exploit/tcp: X" for one transport
  *   src: IANA; RFC 9110        where the facts come from
+ *   display: http-alt          optional: the name scans and ls show instead of IANA's
  *
+ *   (display: is optional)
  * A file whose first key is "lang: vi" (or zh) holds translations: headers
  * without KIND that repeat an English block's PORT[-PORT]/PROTO, and note:
  * lines only. Blocks are separated by headers; blank lines and comments are
@@ -35,6 +37,7 @@ struct note_block {
     struct pk_buf risk;      /* risk lines joined with '\n', as written (may carry /proto) */
     struct pk_buf alias;     /* aliases, one per '\n'-separated item */
     struct pk_buf src;       /* "" when the block names no source */
+    char display[64];        /* "" or the name scans and ls show instead of IANA's */
     uint16_t alt[PK_NOTE_MAX_ALT];
     size_t nalt;
     size_t line;             /* header line, for messages */

@@ -132,6 +132,7 @@ static void note_out(const struct pk_registry *reg, const struct reg_note *n, st
     out->range_hi = n->port_hi;
     out->aliases = reg->pool + n->alias;
     out->source = reg->pool + n->src;
+    out->display = reg->pool + n->display;
     out->translation[PK_LANG_EN] = reg->pool + n->text;
     for (int l = 1; l < PK_LANG_COUNT; l++)
         out->translation[l] = reg->pool + n->tr[l];
@@ -215,8 +216,8 @@ bool pk_registry_note(const struct pk_registry *reg, unsigned port, enum pk_prot
 const char *pk_registry_display_name(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
 {
     const struct reg_note *n = find_note(reg, port, proto);
-    if (n && !n->official)
-        return reg->pool + n->name;
+    if (n && n->display)
+        return reg->pool + n->display;
     return pk_registry_name(reg, port, proto);
 }
 

@@ -263,11 +263,12 @@ static int add_note(struct builder *b, const struct pk_note *in, struct pk_err *
     int64_t r = pool_intern(&b->pool, in->risk, strlen(in->risk));
     int64_t a = pool_intern(&b->pool, in->aliases, strlen(in->aliases));
     int64_t sr = pool_intern(&b->pool, in->source, strlen(in->source));
+    int64_t dn = pool_intern(&b->pool, in->display ? in->display : "", in->display ? strlen(in->display) : 0);
     int64_t tr[PK_LANG_COUNT] = {0};
     for (int l = 1; l < PK_LANG_COUNT; l++)
         if (in->translation[l])
             tr[l] = pool_intern(&b->pool, in->translation[l], strlen(in->translation[l]));
-    if (n < 0 || t < 0 || r < 0 || a < 0 || sr < 0 || tr[1] < 0 || tr[2] < 0)
+    if (n < 0 || t < 0 || r < 0 || a < 0 || sr < 0 || dn < 0 || tr[1] < 0 || tr[2] < 0)
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     bool risky = false;
     for (const char *line = in->risk; *line;) {
@@ -279,7 +280,7 @@ static int add_note(struct builder *b, const struct pk_note *in, struct pk_err *
     *rn = (struct reg_note){
         .port = in->range_lo, .port_hi = in->range_hi, .proto = (uint8_t)in->proto,
         .official = in->official, .risky = risky, .name = (uint32_t)n, .text = (uint32_t)t,
-        .risk = (uint32_t)r, .alias = (uint32_t)a, .src = (uint32_t)sr,
+        .risk = (uint32_t)r, .alias = (uint32_t)a, .src = (uint32_t)sr, .display = (uint32_t)dn,
         .alt_first = (uint32_t)b->nalts, .nalt = (uint16_t)in->nalt};
     for (int l = 1; l < PK_LANG_COUNT; l++)
         rn->tr[l] = (uint32_t)tr[l];
@@ -325,7 +326,7 @@ static int on_note_block(const struct note_block *blk, void *arg, struct pk_err 
         struct pk_note in = {
             .proto = (enum pk_proto)t, .official = blk->official, .name = blk->name,
             .text = blk->text.data ? blk->text.data : "", .risk = risk.data ? risk.data : "",
-            .aliases = blk->alias.data ? blk->alias.data : "", .source = blk->src.data ? blk->src.data : "",
+            .aliases = blk->alias.data ? blk->alias.data : "", .source = blk->src.data ? blk->src.data : "", .display = blk->display,
             .range_lo = (uint16_t)blk->port, .range_hi = (uint16_t)blk->port_hi, .nalt = blk->nalt};
         memcpy(in.alt, blk->alt, blk->nalt * sizeof *blk->alt);
         rc = add_note(b, &in, err);

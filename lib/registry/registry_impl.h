@@ -20,7 +20,7 @@ struct reg_note {
     uint8_t proto;
     uint8_t official;
     uint16_t risky;         /* a trojan/backdoor line, flagged in scans and ls */
-    uint32_t name, text, risk, alias, src;
+    uint32_t name, text, risk, alias, src, display;
     uint32_t tr[PK_LANG_COUNT]; /* translations; [PK_LANG_EN] unused (text) */
     uint32_t alt_first; /* index into alts */
     uint16_t nalt;

@@ -1,5 +1,5 @@
-"""Names and RISK flags users see in scan and ls: the curated de-facto name
-where the notes know one (http-alt for 8000, back-orifice for 31337), RISK
+"""Names and RISK flags users see in scan and ls: the curated display name
+where the notes give one (http-alt for 8000, BackOrifice for 31337), RISK
 only for ports a trojan or backdoor made its own, each risky port once in the
 ls footer. Real listeners on loopback."""
 import json
@@ -56,7 +56,7 @@ class DisplayNames(unittest.TestCase):
             cp = run("scan", "-p", "8000,31337,22222", "127.0.0.1", "--json", "--no-progress", timeout=60)
             rows = {r["port"]: r for r in map(json.loads, cp.stdout.splitlines())}
             self.assertEqual(rows[8000]["service"], "http-alt")       # IANA: irdmi
-            self.assertEqual(rows[31337]["service"], "back-orifice")  # IANA: eldim
+            self.assertEqual(rows[31337]["service"], "BackOrifice")   # IANA: eldim
             text = run("scan", "-p", "8000,31337", "127.0.0.1", "--no-progress", timeout=60).stdout
             self.assertIn("http-alt", text)
             self.assertNotIn("irdmi", text)
@@ -72,7 +72,7 @@ class DisplayNames(unittest.TestCase):
             cp, rows = run_json("ls", "--json", "--pid", PID, check=0)
             by_port = {r["local_port"]: r for r in rows if r["state"] == "LISTEN"}
             self.assertEqual(by_port[8000]["service"], "http-alt")
-            self.assertEqual(by_port[31337]["service"], "back-orifice")
+            self.assertEqual(by_port[31337]["service"], "BackOrifice")
             self.assertIn("RISK", by_port[31337]["flags"])
             # 8080's notes mention MyDoom (a worm on a legitimate service): no RISK
             self.assertNotIn("RISK", by_port[8080]["flags"])

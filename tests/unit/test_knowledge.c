@@ -30,8 +30,8 @@ static const char notes[] =
     "@ 6000-6063/tcp de-facto\nname: wide\nnote: A wider range that loses to the narrow one.\nsrc: test\n"
     "@ 3389/tcp+udp official\nname: ms-wbt-server\nalias: Remote Desktop, 远程桌面, Máy để bàn từ xa\n"
     "note: RDP.\nrisk: exploit/tcp: BlueKeep\nrisk: exposure: weak passwords\nsrc: IANA\n"
-    "@ 8000/tcp de-facto\nname: http-alt\nnote: IANA lists irdmi.\nsrc: vendor documentation\n"
-    "@ 31337/tcp+udp de-facto\nname: back-orifice\nalias: Back Orifice\nnote: BO. IANA lists eldim.\n"
+    "@ 8000/tcp de-facto\nname: http-alt\ndisplay: http-alt\nnote: IANA lists irdmi.\nsrc: vendor documentation\n"
+    "@ 31337/tcp+udp de-facto\nname: back-orifice\nalias: Back Orifice\ndisplay: BackOrifice\nnote: BO. IANA lists eldim.\n"
     "risk: trojan/udp: Back Orifice\nrisk: backdoor/tcp: elite backdoors\nsrc: 1990s trojan port lists\n"
     "@ 21/tcp official\nname: ftp\nnote: FTP.\nrisk: trojan: Doly Trojan\nsrc: IANA\n";
 
@@ -97,7 +97,7 @@ static void display_names_and_the_risk_flag(void **state)
     struct pk_registry *reg = build();
     assert_string_equal(pk_registry_name(reg, 8000, PK_TCP), "irdmi");
     assert_string_equal(pk_registry_display_name(reg, 8000, PK_TCP), "http-alt");
-    assert_string_equal(pk_registry_display_name(reg, 31337, PK_UDP), "back-orifice");
+    assert_string_equal(pk_registry_display_name(reg, 31337, PK_UDP), "BackOrifice");
     assert_string_equal(pk_registry_display_name(reg, 3389, PK_TCP), "ms-wbt-server");
     assert_string_equal(pk_registry_display_name(reg, 6005, PK_TCP), "x11");
     assert_null(pk_registry_display_name(reg, 7, PK_TCP));
