@@ -62,6 +62,10 @@ void pk_note_render(const char *text, unsigned port, unsigned range_lo, char *bu
     while (*text && n + 1 < size) {
         const char *field = NULL;
         unsigned value = 0;
+        if (*text != '{') {
+            buf[n++] = *text++;
+            continue;
+        }
         if (strncmp(text, "{port}", 6) == 0)
             field = "{port}", value = port;
         else if (strncmp(text, "{off}", 5) == 0)
