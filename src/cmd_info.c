@@ -23,7 +23,7 @@ void usage_info(FILE *out)
             "transport it lists), the range class, portkit's curated notes (alternate ports,\n"
             "de-facto uses, trojan/backdoor risk) and what this host's kernel says about it.\n\n"
             "QUERY is a port (80), port/proto (53/udp), a range (6000-6010, 6000-6010/tcp)\n"
-            "or a service name or alias (ssh, https, postgresql, mongodb).\n\n"
+            "or a service name or alias (ssh, https, postgresql, mongodb, 远程桌面).\n\n"
             "Options:\n"
             "  -s, --search WORD   ports whose names, aliases, description or notes contain\n"
             "                      WORD (case, accents and full-width forms folded: vo lam\n"
