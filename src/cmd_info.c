@@ -374,6 +374,7 @@ int cmd_info(int argc, char **argv)
     }
     pk_hostinfo_read(&c.host, NULL);
     info_term_size(c.stream, &c.width, &c.rows);
+    info_init_colors(&c);
 
     int rc = CLI_OK;
     if (search)

@@ -24,6 +24,8 @@ struct info_ctx {
     unsigned rows;         /* terminal rows; 0 when not a terminal */
     struct pk_buf out;
     FILE *stream;
+    /* colour codes for stream, looked up once (cli_sgr reads the environment) */
+    const char *bold, *reset, *red, *dim, *cyan;
     /* nmap-services frequencies: looked up one by one for the first few
      * answers, then loaded whole once a batch or range makes that cheaper. */
     struct pk_frequency *freq;
@@ -36,6 +38,9 @@ enum info_label {
     IL_IANA_NOTE, IL_DNS_SD, IL_SEEN, IL_SOURCE, IL_HOST, IL_COUNT
 };
 const char *info_label(enum info_label l, enum pk_lang lang);
+
+/* Fills the colour codes above for c->stream. */
+void info_init_colors(struct info_ctx *c);
 
 /* The terminal's size for stream (COLUMNS/LINES, else TIOCGWINSZ); zeros
  * when stream is not a terminal. */

@@ -75,6 +75,15 @@ static const char *phrase(const struct info_ctx *c, enum phrase p)
     return phrases[c->lang][p];
 }
 
+void info_init_colors(struct info_ctx *c)
+{
+    c->bold = cli_sgr(c->stream, CLI_BOLD);
+    c->reset = cli_sgr(c->stream, CLI_RESET);
+    c->red = cli_sgr(c->stream, CLI_RED);
+    c->dim = cli_sgr(c->stream, CLI_DIM);
+    c->cyan = cli_sgr(c->stream, CLI_CYAN);
+}
+
 void info_term_size(FILE *stream, unsigned *cols, unsigned *rows)
 {
     *cols = *rows = 0;
@@ -239,18 +248,20 @@ static void collect_aliases(struct info_ctx *c, const struct pk_portinfo *pi, st
 static void render_range_note(struct info_ctx *c, const struct pk_portinfo *pi)
 {
     const struct pk_note *r = &pi->range_note;
-    char text[2048], line[2300];
+    char text[2048];
     pk_note_render(pk_note_text(r, c->lang), pi->port, r->range_lo, text, sizeof text);
     /* the range's first paragraph carries its span and name; the rest follow */
-    const char *nl = strchr(text, '\n');
-    snprintf(line, sizeof line, "%u-%u/%s %s: %.*s", r->range_lo, r->range_hi, pk_proto_name(pi->proto),
-             r->name, nl ? (int)(nl - text) : (int)strlen(text), text);
-    put_line(c, IL_PART_OF, line);
-    if (nl)
-        put_lines(c, "", nl + 1, "", "");
+    size_t first = strcspn(text, "\n");
+    struct pk_buf line = PK_BUF_INIT;
+    pk_buf_printf(&line, "%u-%u/%s %s: %.*s", r->range_lo, r->range_hi, pk_proto_name(pi->proto), r->name,
+                  (int)first, text);
+    put_label(&c->out, info_label(IL_PART_OF, c->lang));
+    put_wrapped(c, line.data ? line.data : "", line.len, "", "");
+    pk_buf_free(&line);
+    if (text[first])
+        put_lines(c, "", text + first + 1, "", "");
     if (r->risk[0])
-        put_lines(c, info_label(IL_RISK, c->lang), r->risk, cli_sgr(c->stream, CLI_RED),
-                  cli_sgr(c->stream, CLI_RESET));
+        put_lines(c, info_label(IL_RISK, c->lang), r->risk, c->red, c->reset);
 }
 
 static void render_iana_remarks(struct info_ctx *c, const struct pk_portinfo *pi)
@@ -264,7 +275,7 @@ static void render_iana_remarks(struct info_ctx *c, const struct pk_portinfo *pi
         if (!anotes[0])
             anotes = sv.assignment_notes;
     }
-    const char *dim = cli_sgr(c->stream, CLI_DIM), *reset = cli_sgr(c->stream, CLI_RESET);
+    const char *dim = c->dim, *reset = c->reset;
     if (unauth[0])
         put_lines(c, info_label(IL_IANA_USE, c->lang), unauth, "", "");
     if (!anotes[0])
@@ -288,9 +299,7 @@ static void render_iana_remarks(struct info_ctx *c, const struct pk_portinfo *pi
 void info_render_text(struct info_ctx *c, const struct pk_portinfo *pi, double freq)
 {
     struct pk_buf *b = &c->out;
-    FILE *s = c->stream;
-    const char *bold = cli_sgr(s, CLI_BOLD), *reset = cli_sgr(s, CLI_RESET);
-    const char *red = cli_sgr(s, CLI_RED), *dim = cli_sgr(s, CLI_DIM), *cyan = cli_sgr(s, CLI_CYAN);
+    const char *bold = c->bold, *reset = c->reset, *red = c->red, *dim = c->dim, *cyan = c->cyan;
     char head[32];
     snprintf(head, sizeof head, "%u/%s", pi->port, pk_proto_name(pi->proto));
     const char *name = pi->name ? pi->name : pi->reserved ? "(reserved)" : "(unassigned)";
