@@ -84,7 +84,7 @@ class Ranges(unittest.TestCase):
 
     def test_directplay_bittorrent_nodeport(self):
         self.assertIn("DirectPlay", info("2350/udp").stdout)
-        self.assertIn("try number 3", info("6884/tcp").stdout)
+        self.assertIn("6881-6889/tcp bittorrent", info("6884/tcp").stdout)
         self.assertIn("NodePort", info("31000/tcp").stdout)
         self.assertIn("7070", info("7000/udp").stdout)  # RealAudio's UDP range
 
