@@ -178,9 +178,9 @@ class Languages(unittest.TestCase):
         self.assertIn("ghi chú", out)
 
     def test_untranslated_notes_fall_back_to_english(self):
-        out = info("--lang", "zh", "8265/tcp").stdout
-        self.assertIn("说明", out)   # the label is Chinese
-        self.assertIn("Ray", out)    # the note is English
+        out = info("--lang", "zh", "27017/tcp").stdout
+        self.assertIn("说明", out)       # the label is Chinese
+        self.assertIn("MongoDB", out)    # the note is English
 
     def test_bad_lang_is_a_usage_error(self):
         cp = info("--lang", "fr", "80", check=2)

@@ -169,7 +169,7 @@ static void languages_and_translations(void **state)
     assert_non_null(strstr(pk_note_text(&n, PK_LANG_VI), "Máy để bàn từ xa"));
     assert_non_null(strstr(pk_note_text(&n, PK_LANG_ZH), "远程桌面"));
     assert_ptr_equal(pk_note_text(&n, PK_LANG_EN), n.text);
-    assert_true(pk_registry_note(reg, 8265, PK_TCP, &n)); /* untranslated: English */
+    assert_true(pk_registry_note(reg, 27017, PK_TCP, &n)); /* untranslated: English */
     assert_ptr_equal(pk_note_text(&n, PK_LANG_ZH), n.text);
 }
 
