@@ -74,7 +74,9 @@ static void risk_line(const struct pk_output *o, const struct pk_scan_result *r,
 {
     const struct pk_registry *reg = pk_output_opts(o)->reg;
     struct pk_note n;
-    if (!reg || r->state != PK_STATE_OPEN || !pk_registry_is_risky(reg, r->port, r->proto) ||
+    /* RISK only for a trojan's own port, and not when -sV saw the port's legitimate service */
+    if (!reg || r->state != PK_STATE_OPEN ||
+        !pk_registry_risk_flag(reg, r->port, r->proto, r->service_probed ? r->service : NULL) ||
         !pk_registry_note(reg, r->port, r->proto, &n))
         return;
     size_t len = strcspn(n.risk, "\n");

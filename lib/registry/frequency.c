@@ -53,9 +53,12 @@ static int parse_line(struct pk_frequency *f, const char *s, size_t n)
 int pk_frequency_parse(const char *text, size_t len, const char *source, struct pk_frequency **out,
                        struct pk_err *err)
 {
-    struct pk_frequency *f = calloc(1, sizeof *f);
+    struct pk_frequency *f = malloc(sizeof *f);
     if (!f)
         return pk_err_set(err, PK_ENOMEM, "out of memory");
+    for (int t = 0; t < 2; t++)
+        for (unsigned p = 0; p < 65536; p++)
+            f->open[t][p] = -1.0f; /* unlisted: nmap has no figure */
     const char *p = text, *end = text + len;
     size_t line = 0;
     while (p < end) {
@@ -99,7 +102,7 @@ void pk_frequency_free(struct pk_frequency *f)
 double pk_frequency_get(const struct pk_frequency *f, unsigned port, enum pk_proto proto)
 {
     if (!f || port > 65535 || (proto != PK_TCP && proto != PK_UDP))
-        return 0.0;
+        return -1.0;
     return f->open[proto][port];
 }
 
@@ -140,7 +143,7 @@ int pk_frequency_lookup(const char *path, unsigned port, enum pk_proto proto, do
 {
     if (!path)
         path = PK_NMAP_SERVICES_PATH;
-    *freq = 0.0;
+    *freq = -1.0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? pk_err_set(err, PK_ENOTFOUND, "%s not found", path)

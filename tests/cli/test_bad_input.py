@@ -100,7 +100,7 @@ CASES += [
 BAD_QUERIES = ["70000", "65536", "99999999999999999999", "80-70", "1-70000", "80/xyz", "80/",
                "/tcp", "1-2-3", "80//tcp", "80/tcp/udp", "6000-6010/icmp", "80 443",
                "-", "--", "80-", "-80-", "", " ", "ssh/xyz", "a" * 300,
-               "x" + E + "y", NL, "\x07", "é/tcp"]
+               "x" + E + "y", NL, "\x07", "é/xyz"]  # UTF-8 names are queries (远程桌面); a bad transport is not
 for q in BAD_QUERIES:
     if q in ("-", "--"):
         continue
