@@ -10,6 +10,7 @@
 #include "portkit/banner.h"
 #include "portkit/buf.h"
 #include "portkit/error.h"
+#include "portkit/firewall.h"
 #include "portkit/forward.h"
 #include "portkit/freeport.h"
 #include "portkit/frequency.h"
