@@ -110,8 +110,8 @@ static bool iface_wanted(const struct fw_iface *ifc, const struct pk_firewall_so
 {
     if (src && src->iface)
         return strcmp(ifc->name, src->iface) == 0;
-    if (bound)
-        return strcmp(ifc->name, bound) == 0;
+    if (bound) /* SO_BINDTODEVICE: only what arrives there (never loopback from outside) */
+        return !ifc->loopback && strcmp(ifc->name, bound) == 0;
     return !ifc->loopback;
 }
 
