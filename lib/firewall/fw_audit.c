@@ -218,6 +218,8 @@ static int judge_virtual(const struct pk_firewall *fw, const struct pk_socklist 
             size_t np = nat_ports(r, (enum pk_proto)pr, ports, 64);
             for (size_t pi = 0; pi < np; pi++) {
                 for (int fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
+                    if (src && src->has_addr && src->family != fam)
+                        continue;
                     for (size_t i = 0; i < fw->nifaces; i++) {
                         const struct fw_iface *ifc = &fw->ifaces[i];
                         if (!iface_wanted(ifc, src, NULL))
@@ -287,9 +289,10 @@ PK_EXPORT int pk_firewall_audit(const struct pk_firewall *fw, const struct pk_so
         const struct pk_sock *s = pk_socklist_get(l, i);
         if (!pk_sock_is_listening(s) || (s->proto != PK_TCP && s->proto != PK_UDP))
             continue;
-        if (!(src && src->has_addr && src->family != s->family && !dual_stack(s)))
+        bool any_src = !(src && src->has_addr);
+        if (any_src || src->family == s->family)
             rc = judge_direct(fw, l, i, s->family, src, &f);
-        if (rc == 0 && dual_stack(s) && !(src && src->has_addr && src->family != AF_INET))
+        if (rc == 0 && dual_stack(s) && (any_src || src->family == AF_INET))
             rc = judge_direct(fw, l, i, AF_INET, src, &f);
     }
     if (rc == 0)

@@ -46,6 +46,7 @@ struct walk {
     const char *unknown_why;
     bool nat;
     const struct fw_rule *nat_rule;
+    const struct fw_chain *base; /* the base chain being walked (jumps keep its hook) */
     long steps;
 };
 
@@ -217,7 +218,7 @@ static void apply_nat(struct walk *w, const struct fw_stmt *s)
     p->ctstatus |= 32; /* dnat */
 }
 
-static enum outcome eval_rule(struct walk *w, const struct fw_rule *r, const struct fw_chain *c, int depth)
+static enum outcome eval_rule(struct walk *w, const struct fw_rule *r, int depth)
 {
     for (uint16_t i = 0; i < r->nstmts; i++) {
         const struct fw_stmt *s = &r->stmts[i];
@@ -265,7 +266,7 @@ static enum outcome eval_rule(struct walk *w, const struct fw_rule *r, const str
             return apply_verdict(w, r, &e->verdict, depth);
         }
         case FS_NAT:
-            if (c->hook == FH_PREROUTING && c->is_nat && !w->nat) {
+            if (w->base && w->base->hook == FH_PREROUTING && w->base->is_nat && !w->nat) {
                 apply_nat(w, s);
                 w->nat = true;
                 w->nat_rule = r;
@@ -296,7 +297,7 @@ static enum outcome eval_chain(struct walk *w, int ci, int depth)
             return O_UNKNOWN;
         }
         const struct fw_rule *r = &w->fw->rules[c->first_rule + i];
-        enum outcome o = eval_rule(w, r, c, depth);
+        enum outcome o = eval_rule(w, r, depth);
         if (o != O_CONTINUE)
             return o;
     }
@@ -328,6 +329,7 @@ static enum outcome eval_hook(struct walk *w, enum fw_hook h)
         const struct fw_chain *c = &fw->chains[ci];
         if (!chain_applies(w, c) || (h == FH_PREROUTING && c->is_nat && w->nat))
             continue;
+        w->base = c;
         enum outcome o = eval_chain(w, ci, 0);
         if (o == O_RETURN) {
             w->decider = NULL;
