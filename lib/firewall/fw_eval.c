@@ -332,10 +332,14 @@ static enum outcome eval_hook(struct walk *w, enum fw_hook h)
         w->base = c;
         enum outcome o = eval_chain(w, ci, 0);
         if (o == O_RETURN) {
-            w->decider = NULL;
-            w->policy_chain = c;
-            if (c->policy == FV_DROP)
+            if (c->policy == FV_DROP) {
+                w->decider = NULL;
+                w->policy_chain = c;
                 return O_DROP;
+            }
+            /* a policy accept says less than an accept rule met before it */
+            if (!w->decider)
+                w->policy_chain = c;
             continue;
         }
         if (o == O_NAT) {
