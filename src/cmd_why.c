@@ -201,13 +201,11 @@ static void bind_reasons(struct reasons *r, const struct pk_socklist *l, unsigne
         say(r, "in-use", "0.0.0.0:%u/%s is in use (bind: Address already in use) by a socket portkit cannot "
                          "see (another network namespace shares nothing; a socket without a state?)",
             port, pn);
-    if (e4 == 0 && e6 == EADDRINUSE) {
-        bool v6only_ok = try_bind(AF_INET6, proto, port, false, 1) == 0;
+    if (e6 == EADDRINUSE && try_bind(AF_INET6, proto, port, false, 1) == 0)
         say(r, "dual-stack",
-            "[::]:%u cannot be bound dual-stack (IPv4 too): an IPv4 socket holds 0.0.0.0:%u or one of its "
-            "addresses%s",
-            port, port, v6only_ok ? "; an IPv6-only socket (IPV6_V6ONLY, or net.ipv6.bindv6only=1) binds (tested)" : "");
-    }
+            "[::]:%u cannot be bound dual-stack (taking IPv4 too) because an IPv4 socket holds the port; an "
+            "IPv6-only socket (IPV6_V6ONLY, or net.ipv6.bindv6only=1) binds (tested)",
+            port);
     if (in_reserved(port))
         say(r, "reserved", "%u is in net.ipv4.ip_local_reserved_ports: the kernel never hands it out as an "
                            "ephemeral port; an explicit bind() still works",

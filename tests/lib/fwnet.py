@@ -144,6 +144,7 @@ class Bed:
         if self.holder:
             self.holder.stdin.close()
             self.holder.wait(timeout=10)
+            self.holder.stdout.close()
             self.holder = None
 
     def close(self):
