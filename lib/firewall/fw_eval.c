@@ -297,6 +297,8 @@ static enum outcome eval_chain(struct walk *w, int ci, int depth)
             return O_UNKNOWN;
         }
         const struct fw_rule *r = &w->fw->rules[c->first_rule + i];
+        if (r->gated && (w->p.dport < r->gate_lo || w->p.dport > r->gate_hi || !need_met(&w->p, r->gate_need)))
+            continue;
         enum outcome o = eval_rule(w, r, depth);
         if (o != O_CONTINUE)
             return o;

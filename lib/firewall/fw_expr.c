@@ -361,6 +361,31 @@ static int compile_stmt(struct pk_firewall *fw, const struct fw_chain *c, json_t
     return 0;
 }
 
+/* The first statements up to a positive dport match only test the packet,
+ * so a packet outside that match's ports cannot be affected by the rule. */
+static void set_gate(struct fw_rule *r)
+{
+    for (uint16_t i = 0; i < r->nstmts; i++) {
+        const struct fw_stmt *s = &r->stmts[i];
+        if (s->kind != FS_MATCH && s->kind != FS_UNDECIDED)
+            return;
+        if (s->kind != FS_MATCH || s->nfields != 1 || s->f[0].key != FK_DPORT || s->f[0].masked ||
+            s->op != FO_EQ || !s->set || s->set->n == 0)
+            continue;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t k = 0; k < s->set->n; k++) {
+            uint64_t a = fw_val_to_uint(&s->set->elems[k].lo[0]), b = fw_val_to_uint(&s->set->elems[k].hi[0]);
+            lo = a < lo ? a : lo;
+            hi = b > hi ? b : hi;
+        }
+        r->gated = true;
+        r->gate_need = s->f[0].need;
+        r->gate_lo = (uint16_t)lo;
+        r->gate_hi = (uint16_t)(hi > 65535 ? 65535 : hi);
+        return;
+    }
+}
+
 int fw_compile_rule(struct pk_firewall *fw, struct fw_rule *r, const void *json_expr_array, const char *text,
                     struct pk_err *err)
 {
@@ -392,5 +417,6 @@ int fw_compile_rule(struct pk_firewall *fw, struct fw_rule *r, const void *json_
             r->has_effect = true;
         r->nstmts++;
     }
+    set_gate(r);
     return 0;
 }

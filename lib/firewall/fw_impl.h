@@ -123,6 +123,12 @@ struct fw_rule {
     struct fw_stmt *stmts;
     uint16_t nstmts;
     bool has_effect;       /* a verdict, NAT or mark: matters when an undecided match is in front */
+    /* A cheap pre-check: when the rule can only match destination ports
+     * in [gate_lo, gate_hi] of transport gate_need, other packets skip it
+     * without evaluating anything (most rules of a big ruleset). */
+    bool gated;
+    enum fw_need gate_need;
+    uint16_t gate_lo, gate_hi;
     char *text;            /* nft's own text of the rule (when read live), else NULL */
 };
 
@@ -194,6 +200,8 @@ bool fw_addr_is_local(const struct pk_firewall *fw, int family, const uint8_t *a
 
 /* fw_text.c */
 void fw_rule_describe(const struct pk_firewall *fw, const struct fw_rule *r, char *out, size_t size);
+/* nft-like text of a rule from its JSON statements (malloc'd, NULL on OOM) */
+char *fw_render_rule(const void *json_expr_array);
 void fw_policy_describe(const struct pk_firewall *fw, const struct fw_chain *c, char *out, size_t size);
 
 #endif

@@ -339,7 +339,8 @@ static int add_rule(struct pk_firewall *fw, json_t *o, const struct text_index *
     r->chain = ci;
     r->handle = json_is_integer(handle) ? (uint64_t)json_integer_value(handle) : 0;
     const char *text = text_get(tx, family, table, r->handle);
-    if (text && !(r->text = strdup(text)))
+    r->text = text ? strdup(text) : fw_render_rule(expr);
+    if (!r->text)
         return PK_ENOMEM;
     int rc = fw_compile_rule(fw, r, expr, r->text, err);
     if (rc < 0) {
@@ -514,15 +515,17 @@ PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_
             pk_firewall_free(fw);
             return pk_err_set(err, PK_ENOMEM, "libnftables: cannot create a context");
         }
+        /* nft's text is only needed for iptables-nft's xt statements: a
+         * second listing of a big ruleset costs as much as the first */
         char *json = NULL, *text = NULL;
         rc = list_ruleset(nft, true, &json, err);
-        if (rc == 0)
+        if (rc == 0 && strstr(json, "\"xt\":"))
             rc = list_ruleset(nft, false, &text, err);
+        nft_ctx_free(nft);
         if (rc == 0)
-            rc = fw_parse(fw, json, strlen(json), text, strlen(text), err);
+            rc = fw_parse(fw, json, strlen(json), text, text ? strlen(text) : 0, err);
         free(json);
         free(text);
-        nft_ctx_free(nft);
         if (rc == 0)
             check_legacy(fw);
     }
