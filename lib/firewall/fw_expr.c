@@ -289,13 +289,6 @@ unsupported:
 
 #include "firewall/fw_xt.h"
 
-void fw_stmt_release(struct fw_stmt *s)
-{
-    if (s->set_owned)
-        fw_set_free(s->set);
-    s->set = NULL;
-    s->set_owned = false;
-}
 
 static int compile_stmt(struct pk_firewall *fw, const struct fw_chain *c, json_t *e, struct fw_xt_cursor *xt,
                         struct fw_stmt *s)

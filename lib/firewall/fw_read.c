@@ -13,11 +13,6 @@
 #include "firewall/fw_impl.h"
 #include "util/quote.h"
 
-const char *fw_family_name(int fam)
-{
-    static const char *const names[] = {"ip", "ip6", "inet", "netdev", "bridge", "arp", "?"};
-    return fam >= 0 && fam <= FW_FAM_OTHER ? names[fam] : "?";
-}
 
 static int family_parse(const char *s)
 {
@@ -195,25 +190,7 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-int fw_find_chain(const struct pk_firewall *fw, int family, const char *table, const char *name)
-{
-    for (size_t i = 0; i < fw->nchains; i++) {
-        const struct fw_chain *c = &fw->chains[i];
-        if (c->family == family && strcmp(c->name, name) == 0 && strcmp(c->table, table) == 0)
-            return (int)i;
-    }
-    return -1;
-}
 
-struct fw_set *fw_find_set(const struct pk_firewall *fw, int family, const char *table, const char *name)
-{
-    for (size_t i = 0; i < fw->nsets; i++) {
-        struct fw_set *s = fw->sets[i];
-        if (s->family == family && strcmp(s->name, name) == 0 && strcmp(s->table, table) == 0)
-            return s;
-    }
-    return NULL;
-}
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {

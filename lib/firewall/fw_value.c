@@ -191,15 +191,6 @@ int fw_parse_value(json_t *j, enum fw_type t, uint8_t len, struct fw_val *lo, st
 
 /* ---- sets ------------------------------------------------------------------ */
 
-void fw_set_free(struct fw_set *s)
-{
-    if (!s)
-        return;
-    free(s->name);
-    free(s->table);
-    free(s->elems);
-    free(s);
-}
 
 static int parse_verdict(json_t *j, struct pk_firewall *fw, const struct fw_set *s, struct fw_verdict *v)
 {
