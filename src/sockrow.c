@@ -51,6 +51,16 @@ void sockrow_remote(const struct pk_sock *s, char *buf, size_t size)
         pk_sock_endpoint_str(s->family, s->remote, s->remote_port, NULL, buf, size);
 }
 
+void sockrow_annotate(struct sockrow_ctx *c, const struct pk_sock *s, struct pk_sock_notes *n)
+{
+    pk_sock_annotate(c->reg, &c->host, s, n);
+    if (c->exposed && c->exposed_base && pk_sock_is_listening(s)) {
+        n->flags &= ~(unsigned)PK_SF_EXPOSED;
+        if (c->exposed[s - c->exposed_base])
+            n->flags |= PK_SF_EXPOSED;
+    }
+}
+
 static const char *const flag_colors[PK_SF_COUNT] = {CLI_YELLOW, CLI_BOLD ";" CLI_RED, CLI_CYAN,
                                                      CLI_DIM};
 
@@ -208,7 +218,7 @@ static void fill_row(struct sockrow_ctx *c, struct table *t, size_t row, const s
     char buf[PK_ENDPOINT_MAX];
     bool pipe = !c->tty;
     struct pk_sock_notes n;
-    pk_sock_annotate(c->reg, &c->host, s, &n);
+    sockrow_annotate(c, s, &n);
 
     add_text(t, row, C_PROTO, pk_proto_name(s->proto), false);
     sockrow_local(c, s, buf, sizeof buf);
@@ -296,6 +306,8 @@ static void print_summary(struct sockrow_ctx *c, const struct pk_socklist *l,
         pk_buf_printf(o, "%s; see portkit info PORT)", sum->risky > 5 ? ", ..." : "");
     }
     pk_buf_putc(o, '\n');
+    if (c->fw_note)
+        pk_buf_printf(o, "EXPOSED from bind addresses only: %s\n", c->fw_note);
     if (sum->no_pid && pk_socklist_partial(l))
         pk_buf_printf(o, "%zu socket%s of other users' processes without a pid: run as root to see them\n",
                       sum->no_pid, sum->no_pid == 1 ? "" : "s");
@@ -438,7 +450,7 @@ void sockrow_json_one(struct sockrow_ctx *c, const struct pk_socklist *l, const 
                       struct pk_buf *out)
 {
     struct pk_sock_notes n;
-    pk_sock_annotate(c->reg, &c->host, s, &n);
+    sockrow_annotate(c, s, &n);
     if (c->numeric)
         n.service = NULL;
     int pids[64];
