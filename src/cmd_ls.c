@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "history_cli.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
 #include "sockrow.h"
@@ -33,6 +34,8 @@ void usage_ls(FILE *out)
             "  -H, --no-header      no column titles\n"
             "      --no-process     do not look up processes (faster)\n"
             "      --proc           read /proc/net instead of asking netlink\n"
+            "      --save           also store this host's listeners as a run (portkit\n"
+            "                       history; whatever the filters)  --label NAME, --db PATH\n"
             "                       (also PORTKIT_SOCKETS=proc)\n"
             "  -h, --help           this help\n\n"
             "Columns: PROTO LOCAL REMOTE STATE PID PROCESS USER SERVICE RANGE FLAGS.\n"
@@ -78,7 +81,7 @@ static int parse_pid(const char *arg, int *pid)
 
 int cmd_ls(int argc, char **argv)
 {
-    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY };
+    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY, OPT_SAVE, OPT_LABEL, OPT_DB };
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'},
         {"listening", no_argument, NULL, 'l'},
@@ -96,12 +99,17 @@ int cmd_ls(int argc, char **argv)
         {"no-process", no_argument, NULL, OPT_NOPROC},
         {"proc", no_argument, NULL, OPT_PROC},
         {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"save", no_argument, NULL, OPT_SAVE},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     struct pk_sock_query q = {.processes = true};
     bool all = false, json = false, numeric = false, header = true, force_proc = false;
     unsigned states = 0;
+    bool save = false;
+    const char *save_label = NULL, *save_db = NULL;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":altu46p:c:s:njHh", opts, NULL)) != -1) {
@@ -139,6 +147,9 @@ int cmd_ls(int argc, char **argv)
         case OPT_NOPROC: q.processes = false; break;
         case OPT_PROC: force_proc = true; break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
+        case OPT_SAVE: save = true; break;
+        case OPT_LABEL: save_label = optarg; save = true; break;
+        case OPT_DB: save_db = optarg; break;
         case 'h': usage_ls(stdout); return CLI_OK;
         default: return cli_option_error("ls", argv, opt);
         }
@@ -169,5 +180,7 @@ int cmd_ls(int argc, char **argv)
     c.numeric = numeric;
     int rc = json ? sockrow_json(&c, l) : sockrow_table(&c, l);
     pk_socklist_free(l);
+    if (save && rc == CLI_OK)
+        rc = hist_cli_save_listeners("ls", save_db, save_label, "portkit ls --save");
     return rc;
 }

@@ -63,6 +63,8 @@ void usage_scan(FILE *out)
             "  --all-states          every port, not only open (and open|filtered) ones\n"
             "  --no-progress         no progress bar (shown on a terminal's stderr)\n"
             "  -v                    say more on stderr (seed, limits, timing)\n"
+            "  --save                store the run in the history database (portkit history)\n"
+            "  --label NAME          name the saved run     --db PATH   the database\n"
             "  -Pn, -n, -T3..-T5, --open   accepted for nmap habits; they change nothing\n\n"
             "Examples:\n"
             "  portkit scan 192.0.2.7                  the top 1000 TCP ports\n"
@@ -120,6 +122,7 @@ enum {
     OPT_EXCLUDE = 256, OPT_EXCLUDEFILE, OPT_FORCE, OPT_TOP, OPT_EXPORTS, OPT_RATE, OPT_INFLIGHT,
     OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT, OPT_SEED,
     OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
+    OPT_SAVE, OPT_LABEL, OPT_DB,
 };
 
 int cmd_scan(int argc, char **argv)
@@ -147,6 +150,9 @@ int cmd_scan(int argc, char **argv)
         {"banners", no_argument, NULL, OPT_BANNERS},
         {"open", no_argument, NULL, OPT_OPEN},
         {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"save", no_argument, NULL, OPT_SAVE},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -154,6 +160,8 @@ int cmd_scan(int argc, char **argv)
     scan_cli_init(&c, argc, argv);
     int opt, rc = CLI_OK;
     unsigned long long v;
+    bool save = false;
+    const char *save_label = NULL, *save_db = NULL;
     while ((opt = getopt_long(argc, argv, "p:s:o:i:P:T:nvF46h", opts, NULL)) != -1) {
         switch (opt) {
         case 'p': c.port_spec = optarg; break;
@@ -265,6 +273,9 @@ int cmd_scan(int argc, char **argv)
         case OPT_BANNERS: c.cfg.service_detect = true; break;
         case OPT_OPEN: break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
+        case OPT_SAVE: save = true; break;
+        case OPT_LABEL: save_label = optarg; break;
+        case OPT_DB: save_db = optarg; break;
         case 'h': usage_scan(stdout); return scan_cli_fail(&c, CLI_OK);
         default: return scan_cli_fail(&c, CLI_USAGE);
         }
@@ -272,6 +283,8 @@ int cmd_scan(int argc, char **argv)
     c.targets_argv = argv + optind;
     c.ntargets_argv = argc - optind;
     if ((rc = scan_cli_prepare(&c)) != 0)
+        return scan_cli_fail(&c, rc);
+    if ((save || save_label) && (rc = scan_save_open(&c, save_label, save_db)) != 0)
         return scan_cli_fail(&c, rc);
 
     struct pk_err err = {0};

@@ -358,6 +358,7 @@ int scan_cli_finish(struct scan_cli *c)
     struct pk_scan_stats st;
     pk_scan_get_stats(c->scan, &st);
     c->info.start_wall_us = st.start_wall_us;
+    int save_rc = scan_save_begin(c, &st);
     for (uint64_t h = 0; h < st.hosts; h++) {
         struct pk_host_report rep;
         struct pk_err err = {0};
@@ -365,8 +366,12 @@ int scan_cli_finish(struct scan_cli *c)
             return cli_lib_error("scan", &err);
         for (int i = 0; i < c->nouts; i++)
             pk_output_host(c->outs[i].out, &rep);
+        if (save_rc == 0)
+            save_rc = scan_save_host(c, &rep);
         pk_host_report_free(&rep);
     }
+    if (save_rc == 0)
+        save_rc = scan_save_commit(c);
     int rc = st.interrupted ? 130 : st.states[PK_STATE_OPEN] ? CLI_OK : CLI_NOTFOUND;
     for (int i = 0; i < c->nouts; i++) {
         struct pk_err err = {0};
@@ -376,6 +381,8 @@ int scan_cli_finish(struct scan_cli *c)
             rc = CLI_FAIL;
         }
     }
+    if (save_rc != 0 && rc != 130)
+        rc = save_rc;
     if (c->verbose || (c->json && isatty(STDERR_FILENO)))
         fprintf(stderr, "portkit: scan: %llu of %llu ports decided in %.2f s, %llu probes, %llu open, "
                         "%llu self-connects%s\n",
@@ -387,6 +394,7 @@ int scan_cli_finish(struct scan_cli *c)
 
 void scan_cli_free(struct scan_cli *c)
 {
+    scan_save_free(c);
     for (int i = 0; i < c->nouts; i++) {
         pk_output_free(c->outs[i].out);
         if (c->outs[i].f && !c->outs[i].is_stdout)

@@ -44,6 +44,7 @@ struct scan_cli {
     struct pk_buf command;
     bool bar_shown;   /* the progress line is on the terminal */
     bool stdout_tty;
+    struct scan_save *save; /* --save: the run being stored (scan_save.c) */
 };
 
 void scan_cli_init(struct scan_cli *c, int argc, char **argv);
@@ -56,6 +57,14 @@ void scan_cli_begin(struct scan_cli *c);
 /* Per-host outputs, the summary, closing every file; returns the exit code. */
 int scan_cli_finish(struct scan_cli *c);
 void scan_cli_free(struct scan_cli *c);
+/* --save [--label NAME] [--db PATH] (scan_save.c): the database is opened
+ * before the scan (a bad one fails early) and the run written in one
+ * transaction at the end. Each returns 0 or an exit code (reported). */
+int scan_save_open(struct scan_cli *c, const char *label, const char *db);
+int scan_save_begin(struct scan_cli *c, const struct pk_scan_stats *st);
+int scan_save_host(struct scan_cli *c, const struct pk_host_report *rep);
+int scan_save_commit(struct scan_cli *c);
+void scan_save_free(struct scan_cli *c);
 /* Frees c and returns rc, for early exits. */
 int scan_cli_fail(struct scan_cli *c, int rc);
 
