@@ -85,8 +85,13 @@ int hs_fail(struct pk_history *h, int rc, struct pk_err *err, const char *what)
     else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
         code = PK_EINVAL;
     const char *msg = h && h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc);
-    if (primary == SQLITE_READONLY)
+    int sys = h && h->db ? sqlite3_system_errno(h->db) : 0;
+    if (primary == SQLITE_READONLY || sys == EROFS)
         msg = "the database is read-only";
+    else if (primary == SQLITE_FULL || sys == ENOSPC)
+        msg = "the disk is full";
+    else if (primary == SQLITE_IOERR && sys)
+        return pk_err_set(err, code, "%s: %s: %s (%s)", h->path, what, msg, strerror(sys));
     return pk_err_set(err, code, "%s: %s: %s", h && h->path ? h->path : "history", what, msg);
 }
 
@@ -230,6 +235,9 @@ static int check_and_migrate(struct pk_history *h, struct pk_err *err)
                           h->path, version, PK_HISTORY_SCHEMA);
     if (version == PK_HISTORY_SCHEMA)
         return 0;
+    if (h->readonly && version == 0 && tables == 0) /* being created right now */
+        return pk_err_set(err, PK_ENOTFOUND, "%s: no history yet (save a run with scan --save or ls --save)",
+                          h->path);
     if (h->readonly)
         return pk_err_set(err, PK_EUNSUPP, "%s has history schema version %lld: open it once read-write "
                           "(e.g. portkit history) to upgrade it to %d", h->path, version, PK_HISTORY_SCHEMA);
