@@ -39,7 +39,7 @@ struct hx {
     const char *label;
     bool seen_root;
     struct pk_run run;
-    struct pk_buf command, ports_spec, targets;
+    struct pk_buf command, ports_spec, targets, last_target;
     size_t ntargets;
     /* the host being read */
     bool in_host, in_port, in_extraports;
@@ -297,6 +297,9 @@ static void end_host(struct hx *x)
     x->in_host = false;
     if (!x->w || !x->addr.len)
         return;
+    for (size_t i = 0; i < x->nports; i++)
+        if (x->ports[i].state == PK_STATE_CLOSED)
+            x->closed[x->ports[i].proto == PK_UDP]++;
     struct pk_history_host host = {
         .addr = x->addr.data, .hostname = x->hostname.data, .up = x->up, .rtt_us = x->rtt_us,
         .closed = {x->closed[0], x->closed[1]},
@@ -304,10 +307,8 @@ static void end_host(struct hx *x)
     int rc = pk_history_add_host(x->w, &host, x->err);
     for (size_t i = 0; rc == 0 && i < x->nports; i++) {
         struct hx_port *hp = &x->ports[i];
-        if (hp->state == PK_STATE_CLOSED) {
-            x->closed[hp->proto == PK_UDP]++;
+        if (hp->state == PK_STATE_CLOSED)
             continue;
-        }
         struct pk_history_port p = {
             .proto = hp->proto, .port = hp->port, .state = hp->state, .reason = hp->reason,
             .service = hp->service, .service_probed = hp->probed, .product = hp->product,
@@ -318,9 +319,14 @@ static void end_host(struct hx *x)
     free_ports(x);
     if (rc < 0)
         stop(x, rc);
+    /* the targets line names each address once (nmap may repeat a host) */
+    if (x->last_target.len == x->addr.len && memcmp(x->last_target.data, x->addr.data, x->addr.len) == 0)
+        return;
     if (x->ntargets < 8)
         pk_buf_printf(&x->targets, "%s%s", x->ntargets ? " " : "", x->addr.data);
     x->ntargets++;
+    pk_buf_reset(&x->last_target);
+    pk_buf_append(&x->last_target, x->addr.data, x->addr.len);
 }
 
 static void on_end(void *ud, const char *el)
@@ -373,6 +379,7 @@ static int finish(struct hx *x, int64_t *id)
     pk_buf_free(&x->command);
     pk_buf_free(&x->ports_spec);
     pk_buf_free(&x->targets);
+    pk_buf_free(&x->last_target);
     pk_buf_free(&x->addr);
     pk_buf_free(&x->hostname);
     if (x->p)

@@ -15,7 +15,7 @@ struct pk_history_run {
     int64_t host_id;       /* the host ports go to; 0 before the first */
     enum pk_run_kind kind;
     sqlite3_stmt *ins_host, *ins_port, *ins_listener;
-    uint64_t hosts, hosts_up, open;
+    uint64_t hosts;
     /* An order-independent digest of the hosts' addresses: runs over the
      * same set of hosts get the same key (pk_history_previous). */
     uint64_t key_xor, key_sum;
@@ -135,14 +135,13 @@ static int merge_host(struct pk_history_run *w, const unsigned char *key, size_t
                       const struct pk_history_host *host, struct pk_err *err)
 {
     sqlite3_stmt *st;
-    int rc = hs_prepare(w->h, "SELECT id, up FROM hosts WHERE run_id=? AND akey=?", &st, err);
+    int rc = hs_prepare(w->h, "SELECT id FROM hosts WHERE run_id=? AND akey=?", &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, w->run_id);
     sqlite3_bind_blob(st, 2, key, (int)klen, SQLITE_STATIC);
     rc = hs_step(st);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    bool was_up = rc == SQLITE_ROW && sqlite3_column_int(st, 1);
     sqlite3_finalize(st);
     if (!id)
         return fail(w, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, err, "saving a host");
@@ -157,8 +156,6 @@ static int merge_host(struct pk_history_run *w, const unsigned char *key, size_t
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return fail(w, rc, err, "saving a host");
-    if (host->up && !was_up)
-        w->hosts_up++;
     w->host_id = id;
     return 0;
 }
@@ -191,8 +188,6 @@ int pk_history_add_host(struct pk_history_run *w, const struct pk_history_host *
     w->host_id = id;
     w->hosts++;
     key_add(w, key, klen);
-    if (host->up)
-        w->hosts_up++;
     return 0;
 }
 
@@ -219,8 +214,6 @@ int pk_history_add_port(struct pk_history_run *w, const struct pk_history_port *
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return fail(w, rc, err, "saving a port");
-    if (p->state == PK_STATE_OPEN)
-        w->open++;
     return 0;
 }
 
@@ -273,7 +266,6 @@ int pk_history_add_listener(struct pk_history_run *w, const struct pk_history_li
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return fail(w, rc, err, "saving a listener");
-    w->open += (uint64_t)sqlite3_changes(w->h->db);
     return 0;
 }
 
@@ -316,14 +308,21 @@ int pk_history_commit(struct pk_history_run *w, int64_t *id, struct pk_err *err)
         snprintf(key, sizeof key, "%016llx%016llx:%llu", (unsigned long long)w->key_xor,
                  (unsigned long long)w->key_sum, (unsigned long long)w->hosts);
     }
+    /* Counted by the database itself: a port or host given twice (nmap XML
+     * may) is one row, and the counts must match the rows. */
     sqlite3_stmt *st;
-    int rc = hs_prepare(w->h, "UPDATE runs SET hosts=?, hosts_up=?, open=?, target_key=? WHERE id=?", &st, err);
+    int rc = hs_prepare(w->h,
+                        w->kind == PK_RUN_SOCKETS
+                            ? "UPDATE runs SET hosts=0, hosts_up=0, target_key=?2, "
+                              "open=(SELECT count(*) FROM listeners WHERE run_id=?1) WHERE id=?1"
+                            : "UPDATE runs SET hosts=(SELECT count(*) FROM hosts WHERE run_id=?1), "
+                              "hosts_up=(SELECT count(*) FROM hosts WHERE run_id=?1 AND up), "
+                              "open=(SELECT count(*) FROM hosts h JOIN ports p ON p.host_id=h.id "
+                              "WHERE h.run_id=?1 AND p.state='open'), target_key=?2 WHERE id=?1",
+                        &st, err);
     if (rc == 0) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)w->hosts);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)w->hosts_up);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)w->open);
-        sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, w->run_id);
+        sqlite3_bind_int64(st, 1, w->run_id);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         int s = hs_step(st);
         sqlite3_finalize(st);
         if (s != SQLITE_DONE)
