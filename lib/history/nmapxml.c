@@ -283,7 +283,11 @@ static void on_start(void *ud, const char *el, const char **atts)
     } else if (x->in_port && x->nports && strcmp(el, "service") == 0) {
         struct hx_port *p = &x->ports[x->nports - 1];
         const char *method = attr(atts, "method");
+        /* a second <service> replaces the first */
         free(p->service);
+        free(p->product);
+        free(p->version);
+        free(p->extra);
         p->service = dup_text(attr(atts, "name"));
         p->probed = method && strcmp(method, "probed") == 0;
         p->product = dup_text(attr(atts, "product"));
