@@ -405,11 +405,11 @@ int pk_history_report_html(struct pk_history *h, int64_t id, struct pk_history *
                             "<th>port</th><th>proto</th><th>before</th><th>after</th><th>service</th></tr></thead><tbody>\n",
                       (long long)base);
         flush(&r);
+        struct pk_buf page = r.b;
         r.b = changes;
         flush(&r);
-        changes = r.b;
-        r.b = (struct pk_buf)PK_BUF_INIT;
-        pk_buf_free(&changes);
+        pk_buf_free(&r.b);
+        r.b = page;
         pk_buf_puts(&r.b, "</tbody></table>");
         if (!r.nchanges)
             pk_buf_puts(&r.b, "<p class=\"muted\" id=\"no-changes\">No changes.</p>");
