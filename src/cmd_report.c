@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -96,9 +97,13 @@ int cmd_report(int argc, char **argv)
     /* Written beside the target and renamed over it when complete, so a
      * failure never leaves a half report in place of a good one. */
     bool to_stdout = !path || strcmp(path, "-") == 0;
+    struct stat sb;
+    bool special = !to_stdout && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode); /* /dev/null, a FIFO */
     char tmp[4096] = "";
     FILE *f = stdout;
-    if (rc == 0 && !to_stdout) {
+    if (rc == 0 && special && !(f = fopen(path, "w"))) {
+        rc = cli_usage_error("report", "cannot write %s: %s", path, strerror(errno));
+    } else if (rc == 0 && !to_stdout && !special) {
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
         if (!(f = fopen(tmp, "w")))
             rc = cli_usage_error("report", "cannot write %s: %s", tmp, strerror(errno));
@@ -108,7 +113,9 @@ int cmd_report(int argc, char **argv)
         struct pk_report_options o = {.reg = cli_registry("report"), .title = title};
         if (pk_history_report_html(b.h, b.id, a.h, a.id, &o, write_file, f, &err) < 0)
             rc = cli_lib_error("report", &err);
-        if (!to_stdout) {
+        if (special && fclose(f) != 0 && rc == 0)
+            rc = cli_lib_error("report", (pk_err_sys(&err, "writing %s", path), &err));
+        if (!to_stdout && !special) {
             if (fclose(f) != 0 && rc == 0)
                 rc = cli_lib_error("report", (pk_err_sys(&err, "writing %s", tmp), &err));
             if (rc == 0 && rename(tmp, path) < 0)
