@@ -7,9 +7,8 @@
  * inotify see no sockets; an eBPF hook on inet_listen would need a BPF
  * toolchain and privileges for what a cheap dump does. So each look is one
  * sock_diag dump of listening TCP and unconnected UDP sockets, without
- * processes: on the 2-core test machine with ~40 sockets a look costs about
- * 0.1 ms of CPU, so looking every 500 ms when quiet costs ~0.02% of a core
- * (bench/history.sh measures a 60 s idle watch: see README). Only when
+ * processes. Measured with bench/history.sh on the shared 2-core test
+ * machine: a 60 s idle watch used 0.09 s of CPU, 0.15% of one core. Only when
  * something appeared is /proc/PID/fd scanned to name its process. After a
  * change the next looks come sooner (100 ms, growing back to 500 ms), since
  * changes come in bursts (a service restarting, a deploy). */
