@@ -9,6 +9,7 @@
 
 #include "portkit/buf.h"
 #include "portkit/output.h"
+#include "portkit/safefile.h"
 #include "portkit/scan.h"
 
 #define SCAN_CLI_MAX_OUTPUTS 8
@@ -16,8 +17,10 @@
 struct scan_cli_output {
     char kind;      /* 'N' text, 'J' json, 'X' xml, 'G' grep, 'L' list */
     const char *path; /* NULL or "-": stdout */
+    char *owned;    /* path, when the CLI made it (-oA) */
     FILE *f;
     bool is_stdout;
+    struct pk_outfile file; /* written beside path, renamed into place at the end */
     struct pk_output *out;
 };
 
@@ -31,6 +34,9 @@ struct scan_cli {
     unsigned top_ports;
     int family;
     bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
+    bool open_only, reason;   /* --open, --reason */
+    double min_rate;          /* --min-rate: checked against the ceiling */
+    uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
     int verbose;
 
     struct pk_targets *targets;
@@ -42,14 +48,19 @@ struct scan_cli {
     struct pk_scan *scan;
     struct pk_scan_info info;
     struct pk_buf command;
+    bool failed;      /* the scan failed: outputs are dropped, old files kept */
     bool bar_shown;   /* the progress line is on the terminal */
     bool stdout_tty;
-    struct scan_save *save; /* --save: the run being stored (scan_save.c) */
+    bool save_wanted;                   /* --save, --label: see scan_save.c */
+    const char *save_label, *save_db;
+    struct scan_save *save;             /* the run being stored */
 };
 
 void scan_cli_init(struct scan_cli *c, int argc, char **argv);
 /* Records -oX FILE and friends; files are opened by scan_cli_prepare. */
 int scan_cli_add_output(struct scan_cli *c, char kind, const char *path);
+/* The same for a path the CLI allocated (freed with c). */
+int scan_cli_add_owned_output(struct scan_cli *c, char kind, char *path);
 /* Targets, ports, the configuration and the outputs; CLI_OK or an exit code
  * after reporting the problem. */
 int scan_cli_prepare(struct scan_cli *c);
@@ -57,6 +68,8 @@ void scan_cli_begin(struct scan_cli *c);
 /* Per-host outputs, the summary, closing every file; returns the exit code. */
 int scan_cli_finish(struct scan_cli *c);
 void scan_cli_free(struct scan_cli *c);
+/* Async-signal-safe: removes the temporary output files (a second Ctrl-C). */
+void scan_cli_signal_cleanup(void);
 /* --save [--label NAME] [--db PATH] (scan_save.c): the database is opened
  * before the scan (a bad one fails early) and the run written in one
  * transaction at the end. Each returns 0 or an exit code (reported). */

@@ -11,6 +11,7 @@
 #include "util/csv.h"
 #include "registry/notes.h"
 #include "portkit/buf.h"
+#include "portkit/safefile.h"
 
 /* A pool of NUL-terminated strings with interning, so the thousands of
  * repeated descriptions (tcp and udp rows) are stored once. */
@@ -90,29 +91,14 @@ struct builder {
     const char *source;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * size);
-    if (!p)
-        return PK_ENOMEM;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 static int add_entry(struct builder *b, unsigned port, unsigned proto, unsigned flags,
                      uint32_t name, uint32_t desc, uint32_t unauth, uint32_t anotes)
 {
     size_t cap = b->cap;
-    if (grow((void **)&b->entries, &cap, b->nentries + 1, sizeof *b->entries))
+    if (PK_ARRAY_RESERVE(b->entries, cap, b->nentries + 1, 1024))
         return PK_ENOMEM;
     size_t cap2 = b->cap;
-    if (grow((void **)&b->seq, &cap2, b->nentries + 1, sizeof *b->seq))
+    if (PK_ARRAY_RESERVE(b->seq, cap2, b->nentries + 1, 1024))
         return PK_ENOMEM;
     b->cap = cap;
     b->entries[b->nentries] = (struct reg_entry){
@@ -228,11 +214,11 @@ static int add_note(struct builder *b, unsigned port, unsigned proto, bool offic
                     struct pk_err *err)
 {
     size_t cap = b->notes_cap;
-    if (grow((void **)&b->notes, &cap, b->nnotes + 1, sizeof *b->notes))
+    if (PK_ARRAY_RESERVE(b->notes, cap, b->nnotes + 1, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     b->notes_cap = cap;
     cap = b->alts_cap;
-    if (grow((void **)&b->alts, &cap, b->nalts + nalt + 1, sizeof *b->alts))
+    if (PK_ARRAY_RESERVE(b->alts, cap, b->nalts + nalt + 1, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     b->alts_cap = cap;
     int64_t n = pool_intern(&b->pool, name, strlen(name));
@@ -414,30 +400,13 @@ int pk_registry_from_text(const char *csv, size_t csv_len, const char *notes_tex
     return rc;
 }
 
+/* IANA's CSV is about 1 MiB; a limit keeps /dev/zero or a wrong file from
+ * taking all memory. */
+#define REGISTRY_FILE_MAX (64u << 20)
+
 static int slurp(const char *path, char **data, size_t *len, struct pk_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pk_err_set(err, PK_EINVAL, "cannot open %s: %s", path, strerror(errno));
-    struct pk_buf buf = PK_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (pk_buf_append(&buf, chunk, n)) {
-            fclose(f);
-            pk_buf_free(&buf);
-            return pk_err_set(err, PK_ENOMEM, "out of memory reading %s", path);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        pk_buf_free(&buf);
-        return pk_err_set(err, PK_EIO, "cannot read %s", path);
-    }
-    *data = buf.data ? buf.data : calloc(1, 1);
-    *len = buf.len;
-    return *data ? 0 : PK_ENOMEM;
+    return pk_file_read(path, REGISTRY_FILE_MAX, data, len, err);
 }
 
 int pk_registry_load_csv(const char *csv_path, const char *const *note_paths, size_t nnote_paths,

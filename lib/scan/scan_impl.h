@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "portkit/loop.h"
@@ -227,6 +228,14 @@ struct pk_scan {
 void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
                  const char *product, const char *version, const char *extra, const char *banner);
 void pks_fail(struct pk_scan *s, int code, const char *msg);
+
+/* Wall-clock time for reports (monotonic time drives the scan itself). */
+static inline uint64_t pks_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* scan_sched.c */
 int pks_sched_init(struct pk_scan *s, struct pk_err *err);

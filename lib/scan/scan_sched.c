@@ -19,18 +19,12 @@
 
 static int add_chunk(struct pk_scan *s, void *p)
 {
-    if (s->nchunks == s->chunks_cap) {
-        size_t cap = s->chunks_cap ? s->chunks_cap * 2 : 16;
-        void **v = realloc(s->chunks, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->chunks = v;
-        bool *k = realloc(s->chunk_is_jobs, cap * sizeof *k);
-        if (!k)
-            return -1;
-        s->chunk_is_jobs = k;
-        s->chunks_cap = cap;
-    }
+    /* Two parallel arrays: chunks_cap is raised only once both have room. */
+    size_t cap = s->chunks_cap, cap2 = s->chunks_cap;
+    if (PK_ARRAY_RESERVE(s->chunks, cap, s->nchunks + 1, 16) < 0 ||
+        PK_ARRAY_RESERVE(s->chunk_is_jobs, cap2, s->nchunks + 1, 16) < 0)
+        return -1;
+    s->chunks_cap = cap;
     s->chunk_is_jobs[s->nchunks] = false;
     s->chunks[s->nchunks++] = p;
     return 0;
