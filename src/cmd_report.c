@@ -4,11 +4,11 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "history_cli.h"
+#include "portkit/safefile.h"
 
 void usage_report(FILE *out)
 {
@@ -33,9 +33,19 @@ void usage_report(FILE *out)
             "Exit status: 0 written, 2 bad input, 3 failure.\n");
 }
 
-static long write_file(void *arg, const void *data, size_t len)
+static long write_fd(void *arg, const void *data, size_t len)
 {
-    return fwrite(data, 1, len, arg) == len ? (long)len : -1;
+    int fd = *(int *)arg;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    return (long)len;
 }
 
 int cmd_report(int argc, char **argv)
@@ -94,36 +104,25 @@ int cmd_report(int argc, char **argv)
         rc = hist_cli_pair("report", db, &mem, 2, refs, &a, &b);
     else
         rc = hist_cli_side("report", db, &mem, nrefs ? refs[0] : "last", &b);
-    /* Written beside the target and renamed over it when complete, so a
-     * failure never leaves a half report in place of a good one. */
-    bool to_stdout = !path || strcmp(path, "-") == 0;
-    struct stat sb;
-    bool special = !to_stdout && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode); /* /dev/null, a FIFO */
-    char tmp[4096] = "";
-    FILE *f = stdout;
-    if (rc == 0 && special && !(f = fopen(path, "w"))) {
-        rc = cli_usage_error("report", "cannot write %s: %s", path, strerror(errno));
-    } else if (rc == 0 && !to_stdout && !special) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-        if (!(f = fopen(tmp, "w")))
-            rc = cli_usage_error("report", "cannot write %s: %s", tmp, strerror(errno));
+    /* Written beside the target and renamed over it when complete
+     * (safefile.h), so a failure never leaves a half report in place of a
+     * good one, and a symlink planted in /tmp is not followed. */
+    struct pk_outfile out = {.fd = -1};
+    int fd = STDOUT_FILENO;
+    struct pk_err err = {0};
+    if (rc == 0 && path && strcmp(path, "-") != 0) {
+        if (pk_outfile_open(&out, path, &err) < 0)
+            rc = cli_lib_error("report", &err);
+        fd = out.fd;
     }
     if (rc == 0) {
-        struct pk_err err = {0};
         struct pk_report_options o = {.reg = cli_registry("report"), .title = title};
-        if (pk_history_report_html(b.h, b.id, a.h, a.id, &o, write_file, f, &err) < 0)
+        if (pk_history_report_html(b.h, b.id, a.h, a.id, &o, write_fd, &fd, &err) < 0)
             rc = cli_lib_error("report", &err);
-        if (special && fclose(f) != 0 && rc == 0)
-            rc = cli_lib_error("report", (pk_err_sys(&err, "writing %s", path), &err));
-        if (!to_stdout && !special) {
-            if (fclose(f) != 0 && rc == 0)
-                rc = cli_lib_error("report", (pk_err_sys(&err, "writing %s", tmp), &err));
-            if (rc == 0 && rename(tmp, path) < 0)
-                rc = cli_lib_error("report", (pk_err_sys(&err, "cannot write %s", path), &err));
-            if (rc != 0)
-                unlink(tmp);
-        }
+        else if (out.fd >= 0 && pk_outfile_commit(&out, &err) < 0)
+            rc = cli_lib_error("report", &err);
     }
+    pk_outfile_abort(&out);
     pk_history_close(mem);
     pk_history_close(db);
     return rc;
