@@ -302,7 +302,9 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
         return set_count("--max-host-inflight", optarg, 1, 1u << 20, &c->cfg.max_host_inflight);
     case OPT_RETRIES: return set_count("--max-retries", optarg, 0, 50, &c->cfg.max_retries);
     case OPT_MINRTT: return set_duration(c, "--min-rtt-timeout", optarg, &c->cfg.min_rtt_timeout_ms);
-    case OPT_MAXRTT: return set_duration(c, "--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
+    case OPT_MAXRTT:
+        c->max_rtt_given = true;
+        return set_duration(c, "--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
     case OPT_INITRTT: return set_duration(c, "--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
     case OPT_SVCTIMEOUT: return set_duration(c, "--service-timeout", optarg, &c->cfg.service_timeout_ms);
     case OPT_HOSTTIMEOUT:
@@ -351,6 +353,10 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
 /* Options that only make sense together, checked once all are read. */
 static int check_combination(struct scan_cli *c)
 {
+    /* Only a contradiction the user wrote is an error: a --min-rtt-timeout
+     * above the default maximum raises the maximum with it, as in nmap. */
+    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms && !c->max_rtt_given)
+        c->cfg.max_rtt_timeout_ms = c->cfg.min_rtt_timeout_ms;
     if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms)
         return cli_usage_error("scan", "--min-rtt-timeout (%u ms) is longer than --max-rtt-timeout (%u ms)",
                                c->cfg.min_rtt_timeout_ms, c->cfg.max_rtt_timeout_ms);

@@ -37,6 +37,7 @@ struct scan_cli {
     bool open_only, reason;   /* --open, --reason */
     double min_rate;          /* --min-rate: checked against the ceiling */
     uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
+    bool max_rtt_given;  /* --max-rtt-timeout said: a longer --min-rtt-timeout is an error */
     int verbose;
 
     struct pk_targets *targets;
