@@ -65,6 +65,7 @@ struct watch_cli {
     int sigfd;
     sigset_t blocked;
     bool changed;
+    struct pk_history *db;   /* --save: open all along */
 };
 
 static void note(struct watch_cli *c, const char *fmt, const char *arg)
@@ -188,26 +189,25 @@ static int wait_signal(struct watch_cli *c, int ms)
     return (int)si.ssi_signo;
 }
 
+/* A snapshot after changes. The watch must keep reporting within a second,
+ * so it never waits for another writer: when the database is busy the
+ * snapshot (of the then current listeners) is taken at a later look. */
 static int save_snapshot(struct watch_cli *c, struct pk_watch *w)
 {
-    struct pk_history *h;
-    int rc = hist_cli_open("watch", c->db_opt, false, &h);
-    if (rc)
-        return rc;
     struct pk_err err = {0};
     struct pk_history_run *run = NULL;
     struct pk_run info = {.kind = PK_RUN_SOCKETS, .label = c->label, .source = "portkit", .targets = "this host",
                           .command = "portkit watch --save", .start_us = (uint64_t)time(NULL) * 1000000u};
-    if (pk_history_begin(h, &info, &run, &err) < 0) {
-        rc = cli_lib_error("watch", &err);
-    } else if (pk_watch_save(w, run, &err) < 0) {
+    int rc = pk_history_begin(c->db, &info, &run, &err);
+    if (rc == 0 && (rc = pk_watch_save(w, run, &err)) < 0)
         pk_history_abort(run);
-        rc = cli_lib_error("watch", &err);
-    } else if (pk_history_commit(run, NULL, &err) < 0) {
-        rc = cli_lib_error("watch", &err);
-    }
-    pk_history_close(h);
-    return rc;
+    else if (rc == 0)
+        rc = pk_history_commit(run, NULL, &err);
+    if (rc < 0 && pk_history_busy(c->db))
+        return 1; /* later */
+    if (rc < 0)
+        note(c, "the snapshot was not saved: %s", err.msg);
+    return 0;
 }
 
 static int watch_local(struct watch_cli *c, unsigned protos)
@@ -221,6 +221,15 @@ static int watch_local(struct watch_cli *c, unsigned protos)
         fprintf(stderr, "portkit: watch: watching this host's listeners (Ctrl-C ends)\n");
     int rc = CLI_OK;
     unsigned next = 0;
+    bool save_due = false;
+    if (c->save) {
+        /* opened (and checked writable) before watching, so a bad one fails now */
+        if ((rc = hist_cli_open("watch", c->db_opt, false, &c->db)) != 0) {
+            pk_watch_free(w);
+            return rc;
+        }
+        pk_history_set_busy_timeout(c->db, 0);
+    }
     for (;;) {
         int sig = wait_signal(c, (int)next);
         if (sig == SIGHUP) {
@@ -239,11 +248,16 @@ static int watch_local(struct watch_cli *c, unsigned protos)
             rc = cli_lib_error("watch", &err);
             break;
         }
-        if (c->changed && c->save && save_snapshot(c, w) != 0)
-            note(c, "%s", "the snapshot was not saved; watching on");
+        if (c->save && (c->changed || save_due))
+            save_due = save_snapshot(c, w) != 0;
         if (r > 0)
             break; /* --count reached */
     }
+    if (c->save && save_due) {
+        pk_history_set_busy_timeout(c->db, 5000); /* the last one may wait */
+        save_snapshot(c, w);
+    }
+    pk_history_close(c->db);
     pk_watch_free(w);
     return rc;
 }

@@ -49,6 +49,12 @@ PK_EXPORT int pk_history_default_path(struct pk_buf *out, struct pk_err *err);
 PK_EXPORT int pk_history_open(const char *path, unsigned flags, struct pk_history **out,
                               struct pk_err *err);
 PK_EXPORT void pk_history_close(struct pk_history *h);
+/* How long a statement waits for another writer's lock before failing
+ * (default 5000 ms, then a few retries; 0: fail at once). */
+PK_EXPORT void pk_history_set_busy_timeout(struct pk_history *h, unsigned ms);
+/* True when the last failure on h was another writer holding the lock:
+ * trying again later may work. */
+PK_EXPORT bool pk_history_busy(const struct pk_history *h);
 
 enum pk_run_kind {
     PK_RUN_SCAN = 0,    /* ports of hosts: portkit scan, or imported nmap XML */

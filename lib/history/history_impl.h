@@ -15,6 +15,7 @@ struct pk_history {
     char *path;
     bool readonly;
     bool writing;  /* a pk_history_run is open: one at a time */
+    bool busy;     /* the last failure was SQLITE_BUSY or SQLITE_LOCKED */
 };
 
 /* A sortable key for an address: family byte then 16 address bytes, so

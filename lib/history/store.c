@@ -84,6 +84,8 @@ int hs_fail(struct pk_history *h, int rc, struct pk_err *err, const char *what)
         code = PK_ENOMEM;
     else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
         code = PK_EINVAL;
+    if (h)
+        h->busy = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
     const char *msg = h && h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc);
     int sys = h && h->db ? sqlite3_system_errno(h->db) : 0;
     if (primary == SQLITE_READONLY || sys == EROFS)
@@ -365,6 +367,16 @@ void pk_history_close(struct pk_history *h)
     sqlite3_close(h->db);
     free(h->path);
     free(h);
+}
+
+void pk_history_set_busy_timeout(struct pk_history *h, unsigned ms)
+{
+    sqlite3_busy_timeout(h->db, (int)(ms > 600000 ? 600000 : ms));
+}
+
+bool pk_history_busy(const struct pk_history *h)
+{
+    return h->busy;
 }
 
 void hs_run_from_row(sqlite3_stmt *st, struct pk_run *r)

@@ -86,6 +86,19 @@ class Reliability(unittest.TestCase):
                   for _ in range(3)]
         procs += [subprocess.Popen([pktest.PORTKIT, "ls", "--save"], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+        # and a watch saving a snapshot per change, in a namespace where a
+        # listener comes and goes six times meanwhile (each state lasting
+        # longer than the watch's slowest look, 0.5 s)
+        ns = pktest.Netns("hist-rel", 63).__enter__()
+        self.addCleanup(ns.close)
+        watch = ns.popen([pktest.PORTKIT, "watch", "--save", "--db", self.db], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        procs.append(ns.popen(["python3", "-c", "import socket, time\n"
+                               "for i in range(6):\n"
+                               "    s = socket.socket(); s.bind(('127.0.0.1', 18200)); s.listen()\n"
+                               "    time.sleep(1.2); s.close(); time.sleep(1.2)\n"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         # a reader all along: it never fails and never sees a half run
         reads = 0
         while any(p.poll() is None for p in procs):
@@ -101,8 +114,20 @@ class Reliability(unittest.TestCase):
             out, err = p.communicate()
             self.assertEqual(p.returncode, 0, err)
         srv.close()
+        watch.terminate()
+        out, err = watch.communicate(timeout=10)
+        self.assertEqual(watch.returncode, 0, err)
+        self.assertEqual(len(out.splitlines()), 12, out)  # six listens, six closes
         self.assertGreater(reads, 0)
-        self.assertEqual(len(check_db(self, self.db)), 9)
+        runs = check_db(self, self.db)
+        # 4 fills + 3 scans + 2 ls, and the watch's snapshots: one per change
+        # when the database was free, fewer when other writers held it (the
+        # watch never waits for them: it must report within a second)
+        self.assertGreaterEqual(len(runs), 9 + 1)
+        self.assertLessEqual(len(runs), 9 + 12)
+        last = run("history", "--json", "--db", self.db, check=0).stdout.splitlines()
+        snapshots = [json.loads(x) for x in last if json.loads(x)["label"] == "watch"]
+        self.assertEqual(snapshots[0]["listeners"], 0, "the last snapshot shows the end state")
 
     def test_kill_during_save(self):
         # two whole runs first

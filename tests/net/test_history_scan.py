@@ -95,6 +95,38 @@ class HistoryScan(unittest.TestCase):
         self.assertIn(f"- {u1}/udp", text)
         self.assertIn("host down (was up)", text)
 
+    def test_watch_scan_rounds(self):
+        """watch --scan repeats the scan, saves each round and prints the diff
+        to the round before; --count ends it."""
+        ns = self.ns
+        a, b = scantest.random_ports(2)
+        db = os.path.join(self.tmp.name, "watch.db")
+        first = servers.Listener(ns, tcp=[a]).start()
+        p = subprocess.Popen([pktest.PORTKIT, "watch", "--json", "--scan", f"-p {a},{b} {ns.ip}", "--every", "2s",
+                              "--count", "2", "--label", "rounds", "--db", db],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, NO_COLOR="1"))
+        second = None
+        try:
+            # the first round is the baseline; then b opens and a closes
+            line = p.stderr.readline()
+            self.assertIn("baseline", line)
+            first.stop()
+            second = servers.Listener(ns, tcp=[b]).start()
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+            if second:
+                second.stop()
+            first.stop()
+        self.assertEqual(p.returncode, 0, err)
+        got = sorted((j["change"], j["port"]) for j in map(json.loads, out.splitlines()))
+        self.assertEqual(got, sorted([("closed", a), ("opened", b)]))
+        runs = [json.loads(x) for x in self.pk("history", "--json", "--db", db, check=0).stdout.splitlines()]
+        self.assertEqual([(r["label"], r["open"]) for r in runs], [("rounds", 1), ("rounds", 1)])
+
     @pktest.need_tool("nmap")
     def test_nmap_import_equals_own_scan(self):
         ns = self.ns
