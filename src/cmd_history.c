@@ -1,6 +1,7 @@
 /* portkit history: the stored runs: list them, show one, remove old ones,
  * import nmap XML. */
 #include <getopt.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,8 +127,23 @@ static int show_port(void *arg, const struct pk_history_host *host, const struct
 
 static int show_listener(void *arg, const struct pk_history_listener *l)
 {
-    printf("%s %s:%u %s[%d] %s %s\n", pk_proto_name(l->proto), l->addr, l->port, *l->process ? l->process : "?",
-           l->pid, l->user, l->service);
+    bool v6 = l->family == AF_INET6;
+    char ep[PK_ENDPOINT_MAX];
+    snprintf(ep, sizeof ep, "%s%s%s:%u", v6 ? "[" : "", l->addr, v6 ? "]" : "", l->port);
+    struct pk_buf b = PK_BUF_INIT;
+    pk_buf_printf(&b, "%s %-22s %s", pk_proto_name(l->proto), ep, *l->process ? l->process : "?");
+    if (l->pid > 0)
+        pk_buf_printf(&b, "[%d]", l->pid);
+    pk_buf_printf(&b, " %s %s", *l->user ? l->user : "-", *l->service ? l->service : "-");
+    for (unsigned i = 0; i < PK_SF_COUNT; i++)
+        if (l->flags & (1u << i))
+            pk_buf_printf(&b, " %s", pk_sock_flag_name(1u << i));
+    /* process names are chosen by whoever runs them: no control bytes out */
+    for (char *c = b.data; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    printf("%s\n", b.data);
+    pk_buf_free(&b);
     return 0;
 }
 
@@ -221,8 +237,17 @@ int cmd_history(int argc, char **argv)
             int64_t id;
             if (pk_history_import_xml(h, argv[i], label, &id, &err) < 0)
                 rc = cli_lib_error("history", &err);
-            else if (json)
-                printf("{\"file\":\"%s\",\"id\":%lld}\n", argv[i], (long long)id);
+            else if (json) {
+                struct pk_buf b = PK_BUF_INIT;
+                struct pk_json j;
+                pk_json_init(&j, &b);
+                pk_json_obj_begin(&j, NULL);
+                pk_json_str(&j, "file", argv[i]);
+                pk_json_int(&j, "id", id);
+                pk_json_obj_end(&j);
+                printf("%s\n", b.data);
+                pk_buf_free(&b);
+            }
             else
                 printf("%s: run %lld\n", argv[i], (long long)id);
         }

@@ -160,8 +160,12 @@ void hist_print_change(struct hist_printer *p, const struct pk_change *c)
             fputs(" -> ", out);
             safe(out, *c->after ? c->after : "?");
         } else {
-            fprintf(out, "%-13s %-12s", c->after, c->service);
-            fprintf(out, " (was %s)", *c->before ? c->before : "not seen");
+            fprintf(out, "%-13s ", c->after);
+            if (*c->service) {
+                safe(out, c->service);
+                fputc(' ', out);
+            }
+            fprintf(out, "(was %s)", *c->before ? c->before : "not seen");
         }
     }
     fprintf(out, "%s\n", off);

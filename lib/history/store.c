@@ -99,10 +99,13 @@ int hs_fail(struct pk_history *h, int rc, struct pk_err *err, const char *what)
 
 int hs_step(sqlite3_stmt *st)
 {
+    /* Only a statement that has returned nothing yet may start over: a
+     * retry mid-way would hand out its first rows twice. */
+    bool fresh = !sqlite3_stmt_busy(st);
     int rc = SQLITE_BUSY;
     for (int i = 0; i < HS_BUSY_RETRIES; i++) {
         rc = sqlite3_step(st);
-        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || !fresh)
             return rc;
         sqlite3_reset(st);
     }

@@ -168,7 +168,7 @@ class WatchListeners(unittest.TestCase):
         self.assertEqual({r["kind"] for r in runs}, {"ls"})
         show = pktest.run("history", "show", "--db", db, "last", check=0).stdout
         self.assertNotIn(":18101 ", show)
-        self.assertIn("::1:18102 ", show)
+        self.assertIn("[::1]:18102 ", show)
         cp = pktest.run("diff", "--db", db, "--json")
         self.assertEqual([json.loads(x)["change"] for x in cp.stdout.splitlines()], ["removed"])
 
