@@ -104,13 +104,22 @@ static int show_port(void *arg, const struct pk_history_host *host, const struct
             pk_json_str(&j, "status", host->up ? "up" : "down");
             pk_json_int(&j, "closed_tcp", (long long)host->closed[0]);
             pk_json_int(&j, "closed_udp", (long long)host->closed[1]);
+            pk_json_str(&j, "rest_tcp", pk_state_name(host->rest[0] ? host->rest[0] : PK_STATE_CLOSED));
+            pk_json_str(&j, "rest_udp", pk_state_name(host->rest[1] ? host->rest[1] : PK_STATE_CLOSED));
         }
         pk_json_obj_end(&j);
         printf("%s\n", b.data);
     } else if (!p) {
-        printf("%s%s%s%s: %s, %llu tcp + %llu udp closed\n", host->addr, *host->hostname ? " (" : "",
-               host->hostname, *host->hostname ? ")" : "", host->up ? "up" : "down",
-               (unsigned long long)host->closed[0], (unsigned long long)host->closed[1]);
+        pk_buf_printf(&b, "%s%s%s%s: %s, %llu tcp + %llu udp closed", host->addr, *host->hostname ? " (" : "",
+                      host->hostname, *host->hostname ? ")" : "", host->up ? "up" : "down",
+                      (unsigned long long)host->closed[0], (unsigned long long)host->closed[1]);
+        for (int t = 0; t < 2; t++)
+            if (host->up && host->rest[t] != PK_STATE_CLOSED && host->rest[t] != PK_STATE_UNKNOWN)
+                pk_buf_printf(&b, "; %s ports not listed are %s", t ? "udp" : "tcp", pk_state_name(host->rest[t]));
+        for (char *c = b.data; *c; c++)
+            if ((unsigned char)*c < 0x20)
+                *c = '?';
+        printf("%s\n", b.data);
     } else {
         char port[16];
         snprintf(port, sizeof port, "%u/%s", p->port, pk_proto_name(p->proto));

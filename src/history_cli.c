@@ -150,6 +150,8 @@ void hist_print_change(struct hist_printer *p, const struct pk_change *c)
                 fprintf(out, " %s", pk_sock_flag_name(1u << i));
     } else if (c->kind == PK_CHANGE_HOST_UP || c->kind == PK_CHANGE_HOST_DOWN) {
         fprintf(out, "host %s (was %s)", c->after, c->before);
+    } else if (!c->port) {
+        fprintf(out, "%s ports not listed: %s (was %s)", pk_proto_name(c->proto), c->after, c->before);
     } else {
         char port[16];
         snprintf(port, sizeof port, "%u/%s", c->port, pk_proto_name(c->proto));

@@ -80,14 +80,18 @@ struct pk_run {
 
 struct pk_history_run;
 
-/* One scanned host. closed[0]/[1]: TCP/UDP ports found closed (not stored
- * one by one). */
+/* One scanned host. Like nmap's <extraports>, the most common state of a
+ * host's ports is not stored port by port: rest[0]/[1] names it for TCP/UDP
+ * (PK_STATE_UNKNOWN means closed), and only ports in another state are
+ * rows. So a host behind a DROP-everything firewall is one row, not 65,535
+ * filtered ones. closed[0]/[1] counts the TCP/UDP ports found closed. */
 struct pk_history_host {
     const char *addr;      /* textual address: the key hosts are matched by */
     const char *hostname;  /* NULL or "" */
     bool up;
     uint32_t rtt_us;
     uint64_t closed[2];
+    enum pk_port_state rest[2];
 };
 
 struct pk_history_port {
@@ -118,10 +122,13 @@ PK_EXPORT int pk_history_begin(struct pk_history *h, const struct pk_run *info,
                                struct pk_history_run **out, struct pk_err *err);
 PK_EXPORT int pk_history_add_host(struct pk_history_run *w, const struct pk_history_host *host,
                                   struct pk_err *err);
-/* A port of the host added last. Closed ports are only counted. */
+/* A port of the host added last; one in the host's rest state is not
+ * stored (it is implied). */
 PK_EXPORT int pk_history_add_port(struct pk_history_run *w, const struct pk_history_port *p,
                                   struct pk_err *err);
-/* A whole host of a scan: its address, name, RTT and non-closed ports. */
+/* A whole host of a scan: its address, name, RTT and ports. The rest state
+ * is the most common of closed, filtered and open|filtered per transport;
+ * a host that answered nothing keeps no ports at all. */
 PK_EXPORT int pk_history_add_report(struct pk_history_run *w, const struct pk_host_report *r,
                                     struct pk_err *err);
 /* A listener (PK_RUN_SOCKETS runs). The same (proto, address, port) held
@@ -190,7 +197,8 @@ PK_EXPORT int pk_history_walk_listeners(struct pk_history *h, int64_t id, pk_his
 enum pk_change_kind {
     PK_CHANGE_OPENED,    /* a port is open now that was not */
     PK_CHANGE_CLOSED,    /* an open (or open|filtered) port is closed or gone */
-    PK_CHANGE_STATE,     /* any other state change (open -> filtered, ...) */
+    PK_CHANGE_STATE,     /* any other state change (open -> filtered, ...); with
+                          * port 0: the state of a host's unlisted ports */
     PK_CHANGE_SERVICE,   /* same state, another service, product or version */
     PK_CHANGE_HOST_UP,   /* a host answers that did not (or was not there) */
     PK_CHANGE_HOST_DOWN,

@@ -65,11 +65,14 @@ static int blob_cmp(sqlite3_stmt *a, sqlite3_stmt *b, int col)
 
 /* ---- scans ---- */
 
-enum { C_AKEY, C_ADDR, C_NAME, C_UP, C_PROTO, C_PORT, C_STATE, C_SERVICE, C_PROBED, C_PRODUCT, C_VERSION, C_EXTRA };
+enum {
+    C_AKEY, C_ADDR, C_NAME, C_UP, C_PROTO, C_PORT, C_STATE, C_SERVICE, C_PROBED, C_PRODUCT, C_VERSION, C_EXTRA,
+    C_REST_TCP, C_REST_UDP
+};
 
 static const char scan_sql[] =
     "SELECT h.akey, h.addr, h.hostname, h.up, p.proto, p.port, p.state, p.service, p.probed, p.product, "
-    "p.version, p.extra FROM hosts h LEFT JOIN ports p ON p.host_id=h.id WHERE h.run_id=? "
+    "p.version, p.extra, h.rest_tcp, h.rest_udp FROM hosts h LEFT JOIN ports p ON p.host_id=h.id WHERE h.run_id=? "
     "ORDER BY h.akey, p.proto, p.port";
 
 static bool has_port(sqlite3_stmt *st)
@@ -200,11 +203,27 @@ static void both_hosts(struct diff *d, struct side *a, struct side *b)
 {
     sqlite3_stmt *sa = a->st, *sb = b->st;
     bool up_a = sqlite3_column_int(sa, C_UP), up_b = sqlite3_column_int(sb, C_UP);
+    /* A port a run did not store was in that host's rest state. */
+    enum pk_port_state rest_a[2] = {hs_state_parse(hs_col(sa, C_REST_TCP)), hs_state_parse(hs_col(sa, C_REST_UDP))};
+    enum pk_port_state rest_b[2] = {hs_state_parse(hs_col(sb, C_REST_TCP)), hs_state_parse(hs_col(sb, C_REST_UDP))};
     struct host_id host = {PK_BUF_INIT, PK_BUF_INIT, PK_BUF_INIT};
     host_id_set(&host, sb);
     if (up_a != up_b)
         port_change(d, up_b ? PK_CHANGE_HOST_UP : PK_CHANGE_HOST_DOWN, &host, NULL, up_a ? "up" : "down",
                     up_b ? "up" : "down");
+    /* The unlisted ports as a whole changed state (a firewall now drops
+     * what was refused): one change for all of them. */
+    for (int t = 0; up_a && up_b && t < 2; t++) {
+        if (rest_a[t] != rest_b[t]) {
+            struct pk_change c = {
+                .kind = PK_CHANGE_STATE, .host = host.addr.data ? host.addr.data : "",
+                .hostname = host.name.data ? host.name.data : "", .proto = t ? PK_UDP : PK_TCP, .port = 0,
+                .before = pk_state_name(rest_a[t]), .after = pk_state_name(rest_b[t]), .service = "", .pid = -1,
+                .process = "", .user = "",
+            };
+            emit(d, &c);
+        }
+    }
     const struct pk_buf *key = &host.key;
     struct pk_buf la = PK_BUF_INIT, lb = PK_BUF_INIT;
     /* Rows without a port (a host with none stored) are skipped. */
@@ -221,14 +240,14 @@ static void both_hosts(struct diff *d, struct side *a, struct side *b)
         /* A host that did not answer tells nothing about its ports. */
         bool judge = up_a && up_b && compared(d, a, b, proto, port);
         if (c < 0) {
-            const char *before = hs_col(sa, C_STATE);
-            if (judge)
-                port_change(d, state_kind(before, "closed"), &host, sa, before, "closed");
+            const char *before = hs_col(sa, C_STATE), *after = pk_state_name(rest_b[proto == PK_UDP]);
+            if (judge && strcmp(before, after) != 0)
+                port_change(d, state_kind(before, after), &host, sa, before, after);
             advance(a, d);
         } else if (c > 0) {
-            const char *after = hs_col(sb, C_STATE);
-            if (judge)
-                port_change(d, state_kind("closed", after), &host, sb, "closed", after);
+            const char *after = hs_col(sb, C_STATE), *before = pk_state_name(rest_a[proto == PK_UDP]);
+            if (judge && strcmp(before, after) != 0)
+                port_change(d, state_kind(before, after), &host, sb, before, after);
             advance(b, d);
         } else {
             const char *before = hs_col(sa, C_STATE), *after = hs_col(sb, C_STATE);
@@ -414,13 +433,15 @@ void pk_change_json(const struct pk_change *c, struct pk_buf *out)
     pk_json_str(&j, "host", c->host);
     if (c->hostname && *c->hostname)
         pk_json_str(&j, "hostname", c->hostname);
-    if (c->port) {
+    /* port 0 with a state change: every port the run did not list */
+    if (c->port)
         pk_json_int(&j, "port", c->port);
-        pk_json_str(&j, "proto", pk_proto_name(c->proto));
-    } else {
+    else
         pk_json_null(&j, "port");
+    if (c->port || c->kind == PK_CHANGE_STATE)
+        pk_json_str(&j, "proto", pk_proto_name(c->proto));
+    else
         pk_json_null(&j, "proto");
-    }
     pk_json_str(&j, "before", c->before);
     pk_json_str(&j, "after", c->after);
     pk_json_str(&j, "service", c->service);

@@ -46,7 +46,8 @@ struct hx {
     struct pk_buf addr, hostname;
     bool addr_is_ip, up;
     uint32_t rtt_us;
-    uint64_t closed[2];
+    /* <extraports> counts whose ports are not listed one by one */
+    uint64_t unlisted[2][PK_STATE_COUNT];
     enum pk_port_state extra_state;
     uint64_t extra_count;
     bool extra_has_reasons;
@@ -170,9 +171,10 @@ static void extra_ports(struct hx *x, const char **atts)
     parse_proto(attr(atts, "proto"), &proto);
     const char *why = attr(atts, "reason");
     enum pk_reason reason = hs_reason_parse(why ? why : "");
+    /* Closed ports are only ever counted; so are ports nmap did not list. */
     if (x->extra_state == PK_STATE_CLOSED || !ports) {
-        x->closed[proto == PK_UDP] += x->extra_state == PK_STATE_CLOSED ? number(attr(atts, "count")) : 0;
-        x->extra_has_reasons = x->extra_has_reasons || x->extra_state == PK_STATE_CLOSED;
+        x->unlisted[proto == PK_UDP][x->extra_state] += number(attr(atts, "count"));
+        x->extra_has_reasons = true;
         return;
     }
     x->extra_has_reasons = true;
@@ -234,7 +236,7 @@ static void on_start(void *ud, const char *el, const char **atts)
         x->addr_is_ip = false;
         x->up = false;
         x->rtt_us = 0;
-        x->closed[0] = x->closed[1] = 0;
+        memset(x->unlisted, 0, sizeof x->unlisted);
         free_ports(x);
     } else if (!x->in_host) {
         if (strcmp(el, "finished") == 0)
@@ -301,18 +303,26 @@ static void end_host(struct hx *x)
     x->in_host = false;
     if (!x->w || !x->addr.len)
         return;
+    /* The rest state per transport is the most common one that is not open,
+     * listed or not: what portkit's own scan would have chosen. */
+    uint64_t count[2][PK_STATE_COUNT];
+    memcpy(count, x->unlisted, sizeof count);
     for (size_t i = 0; i < x->nports; i++)
-        if (x->ports[i].state == PK_STATE_CLOSED)
-            x->closed[x->ports[i].proto == PK_UDP]++;
+        count[x->ports[i].proto == PK_UDP][x->ports[i].state]++;
     struct pk_history_host host = {
         .addr = x->addr.data, .hostname = x->hostname.data, .up = x->up, .rtt_us = x->rtt_us,
-        .closed = {x->closed[0], x->closed[1]},
+        .closed = {count[0][PK_STATE_CLOSED], count[1][PK_STATE_CLOSED]},
     };
+    static const enum pk_port_state candidates[] = {PK_STATE_CLOSED, PK_STATE_FILTERED, PK_STATE_OPEN_FILTERED};
+    for (int p = 0; p < 2; p++) {
+        host.rest[p] = PK_STATE_CLOSED;
+        for (size_t k = 1; k < sizeof candidates / sizeof candidates[0]; k++)
+            if (count[p][candidates[k]] > count[p][host.rest[p]])
+                host.rest[p] = candidates[k];
+    }
     int rc = pk_history_add_host(x->w, &host, x->err);
     for (size_t i = 0; rc == 0 && i < x->nports; i++) {
         struct hx_port *hp = &x->ports[i];
-        if (hp->state == PK_STATE_CLOSED)
-            continue;
         struct pk_history_port p = {
             .proto = hp->proto, .port = hp->port, .state = hp->state, .reason = hp->reason,
             .service = hp->service, .service_probed = hp->probed, .product = hp->product,
@@ -345,8 +355,8 @@ static void on_end(void *ud, const char *el)
     } else if (strcmp(el, "extraports") == 0 && x->in_extraports) {
         x->in_extraports = false;
         /* Old nmap gives only the count: all one transport's then. */
-        if (!x->extra_has_reasons && x->extra_state == PK_STATE_CLOSED)
-            x->closed[x->udp && !x->tcp] += x->extra_count;
+        if (!x->extra_has_reasons)
+            x->unlisted[x->udp && !x->tcp][x->extra_state] += x->extra_count;
     }
 }
 

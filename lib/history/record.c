@@ -13,6 +13,7 @@ struct pk_history_run {
     struct pk_history *h;
     int64_t run_id;
     int64_t host_id;       /* the host ports go to; 0 before the first */
+    enum pk_port_state rest[2]; /* its ports in this state are implied */
     enum pk_run_kind kind;
     sqlite3_stmt *ins_host, *ins_port, *ins_listener;
     uint64_t hosts;
@@ -104,8 +105,8 @@ int pk_history_begin(struct pk_history *h, const struct pk_run *info, struct pk_
         return rc;
     }
     if ((rc = run_meta(w, info, true, err)) < 0 ||
-        (rc = hs_prepare(h, "INSERT INTO hosts(run_id, akey, addr, hostname, up, rtt_us, closed_tcp, closed_udp) "
-                            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(run_id, akey) DO NOTHING RETURNING id",
+        (rc = hs_prepare(h, "INSERT INTO hosts(run_id, akey, addr, hostname, up, rtt_us, closed_tcp, closed_udp, rest_tcp, "
+                            "rest_udp) VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, akey) DO NOTHING RETURNING id",
                          &w->ins_host, err)) < 0 ||
         (rc = hs_prepare(h, "INSERT OR REPLACE INTO ports(host_id, proto, port, state, reason, service, probed, "
                             "product, version, extra, banner) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
@@ -135,13 +136,17 @@ static int merge_host(struct pk_history_run *w, const unsigned char *key, size_t
                       const struct pk_history_host *host, struct pk_err *err)
 {
     sqlite3_stmt *st;
-    int rc = hs_prepare(w->h, "SELECT id FROM hosts WHERE run_id=? AND akey=?", &st, err);
+    int rc = hs_prepare(w->h, "SELECT id, rest_tcp, rest_udp FROM hosts WHERE run_id=? AND akey=?", &st, err);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(st, 1, w->run_id);
     sqlite3_bind_blob(st, 2, key, (int)klen, SQLITE_STATIC);
     rc = hs_step(st);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (id) {
+        w->rest[0] = hs_state_parse(hs_col(st, 1));
+        w->rest[1] = hs_state_parse(hs_col(st, 2));
+    }
     sqlite3_finalize(st);
     if (!id)
         return fail(w, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, err, "saving a host");
@@ -178,6 +183,12 @@ int pk_history_add_host(struct pk_history_run *w, const struct pk_history_host *
     sqlite3_bind_int64(st, 6, host->rtt_us);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)host->closed[0]);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)host->closed[1]);
+    enum pk_port_state rest[2];
+    for (int p = 0; p < 2; p++)
+        rest[p] = host->rest[p] == PK_STATE_UNKNOWN || host->rest[p] >= PK_STATE_COUNT ? PK_STATE_CLOSED
+                                                                                        : host->rest[p];
+    bind_str(st, 9, pk_state_name(rest[0]));
+    bind_str(st, 10, pk_state_name(rest[1]));
     int rc = hs_step(st);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
@@ -186,6 +197,8 @@ int pk_history_add_host(struct pk_history_run *w, const struct pk_history_host *
     if (rc != SQLITE_ROW)
         return fail(w, rc, err, "saving a host");
     w->host_id = id;
+    w->rest[0] = rest[0];
+    w->rest[1] = rest[1];
     w->hosts++;
     key_add(w, key, klen);
     return 0;
@@ -195,7 +208,7 @@ int pk_history_add_port(struct pk_history_run *w, const struct pk_history_port *
 {
     if (!w->host_id)
         return pk_err_set(err, PK_EINVAL, "a port needs its host first");
-    if (p->state == PK_STATE_CLOSED || p->state == PK_STATE_UNKNOWN)
+    if (p->state == PK_STATE_UNKNOWN || p->state == w->rest[p->proto == PK_UDP])
         return 0;
     sqlite3_stmt *st = w->ins_port;
     sqlite3_reset(st);
@@ -228,11 +241,19 @@ int pk_history_add_report(struct pk_history_run *w, const struct pk_host_report 
         .rtt_us = r->srtt_us,
         .closed = {r->counts[0][PK_STATE_CLOSED], r->counts[1][PK_STATE_CLOSED]},
     };
+    /* The rest: the most common state that is not open (closed wins ties,
+     * as the usual case). A host that answered nothing has only silence to
+     * tell: no port rows at all. */
+    static const enum pk_port_state candidates[] = {PK_STATE_CLOSED, PK_STATE_FILTERED, PK_STATE_OPEN_FILTERED};
+    for (int p = 0; p < 2; p++) {
+        host.rest[p] = PK_STATE_CLOSED;
+        for (size_t k = 1; k < sizeof candidates / sizeof candidates[0]; k++)
+            if (r->counts[p][candidates[k]] > r->counts[p][host.rest[p]])
+                host.rest[p] = candidates[k];
+    }
     int rc = pk_history_add_host(w, &host, err);
-    for (size_t i = 0; rc == 0 && i < r->nports; i++) {
+    for (size_t i = 0; rc == 0 && r->answered && i < r->nports; i++) {
         const struct pk_scan_result *s = &r->ports[i];
-        if (s->state == PK_STATE_CLOSED)
-            continue;
         struct pk_history_port p = {
             .proto = s->proto, .port = s->port, .state = s->state, .reason = s->reason,
             .service = s->service, .service_probed = s->service_probed, .product = s->product,
@@ -298,7 +319,7 @@ int pk_history_add_sockets(struct pk_history_run *w, const struct pk_socklist *l
 
 int pk_history_commit(struct pk_history_run *w, int64_t *id, struct pk_err *err)
 {
-    char key[64];
+    char key[96];
     if (w->kind == PK_RUN_SOCKETS) {
         /* Every snapshot of one host's listeners covers the same "hosts". */
         char name[64] = "";

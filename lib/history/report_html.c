@@ -177,6 +177,8 @@ static int on_change(void *arg, const struct pk_change *c)
     if (c->port) {
         cell_num(r, c->port);
         cell(r, pk_proto_name(c->proto));
+    } else if (c->kind == PK_CHANGE_STATE) {
+        pk_buf_printf(&r->b, "<td>others</td><td>%s</td>", pk_proto_name(c->proto));
     } else {
         pk_buf_puts(&r->b, "<td></td><td></td>");
     }
@@ -296,9 +298,11 @@ static int on_port(void *arg, const struct pk_history_host *host, const struct p
         html_text(b, host->addr);
         pk_buf_puts(b, "</td><td>");
         html_text(b, host->hostname);
-        pk_buf_printf(b, "</td><td>%s</td><td class=\"n\">%.2f</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td></tr>\n",
+        pk_buf_printf(b, "</td><td>%s</td><td class=\"n\">%.2f</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
+                         "<td>%s</td></tr>\n",
                       host->up ? "up" : "down", host->rtt_us / 1000.0, (unsigned long long)host->closed[0],
-                      (unsigned long long)host->closed[1]);
+                      (unsigned long long)host->closed[1],
+                      !host->up ? "no answer" : pk_state_name(host->rest[0] ? host->rest[0] : PK_STATE_CLOSED));
         return 0;
     }
     r->states[p->state < PK_STATE_COUNT ? p->state : 0]++;
@@ -426,7 +430,8 @@ int pk_history_report_html(struct pk_history *h, int64_t id, struct pk_history *
         rc = pk_history_walk(h, id, on_port, &w, err);
         pk_buf_puts(&r.b, "</tbody></table></section>\n<section id=\"hosts-section\"><h2>Hosts</h2>"
                           "<table class=\"sortable\" id=\"hosts\"><thead><tr><th>address</th><th>name</th>"
-                          "<th>status</th><th>RTT ms</th><th>closed tcp</th><th>closed udp</th></tr></thead><tbody>\n");
+                          "<th>status</th><th>RTT ms</th><th>closed tcp</th><th>closed udp</th><th>unlisted tcp ports</th>"
+                          "</tr></thead><tbody>\n");
         if (w.hosts.data)
             pk_buf_append(&r.b, w.hosts.data, w.hosts.len);
         pk_buf_puts(&r.b, "</tbody></table></section>\n");

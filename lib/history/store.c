@@ -47,6 +47,8 @@ static const char *const migrations[PK_HISTORY_SCHEMA] = {
     " rtt_us INTEGER NOT NULL DEFAULT 0,"
     " closed_tcp INTEGER NOT NULL DEFAULT 0,"
     " closed_udp INTEGER NOT NULL DEFAULT 0,"
+    " rest_tcp TEXT NOT NULL DEFAULT 'closed',"
+    " rest_udp TEXT NOT NULL DEFAULT 'closed',"
     " UNIQUE(run_id, akey));"
     "CREATE TABLE ports("
     " host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"

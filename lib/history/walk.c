@@ -9,7 +9,8 @@ int pk_history_walk(struct pk_history *h, int64_t id, pk_history_port_fn *fn, vo
     sqlite3_stmt *st;
     int rc = hs_prepare(h,
                         "SELECT h.id, h.addr, h.hostname, h.up, h.rtt_us, h.closed_tcp, h.closed_udp, p.proto, "
-                        "p.port, p.state, p.reason, p.service, p.probed, p.product, p.version, p.extra, p.banner "
+                        "p.port, p.state, p.reason, p.service, p.probed, p.product, p.version, p.extra, p.banner, h.rest_tcp, "
+                        "h.rest_udp "
                         "FROM hosts h LEFT JOIN ports p ON p.host_id=h.id WHERE h.run_id=? "
                         "ORDER BY h.akey, p.proto, p.port",
                         &st, err);
@@ -23,6 +24,7 @@ int pk_history_walk(struct pk_history *h, int64_t id, pk_history_port_fn *fn, vo
             .addr = hs_col(st, 1), .hostname = hs_col(st, 2), .up = sqlite3_column_int(st, 3),
             .rtt_us = (uint32_t)sqlite3_column_int64(st, 4),
             .closed = {(uint64_t)sqlite3_column_int64(st, 5), (uint64_t)sqlite3_column_int64(st, 6)},
+            .rest = {hs_state_parse(hs_col(st, 17)), hs_state_parse(hs_col(st, 18))},
         };
         int64_t host_id = sqlite3_column_int64(st, 0);
         if (host_id != last_host && (ret = fn(arg, &host, NULL)) != 0)

@@ -68,7 +68,8 @@ static int collect(void *arg, const struct pk_change *c)
     struct seen *s = arg;
     if (s->n < 32)
         snprintf(s->lines[s->n++], sizeof s->lines[0], "%s %s %u/%s %s>%s", pk_change_name(c->kind), c->host,
-                 c->port, c->port ? pk_proto_name(c->proto) : "-", c->before, c->after);
+                 c->port, c->port || c->kind == PK_CHANGE_STATE ? pk_proto_name(c->proto) : "-", c->before,
+                 c->after);
     return 0;
 }
 
@@ -132,6 +133,60 @@ static void test_diff_verdicts(void **state)
     int64_t d = add_run(h, NULL, "T:80", 1, one, up1, py, n1);
     assert_int_equal(pk_history_diff(h, c, h, d, collect, &s, &count, &err), 0);
     assert_int_equal(count, 0);
+    pk_history_close(h);
+}
+
+
+/* A host whose ports mostly share a state other than closed (a firewall
+ * dropping everything) is stored as that "rest" state plus the exceptions,
+ * and a port that disappears from a run took the rest state there. */
+static int port_rows(void *arg, const struct pk_history_host *h, const struct pk_history_port *p);
+
+static void test_rest_state(void **state)
+{
+    (void)state;
+    struct pk_history *h = mem();
+    struct pk_err err = {0};
+    int64_t ids[3];
+    for (int round = 0; round < 3; round++) {
+        struct pk_run info = {.kind = PK_RUN_SCAN, .start_us = 1};
+        struct pk_history_run *w;
+        assert_int_equal(pk_history_begin(h, &info, &w, &err), 0);
+        /* a full-range report: round 0 refuses all but 80; rounds 1, 2 drop
+         * all but 443 (open) and 22 (closed); round 2 did not answer at all */
+        static struct pk_scan_result res[65535];
+        struct pk_host_report r = {.answered = round < 2, .ports = res, .nports = 65535};
+        pk_addr_parse("192.0.2.50", &r.addr);
+        for (unsigned p = 1; p <= 65535; p++) {
+            enum pk_port_state st = round == 0 ? (p == 80 ? PK_STATE_OPEN : PK_STATE_CLOSED)
+                                               : (p == 443 ? PK_STATE_OPEN : p == 22 ? PK_STATE_CLOSED : PK_STATE_FILTERED);
+            res[p - 1] = (struct pk_scan_result){.port = (uint16_t)p, .proto = PK_TCP, .state = st,
+                                                 .product = "", .version = "", .extra = "", .banner = ""};
+            r.counts[0][st]++;
+        }
+        assert_int_equal(pk_history_add_report(w, &r, &err), 0);
+        assert_int_equal(pk_history_commit(w, &ids[round], &err), 0);
+    }
+    struct pk_buf b = PK_BUF_INIT;
+    assert_int_equal(pk_history_walk(h, ids[1], port_rows, &b, &err), 0);
+    /* two rows, not 65,533 filtered ones */
+    assert_string_equal(b.data, "[192.0.2.50  up 0 1][22/tcp closed   ][443/tcp open   ]");
+    pk_buf_reset(&b);
+    assert_int_equal(pk_history_walk(h, ids[2], port_rows, &b, &err), 0);
+    assert_string_equal(b.data, "[192.0.2.50  down 0 1]");
+    pk_buf_free(&b);
+    struct seen s = {0};
+    uint64_t count;
+    assert_int_equal(pk_history_diff(h, ids[0], h, ids[1], collect, &s, &count, &err), 0);
+    assert_int_equal(count, 3);
+    assert_string_equal(s.lines[0], "state 192.0.2.50 0/tcp closed>filtered");
+    assert_string_equal(s.lines[1], "state 192.0.2.50 80/tcp open>filtered");
+    assert_string_equal(s.lines[2], "opened 192.0.2.50 443/tcp closed>open");
+    /* 22 was closed in both: no change, though stored only in run 1 */
+    s.n = 0;
+    assert_int_equal(pk_history_diff(h, ids[1], h, ids[2], collect, &s, &count, &err), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(s.lines[0], "host-down 192.0.2.50 0/- up>down");
     pk_history_close(h);
 }
 
@@ -357,7 +412,8 @@ static void test_report_escapes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_diff_verdicts),     cmocka_unit_test(test_names_and_previous),
+        cmocka_unit_test(test_diff_verdicts),     cmocka_unit_test(test_rest_state),
+        cmocka_unit_test(test_names_and_previous),
         cmocka_unit_test(test_schema_versions),   cmocka_unit_test(test_import),
         cmocka_unit_test(test_listeners),         cmocka_unit_test(test_report_escapes),
     };
