@@ -72,6 +72,9 @@ void usage_scan(FILE *out)
             "  --reason              a REASON column: why each port got its state\n"
             "  --no-progress         no progress bar (shown on a terminal's stderr)\n"
             "  -v                    say more on stderr (seed, limits, timing)\n"
+            "  --save                store the run in the history database (portkit history)\n"
+            "  --label NAME          name the saved run (implies --save)\n"
+            "  --db PATH             the history database (also PORTKIT_DB)\n"
             "  -Pn, -n               accepted for nmap habits; portkit never pings or\n"
             "                        resolves addresses back to names\n"
             "Files are written beside their final name and renamed into place at the end,\n"
@@ -203,7 +206,7 @@ enum {
     OPT_EXCLUDE = 256, OPT_EXCLUDEFILE, OPT_FORCE, OPT_TOP, OPT_EXPORTS, OPT_RATE, OPT_MINRATE,
     OPT_INFLIGHT, OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT,
     OPT_SEED, OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
-    OPT_REASON, OPT_HOSTTIMEOUT, OPT_SCANDELAY, OPT_PACKETTRACE, OPT_SCRIPT,
+    OPT_REASON, OPT_HOSTTIMEOUT, OPT_SCANDELAY, OPT_PACKETTRACE, OPT_SCRIPT, OPT_SAVE, OPT_LABEL, OPT_DB,
 };
 
 static const struct option scan_opts[] = {
@@ -235,6 +238,9 @@ static const struct option scan_opts[] = {
     {"packet-trace", no_argument, NULL, OPT_PACKETTRACE},
     {"script", optional_argument, NULL, OPT_SCRIPT},
     {"registry", required_argument, NULL, OPT_REGISTRY},
+    {"save", no_argument, NULL, OPT_SAVE},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"db", required_argument, NULL, OPT_DB},
     {"help", no_argument, NULL, 'h'},
     {0, 0, 0, 0},
 };
@@ -333,6 +339,14 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_OPEN: c->open_only = true; return 0;
     case OPT_REASON: c->reason = true; return 0;
     case OPT_REGISTRY: cli_registry_path = optarg; return 0;
+    case OPT_SAVE: c->save_wanted = true; return 0;
+    case OPT_LABEL:
+        if (!*optarg)
+            return cli_usage_error("scan", "--label needs a name");
+        c->save_label = optarg;
+        c->save_wanted = true;
+        return 0;
+    case OPT_DB: c->save_db = optarg; return 0;
     default: return cli_option_error("scan", argv, opt);
     }
 }
@@ -391,6 +405,8 @@ int cmd_scan(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal: same as Ctrl-C */
     if ((rc = scan_cli_prepare(&c)) != 0)
+        return scan_cli_fail(&c, rc);
+    if (c.save_wanted && (rc = scan_save_open(&c, c.save_label, c.save_db)) != 0)
         return scan_cli_fail(&c, rc);
 
     struct pk_err err = {0};

@@ -451,6 +451,7 @@ int scan_cli_finish(struct scan_cli *c)
     struct pk_scan_stats st;
     pk_scan_get_stats(c->scan, &st);
     c->info.start_wall_us = st.start_wall_us;
+    int save_rc = scan_save_begin(c, &st);
     for (uint64_t h = 0; h < st.hosts; h++) {
         struct pk_host_report rep;
         struct pk_err err = {0};
@@ -460,8 +461,12 @@ int scan_cli_finish(struct scan_cli *c)
         }
         for (int i = 0; i < c->nouts; i++)
             pk_output_host(c->outs[i].out, &rep);
+        if (save_rc == 0)
+            save_rc = scan_save_host(c, &rep);
         pk_host_report_free(&rep);
     }
+    if (save_rc == 0)
+        save_rc = scan_save_commit(c);
     int rc = st.interrupted ? 130 : st.states[PK_STATE_OPEN] ? CLI_OK : CLI_NOTFOUND;
     for (int i = 0; i < c->nouts; i++) {
         struct pk_err err = {0};
@@ -477,6 +482,8 @@ int scan_cli_finish(struct scan_cli *c)
         if (close_output(&c->outs[i], i, ok && !c->failed) != 0)
             rc = CLI_FAIL;
     }
+    if (save_rc != 0 && rc != 130)
+        rc = save_rc;
     if (c->verbose || (c->json && isatty(STDERR_FILENO)))
         fprintf(stderr, "portkit: scan: %llu of %llu ports decided in %.2f s, %llu probes, %llu open, "
                         "%llu self-connects%s\n",
@@ -488,6 +495,7 @@ int scan_cli_finish(struct scan_cli *c)
 
 void scan_cli_free(struct scan_cli *c)
 {
+    scan_save_free(c);
     for (int i = 0; i < c->nouts; i++) {
         pk_output_free(c->outs[i].out);
         close_output(&c->outs[i], i, false); /* never finished: the old file stays */

@@ -45,6 +45,9 @@ PROSE = {
     "who": {"-i"},                                # lsof -i
     "free": {"--port"},                           # ./server --port "$port"
     "scan": {"--array", "--job-name", "-c"},      # the Slurm example's #SBATCH lines, sh -c
+    "history": {"--save", "-oX"},                 # scan's and ls's options that make runs
+    "diff": {"-sV"},                              # scan -sV finds what diff compares
+    "watch": {"-c", "-p"},                        # sh -c CMD; the repeated scan's own -p
 }
 
 # Accepted by every verb (main takes --color itself); documented once, in the
@@ -135,7 +138,10 @@ class Sync(unittest.TestCase):
         """The code check above reads tables; this asks the binary itself."""
         # what follows the option keeps anything from running: port 0 is
         # refused before a scan starts, -n only checks a forward
-        tail = {"scan": ["-p", "0", "127.0.0.1"], "forward": ["-n"]}
+        tail = {"scan": ["-p", "0", "127.0.0.1"], "forward": ["-n"],
+                # no history database to read or write, no watch left running
+                "history": ["--db", "/nonexistent/portkit-test.db"], "diff": ["--db", "/nonexistent/portkit-test.db"],
+                "report": ["--db", "/nonexistent/portkit-test.db"], "watch": ["--every", "0"]}
         with tempfile.TemporaryDirectory() as cwd:
             for verb in VERBS:
                 for opt in sorted(from_completion(verb) | REFUSED.get(verb, set())):
