@@ -19,12 +19,16 @@ TPORT, LPORT = 9000, 8080
 
 class Topology:
     """Three namespaces: fwd (bare), cli and tgt each joined to fwd by a
-    veth. cli also has a second address, for allow/deny."""
+    veth. cli also has a second address, for allow/deny. Test files that
+    may run at once pass their own tag and first index."""
+
+    def __init__(self, tag="k", first=30):
+        self.tag, self.first = tag, first
 
     def __enter__(self):
-        self.fwd = pktest.Netns("kfwd", 30, link=False).__enter__()
-        self.cli = pktest.Netns("kcli", 31, parent=self.fwd).__enter__()
-        self.tgt = pktest.Netns("ktgt", 32, parent=self.fwd).__enter__()
+        self.fwd = pktest.Netns(f"{self.tag}fwd", self.first, link=False).__enter__()
+        self.cli = pktest.Netns(f"{self.tag}cli", self.first + 1, parent=self.fwd).__enter__()
+        self.tgt = pktest.Netns(f"{self.tag}tgt", self.first + 2, parent=self.fwd).__enter__()
         self.cli_ip2 = f"{self.cli.net}.3"
         self.cli.exec(f"ip addr add {self.cli_ip2}/24 dev {self.cli.veth_ns}")
         self.procs = []
