@@ -214,6 +214,28 @@ static void partition_says_which_rule_goes_to_the_relay(void **state)
     pk_fw_config_free(cfg);
 }
 
+static void a_global_glob_keeps_every_rule_in_the_relay(void **state)
+{
+    (void)state;
+    struct pk_fw_config *cfg = parse("allow 10.1.*\n:80 127.0.0.1:8080 kernel\n");
+    struct pk_fw_config *k = NULL, *r = NULL;
+    struct log_capture cap = {0};
+    assert_int_equal(pk_fw_kernel_partition(cfg, NULL, &k, &r, capture, &cap, NULL), 0);
+    assert_int_equal(pk_fw_config_count(k), 0);
+    assert_int_equal(pk_fw_config_count(r), 1);
+    has(cap.last, "glob");
+    /* and the writer refuses rather than drop the list */
+    struct pk_buf out = PK_BUF_INIT;
+    struct pk_err err = {0};
+    assert_int_equal(pk_fw_kernel_ruleset(cfg, "t", 1, "", &out, &err), PK_EINVAL);
+    has(err.msg, "glob");
+    assert_int_equal(out.len, 0);
+    pk_buf_free(&out);
+    pk_fw_config_free(k);
+    pk_fw_config_free(r);
+    pk_fw_config_free(cfg);
+}
+
 static void kernel_option_errors_and_table_names(void **state)
 {
     (void)state;
@@ -244,6 +266,7 @@ int main(void)
         cmocka_unit_test(relay_rules_are_left_out),
         cmocka_unit_test(what_the_kernel_cannot_express),
         cmocka_unit_test(partition_says_which_rule_goes_to_the_relay),
+        cmocka_unit_test(a_global_glob_keeps_every_rule_in_the_relay),
         cmocka_unit_test(kernel_option_errors_and_table_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
