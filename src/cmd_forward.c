@@ -337,6 +337,20 @@ static int cleanup_tables(void)
     return CLI_OK;
 }
 
+/* The kernel's refusals, which it does not log one by one. */
+static void kernel_stats(struct fwd_cli *c)
+{
+    uint64_t denied, limited;
+    struct pk_err err = {0};
+    if (!c->kfw)
+        return;
+    if (pk_fw_kernel_counters(c->kfw, &denied, &limited, &err) < 0)
+        note(c, "warn", "kernel counters: %s", err.msg);
+    else
+        note(c, "kernel-stats", "denied_packets=%llu limited_packets=%llu",
+             (unsigned long long)denied, (unsigned long long)limited);
+}
+
 /* ---- signals ---- */
 
 static void reload(struct fwd_cli *c)
@@ -377,6 +391,7 @@ static void on_signal(struct pk_loop *loop, int fd, unsigned events, void *arg)
             break;
         case SIGUSR1:
             pk_fw_stats(c->fw, &st);
+            kernel_stats(c);
             note(c, "stats",
                  "listeners=%zu tcp_conns=%zu udp_sessions=%zu pipes_busy=%zu pipes_idle=%zu "
                  "accepted=%llu denied=%llu limited=%llu",

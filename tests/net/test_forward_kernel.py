@@ -4,6 +4,7 @@ happen. Every rule and sysctl lives in the forwarder's namespace, which the
 test creates and removes; the root namespace is never touched."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,13 @@ class KernelForward(unittest.TestCase):
                     self.assertTrue(ok["ok"] and ok["up_match"], (acl, ok))
                     refused = t.client("send-tcp", t.cli.host_ip, LPORT, 4096, t.cli_ip2)
                     self.assertFalse(refused["ok"], (acl, refused))
+                    # Not logged one by one: counted, and told on SIGUSR1.
+                    fw.signal(signal.SIGUSR1)
+                    st = fw.wait_event(lambda e: e.get("event") == "kernel-stats",
+                                       what="kernel counters")[0]["message"]
+                    counts = dict(kv.split("=") for kv in st.split())
+                    self.assertGreaterEqual(int(counts["denied_packets"]), 1, st)
+                    self.assertEqual(int(counts["limited_packets"]), 0, st)
                     self.assertEqual(fw.stop(), 0)
 
     def test_check_prints_the_exact_ruleset_nft_accepts(self):
@@ -189,7 +197,7 @@ class KernelForward(unittest.TestCase):
             self.assertEqual(cp.returncode, 0, cp.stderr)
             self.assertIn(f"dnat ip to {t4}", cp.stdout)
             self.assertIn("masquerade", cp.stdout)
-            self.assertIn("ct count over 7 drop", cp.stdout)
+            self.assertIn('ct count over 7 counter name "limited" drop', cp.stdout)
             with tempfile.NamedTemporaryFile("w", suffix=".nft") as f:
                 f.write(cp.stdout)
                 f.flush()

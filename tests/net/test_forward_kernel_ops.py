@@ -37,6 +37,11 @@ class KernelForwardOps(unittest.TestCase):
                 time.sleep(1)
                 third = t.client("send-tcp", t.cli.host_ip, LPORT, 4096)
                 self.assertFalse(third["ok"], third)
+                fw.signal(signal.SIGUSR1)
+                st = fw.wait_event(lambda e: e.get("event") == "kernel-stats",
+                                   what="kernel counters")[0]["message"]
+                self.assertGreaterEqual(int(dict(kv.split("=") for kv in st.split())
+                                            ["limited_packets"]), 1, st)
                 for p in slow:
                     out, _ = p.communicate(timeout=60)
                     self.assertTrue(json.loads(out)["ok"], out)
