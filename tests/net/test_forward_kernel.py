@@ -218,6 +218,20 @@ class KernelForward(unittest.TestCase):
                 self.assertTrue(r["ok"] and r["up_match"] and r["down_match"], r)
                 self.assertEqual(fw.stop(), 0)
 
+    def test_audit_shows_the_redirect_as_a_virtual_listener(self):
+        with Topology() as t:
+            srv = t.fwd.popen(["python3", "-c", "import socket,time\ns=socket.socket()\n"
+                               f"s.bind(('0.0.0.0',{TPORT}))\ns.listen()\nprint('ready',flush=True)\n"
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+            t.procs.append(srv)
+            t.assert_ready(srv)
+            with t.forwarder("--kernel", f":{LPORT}", f"127.0.0.1:{TPORT}", wait_listen=1) as fw:
+                out = t.portkit("audit").stdout
+                via = [ln for ln in out.splitlines()
+                       if f"0.0.0.0:{TPORT}" in ln and f"{t.cli.host_ip}:{LPORT}" in ln]
+                self.assertEqual(len(via), 1, out)
+                self.assertEqual(fw.stop(), 0)
+
     def test_remote_target_without_enable_forwarding_is_refused(self):
         with Topology() as t:
             l4, t4 = target_rule(t)
