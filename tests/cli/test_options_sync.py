@@ -48,6 +48,7 @@ PROSE = {
     "history": {"--save", "-oX"},                 # scan's and ls's options that make runs
     "diff": {"-sV"},                              # scan -sV finds what diff compares
     "watch": {"-c", "-p"},                        # sh -c CMD; the repeated scan's own -p
+    "forward": {"-f"},                            # nft -c -f
 }
 
 # Accepted by every verb (main takes --color itself); documented once, in the
@@ -74,33 +75,45 @@ def from_source(verb):
 
 
 def from_help(verb):
-    return tokens(run(verb, "--help", check=0).stdout)
+    return tokens(without_other_verbs(run(verb, "--help", check=0).stdout, verb))
 
 
 def man_section(verb):
     """The verb's part of doc/sections/*.md: from the heading naming
     "portkit VERB" to the next heading of the same or a higher level."""
+    files = []
     for path in sorted(glob.glob(os.path.join(SRC, "doc", "sections", "*.md"))):
         with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-        for i, line in enumerate(lines):
-            m = re.match(r"^(#+)\s.*\bportkit %s\b" % re.escape(verb), line)
-            if not m:
-                continue
-            level, end = len(m.group(1)), len(lines)
-            for k in range(i + 1, len(lines)):
-                h = re.match(r"^(#+)\s", lines[k])
-                if h and len(h.group(1)) <= level:
-                    end = k
-                    break
-            return "\n".join(lines[i:end])
+            files.append(f.read().split("\n"))
+    # "## portkit who" before "# HISTORY (portkit history, diff, ...)"
+    for pattern in (r"^(#+)\s+portkit %s\b", r"^(#+)\s.*\bportkit %s\b"):
+        for lines in files:
+            for i, line in enumerate(lines):
+                m = re.match(pattern % re.escape(verb), line)
+                if not m:
+                    continue
+                level, end = len(m.group(1)), len(lines)
+                for k in range(i + 1, len(lines)):
+                    h = re.match(r"^(#+)\s", lines[k])
+                    if h and len(h.group(1)) <= level:
+                        end = k
+                        break
+                return "\n".join(lines[i:end])
     return None
+
+
+def without_other_verbs(text, verb):
+    """Drops "portkit OTHERVERB ..." up to the end of its code span or line:
+    audit's page may say `portkit forward --kernel`."""
+    def cut(m):
+        return m.group(0) if m.group(1) == verb or m.group(1) not in VERBS else ""
+    return re.sub(r"\bportkit (\w+)[^`\n]*", cut, text)
 
 
 def from_man(verb):
     text = man_section(verb)
     assert text is not None, f"no man page section has a heading naming 'portkit {verb}'"
-    text = re.sub(r"[*`]", " ", text)  # **-a**, `--port`
+    text = re.sub(r"[*`]", " ", without_other_verbs(text, verb))  # **-a**, `--port`
     return tokens(text)
 
 
