@@ -45,10 +45,11 @@ PROSE = {
     "who": {"-i"},                                # lsof -i
     "free": {"--port"},                           # ./server --port "$port"
     "scan": {"--array", "--job-name", "-c"},      # the Slurm example's #SBATCH lines, sh -c
+    "forward": {"-f"},                            # nft -c -f
+    "audit": {"--kernel"},                        # forward --kernel's redirects
     "history": {"--save", "-oX"},                 # scan's and ls's options that make runs
     "diff": {"-sV"},                              # scan -sV finds what diff compares
     "watch": {"-c", "-p"},                        # sh -c CMD; the repeated scan's own -p
-    "forward": {"-f"},                            # nft -c -f
 }
 
 # Accepted by every verb (main takes --color itself); documented once, in the
@@ -80,26 +81,26 @@ def from_help(verb):
 
 def man_section(verb):
     """The verb's part of doc/sections/*.md: from the heading naming
-    "portkit VERB" to the next heading of the same or a higher level."""
-    files = []
+    "portkit VERB" to the next heading of the same or a higher level. When
+    several headings name it (a chapter "HISTORY (portkit history, diff,
+    ...)" above "## portkit history"), the deepest one is the verb's own."""
+    best = None
     for path in sorted(glob.glob(os.path.join(SRC, "doc", "sections", "*.md"))):
         with open(path, encoding="utf-8") as f:
-            files.append(f.read().split("\n"))
-    # "## portkit who" before "# HISTORY (portkit history, diff, ...)"
-    for pattern in (r"^(#+)\s+portkit %s\b", r"^(#+)\s.*\bportkit %s\b"):
-        for lines in files:
-            for i, line in enumerate(lines):
-                m = re.match(pattern % re.escape(verb), line)
-                if not m:
-                    continue
-                level, end = len(m.group(1)), len(lines)
-                for k in range(i + 1, len(lines)):
-                    h = re.match(r"^(#+)\s", lines[k])
-                    if h and len(h.group(1)) <= level:
-                        end = k
-                        break
-                return "\n".join(lines[i:end])
-    return None
+            lines = f.read().split("\n")
+        for i, line in enumerate(lines):
+            m = re.match(r"^(#+)\s.*\bportkit %s\b" % re.escape(verb), line)
+            if not m:
+                continue
+            level, end = len(m.group(1)), len(lines)
+            for k in range(i + 1, len(lines)):
+                h = re.match(r"^(#+)\s", lines[k])
+                if h and len(h.group(1)) <= level:
+                    end = k
+                    break
+            if best is None or level > best[0]:
+                best = (level, "\n".join(lines[i:end]))
+    return best[1] if best else None
 
 
 def without_other_verbs(text, verb):
