@@ -91,6 +91,24 @@ const char *pk_fw_config_logfile(const struct pk_fw_config *cfg) { return cfg->l
 bool pk_fw_config_logcommon(const struct pk_fw_config *cfg) { return cfg->logcommon; }
 const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg) { return cfg->pidfile; }
 
+static int copy_str(char **dst, const char *src)
+{
+    char *s = src ? strdup(src) : NULL;
+    if (src && !s)
+        return PK_ENOMEM;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+int pk_fw_config_copy_settings(struct pk_fw_config *dst, const struct pk_fw_config *src)
+{
+    if (copy_str(&dst->logfile, src->logfile) < 0 || copy_str(&dst->pidfile, src->pidfile) < 0)
+        return PK_ENOMEM;
+    dst->logcommon = src->logcommon;
+    return 0;
+}
+
 struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg) { return cfg->acl; }
 const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg) { return cfg->acl; }
 size_t pk_fw_config_count(const struct pk_fw_config *cfg) { return cfg->n; }

@@ -45,6 +45,8 @@ PROSE = {
     "who": {"-i"},                                # lsof -i
     "free": {"--port"},                           # ./server --port "$port"
     "scan": {"--array", "--job-name", "-c"},      # the Slurm example's #SBATCH lines, sh -c
+    "forward": {"-f"},                            # nft -c -f
+    "audit": {"--kernel"},                        # forward --kernel's redirects
     "history": {"--save", "-oX"},                 # scan's and ls's options that make runs
     "diff": {"-sV"},                              # scan -sV finds what diff compares
     "watch": {"-c", "-p"},                        # sh -c CMD; the repeated scan's own -p
@@ -79,7 +81,10 @@ def from_help(verb):
 
 def man_section(verb):
     """The verb's part of doc/sections/*.md: from the heading naming
-    "portkit VERB" to the next heading of the same or a higher level."""
+    "portkit VERB" to the next heading of the same or a higher level. When
+    several headings name it (a chapter "HISTORY (portkit history, diff,
+    ...)" above "## portkit history"), the deepest one is the verb's own."""
+    best = None
     for path in sorted(glob.glob(os.path.join(SRC, "doc", "sections", "*.md"))):
         with open(path, encoding="utf-8") as f:
             lines = f.read().split("\n")
@@ -93,8 +98,9 @@ def man_section(verb):
                 if h and len(h.group(1)) <= level:
                     end = k
                     break
-            return "\n".join(lines[i:end])
-    return None
+            if best is None or level > best[0]:
+                best = (level, "\n".join(lines[i:end]))
+    return best[1] if best else None
 
 
 def from_man(verb):
