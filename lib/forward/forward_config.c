@@ -491,6 +491,11 @@ static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_
         return line_error(c, "%s: expected a file name", word);
     if ((size_t)(end - p) >= PATH_TEXT_MAX)
         return line_error(c, "%s: file name is too long", word);
+    /* A control byte or a quote inside a name is never meant, and `forward
+     * -n` could not write such a name back so that it reads the same. */
+    for (const char *k = p; k < end; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f || *k == '"')
+            return line_error(c, "%s: file name holds a control character or a quote", word);
     char *copy = strndup(p, (size_t)(end - p));
     if (!copy)
         return pk_err_set(c->err, PK_ENOMEM, "out of memory");

@@ -76,7 +76,7 @@ def from_source(verb):
 
 
 def from_help(verb):
-    return tokens(run(verb, "--help", check=0).stdout)
+    return tokens(without_other_verbs(run(verb, "--help", check=0).stdout, verb))
 
 
 def man_section(verb):
@@ -103,10 +103,18 @@ def man_section(verb):
     return best[1] if best else None
 
 
+def without_other_verbs(text, verb):
+    """Drops "portkit OTHERVERB ..." up to the end of its code span or line:
+    audit's page may say `portkit forward --kernel`."""
+    def cut(m):
+        return m.group(0) if m.group(1) == verb or m.group(1) not in VERBS else ""
+    return re.sub(r"\bportkit (\w+)[^`\n]*", cut, text)
+
+
 def from_man(verb):
     text = man_section(verb)
     assert text is not None, f"no man page section has a heading naming 'portkit {verb}'"
-    text = re.sub(r"[*`]", " ", text)  # **-a**, `--port`
+    text = re.sub(r"[*`]", " ", without_other_verbs(text, verb))  # **-a**, `--port`
     return tokens(text)
 
 
