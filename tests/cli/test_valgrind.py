@@ -30,6 +30,13 @@ COMMANDS = [
     (["scan", "-sU", "-p", "9,19", "127.0.0.1", "--max-retries", "1"], None),
     (["scan", "-p", "0-70000", "127.0.0.1"], None),
     (["scan", "-iL", "-", "-p", "80"], "127.0.0.1 # loopback\n10.0.0.0/33\n"),
+    (["audit"], None),
+    (["audit", "--json", "--ruleset", os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "firewall", "ufw.json")], None),
+    (["audit", "--expect", "22/tcp", "--ruleset",
+      os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "firewall", "handwritten.json")], None),
+    (["audit", "--expect", "22/bogus"], None),
+    (["why", "22"], None),
+    (["why", "--json", "--bind", "53/udp"], None),
 ]
 
 
