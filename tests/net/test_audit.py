@@ -211,8 +211,11 @@ class GroundTruth(unittest.TestCase):
                         addr, port = self.target(f, link)
                         before = bed.counters()
                         got = bed.probe(f["proto"], addr, port, link, src)
-                        after = bed.counters()
                         want = f"{f['proto']}:{f['address']}:{f['port']}"
+                        if got is None and f["verdict"] == "reachable":
+                            # a loaded machine may be slow to answer: ask again, patiently
+                            got = bed.probe(f["proto"], addr, port, link, src, timeout=3)
+                        after = bed.counters()
                         reached = got == want
                         self.assertEqual(f["verdict"] == "reachable", reached,
                                          f"audit says {f['verdict']} ({f['rule']}); probe of {addr}:{port} got {got!r}")
