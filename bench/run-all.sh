@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for b in info ls forward scan audit; do
+for b in info ls forward scan audit history; do
   [ -x "bench/$b.sh" ] || continue
   echo "################ bench/$b.sh"
   "bench/$b.sh" || status=1

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "fwcli.h"
+#include "history_cli.h"
 #include "portkit/freeport.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
@@ -42,6 +43,10 @@ void usage_ls(FILE *out)
             "      --no-process     do not look up processes (faster)\n"
             "      --proc           read /proc/net instead of asking netlink\n"
             "                       (also PORTKIT_SOCKETS=proc)\n"
+            "      --save           also store this host's listeners as a run (portkit\n"
+            "                       history), whatever the filters shown\n"
+            "      --label NAME     name the saved run (implies --save)\n"
+            "      --db PATH        the history database (also PORTKIT_DB)\n"
             "  -h, --help           this help\n\n"
             "Columns: PROTO LOCAL REMOTE STATE PID PROCESS USER SERVICE RANGE FLAGS, the\n"
             "same on a terminal and through a pipe; a narrow terminal drops RANGE, USER,\n"
@@ -124,7 +129,8 @@ static int parse_pid(const char *arg, int *pid)
 
 int cmd_ls(int argc, char **argv)
 {
-    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY, OPT_PORT, OPT_SPORT, OPT_DPORT };
+    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY, OPT_PORT, OPT_SPORT, OPT_DPORT, OPT_SAVE, OPT_LABEL,
+           OPT_DB };
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'},
         {"listening", no_argument, NULL, 'l'},
@@ -145,6 +151,9 @@ int cmd_ls(int argc, char **argv)
         {"no-process", no_argument, NULL, OPT_NOPROC},
         {"proc", no_argument, NULL, OPT_PROC},
         {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"save", no_argument, NULL, OPT_SAVE},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -153,6 +162,8 @@ int cmd_ls(int argc, char **argv)
     unsigned states = 0;
     static uint64_t sets[3][PK_PORTSET_WORDS]; /* --port, --sport, --dport */
     bool set_used[3] = {false, false, false};
+    bool save = false;
+    const char *save_label = NULL, *save_db = NULL;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":altu46pc:s:njHh", opts, NULL)) != -1) {
@@ -196,6 +207,14 @@ int cmd_ls(int argc, char **argv)
         case OPT_NOPROC: q.processes = false; break;
         case OPT_PROC: force_proc = true; break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
+        case OPT_SAVE: save = true; break;
+        case OPT_LABEL:
+            if (!*optarg)
+                return cli_usage_error("ls", "--label needs a name");
+            save_label = optarg;
+            save = true;
+            break;
+        case OPT_DB: save_db = optarg; break;
         case 'h': usage_ls(stdout); return CLI_OK;
         default: return cli_option_error("ls", argv, opt);
         }
@@ -245,5 +264,7 @@ int cmd_ls(int argc, char **argv)
     free(exposed);
     pk_firewall_free(fw);
     pk_socklist_free(l);
+    if (save && rc == CLI_OK)
+        rc = hist_cli_save_listeners("ls", save_db, save_label, "portkit ls --save");
     return rc;
 }

@@ -199,8 +199,8 @@ static void add_colored(struct sockrow_ctx *c, struct table *t, size_t row, enum
 struct summary {
     size_t by_state[2][PK_SS_COUNT];
     size_t exposed, risky, no_pid;
-    unsigned risky_ports[5];
-    enum pk_proto risky_protos[5];
+    unsigned risky_ports[64]; /* distinct ports, to count each once */
+    enum pk_proto risky_protos[64];
 };
 
 static const char *state_color(const struct pk_sock *s)
@@ -253,11 +253,18 @@ static void fill_row(struct sockrow_ctx *c, struct table *t, size_t row, const s
     if (n.flags & PK_SF_EXPOSED)
         sum->exposed++;
     if (n.flags & PK_SF_RISK) {
-        if (sum->risky < 5) {
-            sum->risky_ports[sum->risky] = pk_sock_service_port(s, &c->host);
-            sum->risky_protos[sum->risky] = s->proto;
+        /* the footer names each port once, however many sockets share it */
+        unsigned port = pk_sock_service_port(s, &c->host);
+        bool seen = false;
+        for (size_t i = 0; i < sum->risky && i < 64; i++)
+            seen |= sum->risky_ports[i] == port && sum->risky_protos[i] == s->proto;
+        if (!seen) {
+            if (sum->risky < 64) {
+                sum->risky_ports[sum->risky] = port;
+                sum->risky_protos[sum->risky] = s->proto;
+            }
+            sum->risky++;
         }
-        sum->risky++;
     }
     if (s->inode && s->pid <= 0)
         sum->no_pid++;
@@ -291,7 +298,8 @@ static void print_summary(struct sockrow_ctx *c, const struct pk_socklist *l,
     pk_buf_printf(o, " · %s%zu exposed listener%s%s", sum->exposed ? cli_sgr(c->stream, CLI_YELLOW) : "",
                   sum->exposed, sum->exposed == 1 ? "" : "s", sum->exposed ? reset : "");
     if (sum->risky) {
-        pk_buf_printf(o, " · %s%zu on risky ports%s (", cli_sgr(c->stream, CLI_RED), sum->risky, reset);
+        pk_buf_printf(o, " · %s%zu risky port%s%s (", cli_sgr(c->stream, CLI_RED), sum->risky,
+                      sum->risky == 1 ? "" : "s", reset);
         for (size_t i = 0; i < sum->risky && i < 5; i++)
             pk_buf_printf(o, "%s%u/%s", i ? ", " : "", sum->risky_ports[i],
                           pk_proto_name(sum->risky_protos[i]));

@@ -16,6 +16,7 @@
 #include "portkit/forward.h"
 #include "portkit/freeport.h"
 #include "portkit/frequency.h"
+#include "portkit/history.h"
 #include "portkit/hostinfo.h"
 #include "portkit/json.h"
 #include "portkit/loop.h"
