@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "fwcli.h"
+#include "portkit/addr.h"
 #include "portkit/buf.h"
 #include "portkit/firewall.h"
 #include "portkit/registry.h"
@@ -174,12 +175,11 @@ static bool prefix_within(const struct pk_firewall_source *inner, const struct p
 {
     if (inner->family != outer->family || inner->prefix < outer->prefix)
         return false;
-    for (unsigned i = 0; i < outer->prefix; i++) {
-        unsigned byte = i / 8, bit = 7 - i % 8;
-        if (((inner->addr[byte] >> bit) & 1) != ((outer->addr[byte] >> bit) & 1))
-            return false;
-    }
-    return true;
+    struct pk_cidr block = {.family = outer->family, .prefix = outer->prefix};
+    struct pk_addr a = {.family = inner->family};
+    memcpy(block.addr, outer->addr, 16);
+    memcpy(a.bytes, inner->addr, 16);
+    return pk_cidr_contains(&block, &a);
 }
 
 static bool allowed(const struct policy *p, const struct pk_firewall_finding *f, const struct pk_sock *s,
