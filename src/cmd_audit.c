@@ -402,6 +402,15 @@ int cmd_audit(int argc, char **argv)
         render_json(&c, l, f, show, n);
     else
         render_table(&c, l, f, show, n, header && !(pol.on && violations + unknown == 0));
+    if (c.tty && !json && !pol.on) {
+        size_t count[4] = {0};
+        for (size_t i = 0; i < n; i++)
+            if (show[i])
+                count[f[i].verdict]++;
+        printf("\n%s%zu reachable%s, %zu blocked, %zu unknown (listener, family and way in)\n",
+               cli_sgr(stdout, CLI_BOLD), count[PK_FIREWALL_REACHABLE], cli_sgr(stdout, CLI_RESET),
+               count[PK_FIREWALL_BLOCKED] + count[PK_FIREWALL_ELSEWHERE], count[PK_FIREWALL_UNKNOWN]);
+    }
     if (pol.on) {
         if (unknown)
             fprintf(stderr, "portkit: audit: %zu listener%s outside the policy with an unknown verdict\n",
