@@ -375,15 +375,14 @@ static enum outcome walk_all(struct walk *w)
         !(w->fw->route_localnet_all || (p->iif && p->iif->route_localnet))) {
         w->decider = NULL;
         w->policy_chain = NULL;
-        w->kernel = "kernel: a packet for 127.0.0.0/8 from another interface is a martian and dropped "
-                    "(net.ipv4.conf.*.route_localnet=0)";
+        w->kernel = "kernel: 127.0.0.0/8 from outside is a martian, dropped (route_localnet=0)";
         return O_DROP;
     }
     static const uint8_t lo6[16] = {[15] = 1};
     if (!from_lo && p->family == AF_INET6 && memcmp(p->daddr.b, lo6, 16) == 0) {
         w->decider = NULL;
         w->policy_chain = NULL;
-        w->kernel = "kernel: a packet for ::1 from another interface is dropped";
+        w->kernel = "kernel: ::1 from outside is dropped";
         return O_DROP;
     }
     w->decider = NULL;
