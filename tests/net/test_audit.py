@@ -206,7 +206,8 @@ class GroundTruth(unittest.TestCase):
                             # route_localnet=1 (Docker's DNAT to 127.0.0.1) lets a neighbour
                             # send to 127.0.0.1 directly (CVE-2020-8558); a client socket
                             # cannot address another host's loopback, so no probe here
-                            self.assertIn("route_localnet", bed.hexec("sysctl -a").stdout)
+                            flag = bed.hexec(f"sysctl -n net.ipv4.conf.{link.host_if}.route_localnet").stdout
+                            self.assertEqual(flag.strip(), "1", f"reachable loopback without route_localnet: {f}")
                             continue
                         addr, port = self.target(f, link)
                         before = bed.counters()
