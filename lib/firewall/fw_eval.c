@@ -308,17 +308,21 @@ static enum outcome eval_chain(struct walk *w, int ci, int depth)
 
 static bool chain_applies(const struct walk *w, const struct fw_chain *c)
 {
+    /* ingress chains (netdev, and inet since Linux 5.10) belong to their devices */
+    if (c->hook == FH_INGRESS) {
+        if (c->family != FW_FAM_NETDEV && c->family != FW_FAM_INET)
+            return false;
+        for (size_t i = 0; i < c->ndevs; i++)
+            if (strncmp(c->devs[i], (const char *)w->p.iifname.b, 16) == 0)
+                return true;
+        return false;
+    }
     if (c->family == FW_FAM_INET)
         return true;
     if (c->family == FW_FAM_IP)
         return w->p.family == AF_INET;
     if (c->family == FW_FAM_IP6)
         return w->p.family == AF_INET6;
-    if (c->family == FW_FAM_NETDEV) {
-        for (size_t i = 0; i < c->ndevs; i++)
-            if (strncmp(c->devs[i], (const char *)w->p.iifname.b, 16) == 0)
-                return true;
-    }
     return false;
 }
 

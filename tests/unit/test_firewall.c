@@ -302,6 +302,24 @@ static void test_forward_kernel_tables(void **state)
     pk_firewall_free(fw);
 }
 
+/* An ingress chain filters only what arrives on its device. */
+static void test_ingress_device(void **state)
+{
+    (void)state;
+    static const char json[] =
+        "{\"nftables\": [{\"table\": {\"family\": \"netdev\", \"name\": \"n\", \"handle\": 1}},"
+        "{\"chain\": {\"family\": \"netdev\", \"table\": \"n\", \"name\": \"ing\", \"handle\": 1, "
+        "\"type\": \"filter\", \"hook\": \"ingress\", \"prio\": 0, \"dev\": \"" IF_B "\", \"policy\": \"accept\"}},"
+        "{\"rule\": {\"family\": \"netdev\", \"table\": \"n\", \"chain\": \"ing\", \"handle\": 2, \"expr\": ["
+        DPORT(22) ", {\"drop\": null}]}}]}";
+    struct pk_firewall *fw = load_inline(json);
+    char rule[PK_FIREWALL_RULE_MAX];
+    assert_int_equal(judge(fw, PK_TCP, IF_A, NULL, HOST_A4, 22, NULL), PK_FIREWALL_REACHABLE);
+    assert_int_equal(judge(fw, PK_TCP, IF_B, NULL, HOST_B4, 22, rule), PK_FIREWALL_BLOCKED);
+    assert_string_equal(rule, "netdev n/ing handle 2: tcp dport 22 drop");
+    pk_firewall_free(fw);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -323,7 +341,8 @@ int main(void)
         cmocka_unit_test(test_sets_jumps_vmaps),       cmocka_unit_test(test_ufw_rules),
         cmocka_unit_test(test_xt_without_text),        cmocka_unit_test(test_docker_virtual_listeners),
         cmocka_unit_test(test_undecided_matches),      cmocka_unit_test(test_redirect_and_loopback),
-        cmocka_unit_test(test_forward_kernel_tables), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_forward_kernel_tables), cmocka_unit_test(test_ingress_device),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
