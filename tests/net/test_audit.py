@@ -258,5 +258,42 @@ class GroundTruth(unittest.TestCase):
         self.check("docker", min_counted=4)
 
 
+@pktest.need_root
+class ForwardKernel(unittest.TestCase):
+    """The NAT tables `portkit forward --kernel` installs make virtual
+    listeners of their target sockets, true for real clients."""
+
+    def test_redirect_shows_as_virtual_listener(self):
+        import subprocess
+        bed = fwnet.Bed(TAG, INDEX).__enter__()
+        self.addCleanup(bed.close)
+        bed.start_holder(listeners(bed))
+        fwd = subprocess.Popen(["ip", "netns", "exec", bed.host, pktest.PORTKIT, "forward", "--kernel",
+                                ":18080", "127.0.0.1:9000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            import select
+            import time
+            deadline, started = time.monotonic() + 20, False
+            while not started and time.monotonic() < deadline:
+                if select.select([fwd.stderr], [], [], 1)[0]:
+                    line = fwd.stderr.readline()
+                    if not line:
+                        break
+                    started = "kernel table" in line
+            self.assertTrue(started, "forward --kernel did not install its table")
+            cp, found = bed.audit("--iface", bed.a.host_if, "--from", bed.a.out4)
+            vias = [f for f in found if f["via"] and f["via"].endswith(":18080")]
+            self.assertEqual(len(vias), 1, found)
+            v = vias[0]
+            self.assertEqual((v["address"], v["port"], v["verdict"]), ("0.0.0.0", 9000, "reachable"))
+            self.assertIn("redirect to :9000", v["rule"])
+            self.assertEqual(bed.probe("tcp", bed.a.host4, 18080, bed.a, bed.a.out4), "tcp:0.0.0.0:9000")
+        finally:
+            fwd.terminate()
+            fwd.wait(timeout=20)
+            fwd.stderr.close()
+
+
 if __name__ == "__main__":
     pktest.main()
