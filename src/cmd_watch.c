@@ -255,7 +255,7 @@ static int watch_local(struct watch_cli *c, unsigned protos)
             break; /* --count reached */
     }
     if (c->save && save_due) {
-        pk_history_set_busy_timeout(c->db, 5000); /* the last one may wait */
+        pk_history_set_busy_timeout(c->db, 10000); /* the last one may wait */
         save_snapshot(c, w);
     }
     pk_history_close(c->db);
