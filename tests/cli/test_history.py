@@ -166,6 +166,23 @@ class History(unittest.TestCase):
         self.assertIn("no history yet", cp.stderr)
         self.assertFalse(os.path.exists(self.db), "reading never creates the database")
 
+    def test_default_location(self):
+        state = os.path.join(self.tmp.name, "state")
+        run("ls", "--save", env={"PORTKIT_DB": "", "XDG_STATE_HOME": state}, check=0)
+        db = os.path.join(state, "portkit", "history.db")
+        self.assertTrue(os.path.exists(db))
+        self.assertEqual(os.stat(os.path.dirname(db)).st_mode & 0o777, 0o700)
+        home = os.path.join(self.tmp.name, "home")
+        os.mkdir(home)
+        run("ls", "--save", env={"PORTKIT_DB": "", "XDG_STATE_HOME": "", "HOME": home}, check=0)
+        self.assertTrue(os.path.exists(os.path.join(home, ".local", "state", "portkit", "history.db")))
+        # --db wins over PORTKIT_DB
+        other = os.path.join(self.tmp.name, "other.db")
+        run("ls", "--save", "--db", other, env={"PORTKIT_DB": db}, check=0)
+        cp = run("history", "--json", env={"PORTKIT_DB": db}, check=0)
+        self.assertEqual(len(cp.stdout.splitlines()), 1)
+        self.assertTrue(os.path.exists(other))
+
     def test_only_one_run(self):
         self.pk("ls", "--save", check=0)
         cp = self.pk("diff")
