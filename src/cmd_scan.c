@@ -340,9 +340,7 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_REGISTRY: cli_registry_path = optarg; return 0;
     case OPT_SAVE: c->save_wanted = true; return 0;
     case OPT_LABEL:
-        if (!*optarg)
-            return cli_usage_error("scan", "--label needs a name");
-        c->save_label = optarg;
+        c->save_label = optarg; /* checked by scan_save_open */
         c->save_wanted = true;
         return 0;
     case OPT_DB: c->save_db = optarg; return 0;

@@ -409,11 +409,13 @@ int cmd_watch(int argc, char **argv)
         case OPT_SAVE: c.save = true; break;
         case OPT_SCAN: scan = optarg; break;
         case OPT_EVERY: every = optarg; break;
-        case OPT_LABEL:
-            if (!*optarg)
-                return cli_usage_error("watch", "--label needs a name");
+        case OPT_LABEL: {
+            struct pk_err err = {0};
+            if (pk_history_label_check(optarg, &err) < 0)
+                return cli_usage_error("watch", "--label: %s", err.msg);
             c.label = optarg;
             break;
+        }
         case OPT_COUNT: {
             char *end;
             errno = 0;

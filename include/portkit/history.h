@@ -115,6 +115,11 @@ struct pk_history_listener {
     unsigned flags;        /* PK_SF_* */
 };
 
+/* Whether name can label a run: not empty, at most 64 bytes, no control
+ * bytes, and not something a run name already means (a number, "last",
+ * "last~N", a path with '/', a name ending in ".xml"). PK_EINVAL says why. */
+PK_EXPORT int pk_history_label_check(const char *name, struct pk_err *err);
+
 /* Starts a run described by info (id, hosts, hosts_up and open are
  * computed). Nothing is visible to readers until pk_history_commit. Takes
  * the database's write lock, waiting for other writers. */

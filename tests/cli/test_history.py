@@ -221,6 +221,12 @@ class BadInput(unittest.TestCase):
         self.bad("watch", "--scan", "127.0.0.1", "--every", "0.1s", needle="at least 1s")
         self.bad("watch", "--count", "0", needle="--count")
         self.bad("report", "1", "2", "3", needle="at most two")
+        # labels that would read as something else, refused before any work
+        self.bad("ls", "--save", "--label", "123", needle="run id")
+        self.bad("scan", "-p", "1", "127.0.0.1", "--label", "last~2", needle="last")
+        self.bad("watch", "--label", "old/new", needle="file name")
+        self.bad("history", "import", "--label", "x.xml", "f.xml", needle="file name")
+        self.bad("ls", "--label", "a\x1bb", needle="control")
 
     def test_bad_xml(self):
         path = os.path.join(self.tmp.name, "bad.xml")
