@@ -164,6 +164,9 @@ static int on_change(void *arg, const struct pk_change *ch)
             struct hist_printer sp = {.out = m, .last_host = ""};
             hist_print_change(&sp, ch);
             fclose(m);
+            size_t n = line ? strlen(line) : 0;
+            while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+                line[--n] = '\0';
             for (char *s = line; s && *s; s++)
                 if (*s == '\n')
                     *s = ' ';
