@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fwcli.h"
 #include "history_cli.h"
 #include "portkit/freeport.h"
 #include "portkit/registry.h"
@@ -52,7 +53,9 @@ void usage_ls(FILE *out)
             "an empty REMOTE, PID and SERVICE in that order, then shortens PROCESS (~).\n"
             "A '+' after a pid means more processes share the socket. SERVICE names the\n"
             "local port, or for a client connection the remote one.\n"
-            "Flags: EXPOSED   listening on a wildcard or non-loopback address\n"
+            "Flags: EXPOSED   reachable from outside through the firewall (the evaluation of\n"
+            "                 portkit audit); where the ruleset cannot be read (not root):\n"
+            "                 listening on a wildcard or non-loopback address\n"
             "       RISK      the port is known for trojans/backdoors (portkit info PORT)\n"
             "       PRIVILEGED below this host's unprivileged port start\n"
             "       EPHEMERAL inside this host's ephemeral port range\n"
@@ -244,7 +247,23 @@ int cmd_ls(int argc, char **argv)
     sockrow_init(&c, stdout, reg);
     c.header = header;
     c.numeric = numeric;
+    struct pk_firewall *fw = NULL;
+    unsigned char *exposed = NULL;
+    bool readable = false;
+    char why[PK_ERR_MSG_MAX];
+    if ((q.states & PK_SS_LISTENING) && fwcli_open("ls", NULL, &fw, &readable, why, sizeof why) == 0) {
+        struct pk_firewall_finding *f = NULL;
+        size_t nf = 0;
+        if (readable && pk_firewall_audit(fw, l, NULL, &f, &nf, &err) == 0 && pk_socklist_count(l))
+            exposed = fwcli_exposed(f, nf, pk_socklist_count(l));
+        free(f);
+        c.exposed = exposed;
+        c.exposed_base = exposed ? pk_socklist_get(l, 0) : NULL;
+        c.fw_note = readable ? NULL : "the firewall ruleset was not read (needs root)";
+    }
     int rc = json ? sockrow_json(&c, l) : sockrow_table(&c, l);
+    free(exposed);
+    pk_firewall_free(fw);
     pk_socklist_free(l);
     if (save && rc == CLI_OK)
         rc = hist_cli_save_listeners("ls", save_db, save_label, "portkit ls --save");

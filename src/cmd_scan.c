@@ -124,13 +124,12 @@ static int refuse_nmap_option(const char *opt)
                                    "services that answer", opt);
 }
 
-static int set_duration(struct scan_cli *c, const char *opt, const char *v, unsigned *out)
+static int set_duration(const char *opt, const char *v, unsigned *out)
 {
     uint64_t ms;
     if (cli_parse_duration("scan", opt, v, 3600000, &ms))
         return CLI_USAGE;
     *out = (unsigned)ms;
-    (void)c;
     return 0;
 }
 
@@ -301,12 +300,14 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_HOSTINFLIGHT:
         return set_count("--max-host-inflight", optarg, 1, 1u << 20, &c->cfg.max_host_inflight);
     case OPT_RETRIES: return set_count("--max-retries", optarg, 0, 50, &c->cfg.max_retries);
-    case OPT_MINRTT: return set_duration(c, "--min-rtt-timeout", optarg, &c->cfg.min_rtt_timeout_ms);
+    case OPT_MINRTT:
+        c->min_rtt_given = true;
+        return set_duration("--min-rtt-timeout", optarg, &c->cfg.min_rtt_timeout_ms);
     case OPT_MAXRTT:
         c->max_rtt_given = true;
-        return set_duration(c, "--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
-    case OPT_INITRTT: return set_duration(c, "--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
-    case OPT_SVCTIMEOUT: return set_duration(c, "--service-timeout", optarg, &c->cfg.service_timeout_ms);
+        return set_duration("--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
+    case OPT_INITRTT: return set_duration("--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
+    case OPT_SVCTIMEOUT: return set_duration("--service-timeout", optarg, &c->cfg.service_timeout_ms);
     case OPT_HOSTTIMEOUT:
         if (cli_parse_duration("scan", "--host-timeout", optarg, 0, &ms))
             return CLI_USAGE;
@@ -351,13 +352,17 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
 /* Options that only make sense together, checked once all are read. */
 static int check_combination(struct scan_cli *c)
 {
-    /* Only a contradiction the user wrote is an error: a --min-rtt-timeout
-     * above the default maximum raises the maximum with it, as in nmap. */
-    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms && !c->max_rtt_given)
-        c->cfg.max_rtt_timeout_ms = c->cfg.min_rtt_timeout_ms;
-    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms)
-        return cli_usage_error("scan", "--min-rtt-timeout (%u ms) is longer than --max-rtt-timeout (%u ms)",
-                               c->cfg.min_rtt_timeout_ms, c->cfg.max_rtt_timeout_ms);
+    /* Only two explicit bounds can contradict; one given alone moves the
+     * other's default out of its way. */
+    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms) {
+        if (c->min_rtt_given && c->max_rtt_given)
+            return cli_usage_error("scan", "--min-rtt-timeout (%u ms) is longer than --max-rtt-timeout (%u ms)",
+                                   c->cfg.min_rtt_timeout_ms, c->cfg.max_rtt_timeout_ms);
+        if (c->min_rtt_given)
+            c->cfg.max_rtt_timeout_ms = c->cfg.min_rtt_timeout_ms;
+        else
+            c->cfg.min_rtt_timeout_ms = c->cfg.max_rtt_timeout_ms;
+    }
     if (c->scan_delay_ms) {
         /* serialised, one probe every delay: never faster than asked */
         c->cfg.max_inflight = 1;
@@ -396,6 +401,7 @@ int cmd_scan(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal: same as Ctrl-C */
     if ((rc = scan_cli_prepare(&c)) != 0)
         return scan_cli_fail(&c, rc);
     if (c.save_wanted && (rc = scan_save_open(&c, c.save_label, c.save_db)) != 0)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@ int scan_cli_add_output(struct scan_cli *c, char kind, const char *path)
         return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL and -oA", kind);
     if (c->nouts >= SCAN_CLI_MAX_OUTPUTS)
         return cli_usage_error("scan", "too many outputs (at most %d)", SCAN_CLI_MAX_OUTPUTS);
-    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = {.fd = -1}};
+    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = PK_OUTFILE_INIT};
     return 0;
 }
 
@@ -229,6 +230,9 @@ static int check_output_paths(struct scan_cli *c)
                 (strcmp(inputs[k][1], p) == 0 || pk_file_same(inputs[k][1], p)))
                 return cli_usage_error("scan", "-o%c %s would overwrite the %s input file", c->outs[i].kind,
                                        p, inputs[k][0]);
+        struct stat st;
+        if (stat(p, &st) == 0 && !S_ISREG(st.st_mode))
+            continue; /* /dev/null takes any number of outputs */
         for (int j = 0; j < i; j++)
             if (c->outs[j].path && (strcmp(c->outs[j].path, p) == 0 || pk_file_same(c->outs[j].path, p)))
                 return cli_usage_error("scan", "-o%c and -o%c both write %s", c->outs[j].kind, c->outs[i].kind, p);
@@ -371,6 +375,8 @@ static void on_tick(void *arg)
         pk_output_flush(c->outs[i].out);
     if (c->stdout_tty)
         fflush(stdout);
+    if (ferror(stdout) && c->scan)
+        pk_scan_stop(c->scan); /* nobody reads the results any more (a closed pipe) */
     if (!c->progress || !isatty(STDERR_FILENO) || !c->scan)
         return;
     struct pk_scan_stats st;

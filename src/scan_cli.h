@@ -35,9 +35,9 @@ struct scan_cli {
     int family;
     bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
     bool open_only, reason;   /* --open, --reason */
+    bool min_rtt_given, max_rtt_given; /* only two explicit RTT bounds can contradict */
     double min_rate;          /* --min-rate: checked against the ceiling */
     uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
-    bool max_rtt_given;  /* --max-rtt-timeout said: a longer --min-rtt-timeout is an error */
     int verbose;
 
     struct pk_targets *targets;

@@ -12,6 +12,7 @@
 #include "portkit/buf.h"
 #include "portkit/duration.h"
 #include "portkit/error.h"
+#include "portkit/firewall.h"
 #include "portkit/forward.h"
 #include "portkit/freeport.h"
 #include "portkit/frequency.h"

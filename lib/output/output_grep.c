@@ -34,7 +34,7 @@ static void grep_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct grep_state *gs = pk_output_state(o);
     struct pk_buf *b = pk_output_buf(o);
-    if (!h->nports)
+    if (!h->nports || pko_host_hidden(o, h))
         return;
     gs->hosts_up++;
     char addr[PK_ADDR_STRLEN];

@@ -78,7 +78,7 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct xml_state *xs = pk_output_state(o);
     struct pk_buf *b = pk_output_buf(o);
-    if (!h->nports)
+    if (!h->nports || pko_host_hidden(o, h))
         return; /* never reached (a stopped scan) */
     xs->hosts_up++;
     char addr[PK_ADDR_STRLEN];
