@@ -165,6 +165,10 @@ PK_EXPORT const struct pk_fw_rule *pk_fw_config_rule(const struct pk_fw_config *
 PK_EXPORT const char *pk_fw_config_logfile(const struct pk_fw_config *cfg);
 PK_EXPORT bool pk_fw_config_logcommon(const struct pk_fw_config *cfg);
 PK_EXPORT const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg);
+/* Copies src's file-wide settings (logfile, logcommon, pidlogfile) into dst,
+ * for a configuration split in parts (kernel and relay rules). Returns 0 or
+ * PK_ENOMEM. */
+PK_EXPORT int pk_fw_config_copy_settings(struct pk_fw_config *dst, const struct pk_fw_config *src);
 /* Writes cfg as a config file that pk_fw_config_parse reads back to the
  * same configuration (what `forward -n` prints): file-wide settings, global
  * allow/deny, then one line per rule with every option spelled out, each

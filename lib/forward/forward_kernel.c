@@ -410,7 +410,8 @@ static int copy_acl(struct pk_acl *to, const struct pk_acl *from)
 static struct pk_fw_config *config_like(const struct pk_fw_config *cfg)
 {
     struct pk_fw_config *out = pk_fw_config_new();
-    if (out && copy_acl(pk_fw_config_acl(out), pk_fw_config_acl_const(cfg)) < 0) {
+    if (out && (copy_acl(pk_fw_config_acl(out), pk_fw_config_acl_const(cfg)) < 0 ||
+                pk_fw_config_copy_settings(out, cfg) < 0)) {
         pk_fw_config_free(out);
         return NULL;
     }
