@@ -344,6 +344,8 @@ static int on_listener(void *arg, const struct pk_history_listener *l)
 {
     struct rep *r = arg;
     const struct mark *m = find_mark(r, l->addr, l->proto, l->port);
+    if (l->flags & PK_SF_RISK)
+        r->risky++;
     pk_buf_puts(&r->b, "<tr data-state=\"listen\"");
     if (m)
         pk_buf_printf(&r->b, " class=\"c-%s\"", pk_change_name(m->kind));
@@ -444,7 +446,7 @@ int pk_history_report_html(struct pk_history *h, int64_t id, struct pk_history *
         pk_buf_puts(&r.b, "</tbody></table></section>\n");
     }
     pk_buf_free(&w.hosts);
-    pk_buf_printf(&r.b, "<p class=\"muted\">Written by portkit %s. Open ports with a risk note: %llu.</p>"
+    pk_buf_printf(&r.b, "<p class=\"muted\">Written by portkit %s. Ports with a risk note: <span id=\"n-risky\">%llu</span>.</p>"
                         "</main>\n<script>%s</script>\n</body></html>\n",
                   PK_VERSION, (unsigned long long)r.risky, script);
     flush(&r);
