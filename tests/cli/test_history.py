@@ -4,6 +4,7 @@ diffs with their exit status and JSON fields, naming runs, pruning,
 importing XML, and bad input as one line with exit 2."""
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -111,6 +112,21 @@ class History(unittest.TestCase):
         self.assertIn("no run '999'", cp.stderr)
         with open(out) as f:
             self.assertTrue(f.read().startswith("<!DOCTYPE html>"))
+
+    def test_scan_html_output(self):
+        a, b = free_ports(2)
+        s = listen(a)
+        out = os.path.join(self.tmp.name, "scan.html")
+        self.pk("scan", "-p", f"{a},{b}", "127.0.0.1", "-oH", out, check=0)
+        s.close()
+        with open(out) as f:
+            html = f.read()
+        self.assertTrue(html.startswith("<!DOCTYPE html>"))
+        self.assertIn(f'<tr data-state="open"><td>127.0.0.1</td><td class="n">{a}</td>', html)
+        self.assertNotIn(f'<td class="n">{b}</td>', html)
+        self.assertIn('id="n-open">1<', html)
+        self.assertIsNone(re.search(r"<[^>]*\s(src|href)\s*=", html))
+        self.assertFalse(os.path.exists(self.db), "-oH needs no history")
 
     def test_ls_save(self):
         s = listen(0)

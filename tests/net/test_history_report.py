@@ -1,7 +1,7 @@
 """The HTML report in a real browser. A namespace test host serves a
 hostile banner (script and img markup pointing at a canary HTTP server);
 portkit scans it twice with -sV, saves both runs and writes the diff
-report. Headless Chromium, run in a network namespace of its own that has
+report (and the second scan writes its own page with -oH). Headless Chromium, run in a network namespace of its own that has
 only loopback (where the canary listens), loads the file: the rendered DOM
 must hold the rows and counts, the banner as text and no injected element;
 the page's own script must have run; the canary must see no request; and a
@@ -82,7 +82,8 @@ class ReportInBrowser(unittest.TestCase):
         try:
             run("scan", "-sV", "-p", spec, ns.ip, "--save", "--label", "before", env=self.env, check=0)
             lst.append(servers.Listener(ns, tcp=[later]).start())
-            run("scan", "-sV", "-p", spec, ns.ip, "--save", env=self.env, check=0)
+            scan_html = os.path.join(self.tmp.name, "scan.html")
+            run("scan", "-sV", "-p", spec, ns.ip, "--save", "-oH", scan_html, env=self.env, check=0)
         finally:
             for s in lst:
                 s.stop()
@@ -136,6 +137,16 @@ class ReportInBrowser(unittest.TestCase):
         self.assertIn("&lt;script&gt;fetch(", dom)
         self.assertIn("<title>History &lt;test&gt;</title>", dom)
         self.assertNotIn("pwned", dom.split("</title>")[0])
+
+        # the same page written by the scan itself (-oH), without the history
+        scan_dom = self.chromium("--virtual-time-budget=3000", "--dump-dom", f"file://{scan_html}").stdout
+        body = re.search(r'<table class="sortable" id="ports">.*?<tbody>(.*?)</tbody>', scan_dom, re.S).group(1)
+        self.assertEqual(len(re.findall(r"<tr[^>]*>", body)), 4, body)
+        self.assertEqual(re.search(r'id="n-open">(\d+)<', scan_dom).group(1), "4")
+        self.assertEqual(re.search(r'<span id="shown">(\d+)</span>', scan_dom).group(1), "4")
+        self.assertNotIn("<img", scan_dom)
+        self.assertEqual(scan_dom.count("<script"), 1)
+        self.assertIn("&lt;script&gt;fetch(", scan_dom)
 
         self.assertEqual(shot_cp.returncode, 0, shot_cp.stderr[-2000:])
         with open(shot, "rb") as f:
