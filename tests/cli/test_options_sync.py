@@ -36,7 +36,7 @@ VERBS = verbs()
 REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-sS", "-d", "--packet-trace", "--host-timeout"}}
 
 # Letters in a getopt string that start nmap-style two-letter options, and what they make.
-NMAP_PREFIX = {"scan": {"s": ["-sT", "-sU", "-sV"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oA"],
+NMAP_PREFIX = {"scan": {"s": ["-sT", "-sU", "-sV"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oH", "-oA"],
                         "i": ["-iL"], "P": ["-Pn"], "T": ["-T%d" % i for i in range(6)]}}
 
 # Words that look like options in prose but name another tool's flag or an example value.

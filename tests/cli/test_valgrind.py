@@ -50,6 +50,7 @@ COMMANDS = [
     (["diff", os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "nmapxml", "nmap-sv.xml"),
       os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "nmapxml", "nmap-connect.xml")], None),
     (["report", "vg..last~1", "-o", "/dev/null", "--db", HISTORY_DB], None),
+    (["scan", "-p", "1-100", "127.0.0.1", "-oH", "/dev/null"], None),
     (["history", "rm", "vg", "--db", HISTORY_DB], None),
     (["watch", "--count", "x"], None),
 ]
