@@ -22,8 +22,9 @@ void usage_scan(FILE *out)
 {
     fprintf(out,
             "Usage: portkit scan [OPTIONS] TARGET...\n"
-            "Find open ports on hosts and networks, and what answers there: a TCP connect\n"
-            "scan (no privilege needed) of the 1000 most often open ports by default.\n"
+            "Find open ports on hosts and networks, and what answers there: the 1000 most\n"
+            "often open TCP ports by default, with a SYN scan as root (raw packets) or a\n"
+            "connect scan without privilege; several addresses are first pinged.\n"
             "States and reasons are nmap's: open, closed, filtered, open|filtered.\n\n"
             "Targets: 192.0.2.7  192.0.2.0/24  192.0.2.1-20  10.0.0-3.*  192.0.2.1-192.0.2.9\n"
             "         fd00::1  fd00::/120  [fe80::1%%eth0]  host.example (all its addresses)\n"
@@ -39,8 +40,18 @@ void usage_scan(FILE *out)
             "                        installed, else portkit's list); default 1000\n"
             "  -F                    the top 100\n"
             "  --exclude-ports SPEC  never scan these\n\n"
+            "Host discovery (on by default for more than one address):\n"
+            "  -Pn                   no discovery: scan every address as if up\n"
+            "  -sn                   discovery only: which hosts are up, no port scan\n"
+            "  -PS[ports] -PA[ports] TCP SYN / ACK pings (default 443 / 80)\n"
+            "  -PE, -PP, -PU[ports]  ICMP echo, ICMP timestamp, UDP pings\n"
+            "                        (default as root: -PE -PS443 -PA80 -PP; without root:\n"
+            "                        TCP connects to 80 and 443)\n\n"
             "Scan:\n"
-            "  -sT                   TCP connect scan (the default)\n"
+            "  -sS                   SYN scan: raw packets, no connection made (the default\n"
+            "                        as root or with CAP_NET_RAW; privileges are dropped\n"
+            "                        to nobody once the raw sockets are open)\n"
+            "  -sT                   TCP connect scan (the default without privilege)\n"
             "  -sU                   UDP scan (paced to the host's ICMP rate limit)\n"
             "  -sV, --banners        identify services: read greetings, send HTTP/TLS probes\n"
             "  --rate N              at most N probes per second\n"
@@ -54,7 +65,9 @@ void usage_scan(FILE *out)
             "  --service-timeout MS  the most -sV spends on one port (default 5000)\n"
             "  --seed N              the order of probes (random by default)\n"
             "  --shard I/N           scan the I-th of N slices: N machines with the same\n"
-            "                        command and seed split one scan between them\n\n"
+            "                        command and seed split one scan between them\n"
+            "  --unprivileged        act as without root: connect scan and discovery\n"
+            "  --privileged          assume raw sockets work (CAP_NET_RAW)\n\n"
             "Output:\n"
             "  --json                JSON Lines on stdout, one port per line\n"
             "  -oJ FILE              JSON Lines to FILE      -oX FILE   nmap XML\n"
@@ -63,7 +76,7 @@ void usage_scan(FILE *out)
             "  --all-states          every port, not only open (and open|filtered) ones\n"
             "  --no-progress         no progress bar (shown on a terminal's stderr)\n"
             "  -v                    say more on stderr (seed, limits, timing)\n"
-            "  -Pn, -n, -T3..-T5, --open   accepted for nmap habits; they change nothing\n\n"
+            "  -n, -T3..-T5, --open  accepted for nmap habits; they change nothing\n\n"
             "Examples:\n"
             "  portkit scan 192.0.2.7                  the top 1000 TCP ports\n"
             "  portkit scan -p- --json 192.0.2.7       every TCP port, JSON Lines\n"
@@ -120,6 +133,7 @@ enum {
     OPT_EXCLUDE = 256, OPT_EXCLUDEFILE, OPT_FORCE, OPT_TOP, OPT_EXPORTS, OPT_RATE, OPT_INFLIGHT,
     OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT, OPT_SEED,
     OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
+    OPT_UNPRIVILEGED, OPT_PRIVILEGED,
 };
 
 int cmd_scan(int argc, char **argv)
@@ -147,6 +161,8 @@ int cmd_scan(int argc, char **argv)
         {"banners", no_argument, NULL, OPT_BANNERS},
         {"open", no_argument, NULL, OPT_OPEN},
         {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"unprivileged", no_argument, NULL, OPT_UNPRIVILEGED},
+        {"privileged", no_argument, NULL, OPT_PRIVILEGED},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -159,14 +175,17 @@ int cmd_scan(int argc, char **argv)
         case 'p': c.port_spec = optarg; break;
         case 's':
             for (const char *t = optarg; *t; t++) {
-                if (*t == 'T')
+                if (*t == 'T' || *t == 'S') {
                     c.want_tcp = true;
+                    *(*t == 'S' ? &c.net.want_syn : &c.net.want_connect) = true;
+                } else if (*t == 'n')
+                    c.net.ping_only = true;
                 else if (*t == 'U')
                     c.want_udp = true;
                 else if (*t == 'V')
                     c.cfg.service_detect = true;
                 else
-                    return scan_cli_fail(&c, cli_usage_error("scan", "-s%s: only -sT, -sU and -sV are supported", optarg));
+                    return scan_cli_fail(&c, cli_usage_error("scan", "-s%s: the scans are -sS, -sT, -sU, -sV and -sn", optarg));
             }
             break;
         case 'o': {
@@ -185,8 +204,8 @@ int cmd_scan(int argc, char **argv)
                 return scan_cli_fail(&c, cli_usage_error("scan", "-iL needs a file name"));
             break;
         case 'P':
-            if (strcmp(optarg, "n") != 0)
-                return scan_cli_fail(&c, cli_usage_error("scan", "-P%s: portkit never pings; only -Pn is accepted", optarg));
+            if ((rc = scan_cli_ping_option(&c, optarg)) != 0)
+                return scan_cli_fail(&c, rc);
             break;
         case 'T':
             if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '5')
@@ -265,13 +284,15 @@ int cmd_scan(int argc, char **argv)
         case OPT_BANNERS: c.cfg.service_detect = true; break;
         case OPT_OPEN: break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
+        case OPT_UNPRIVILEGED: c.net.unprivileged = true; break;
+        case OPT_PRIVILEGED: c.net.privileged = true; break;
         case 'h': usage_scan(stdout); return scan_cli_fail(&c, CLI_OK);
         default: return scan_cli_fail(&c, CLI_USAGE);
         }
     }
     c.targets_argv = argv + optind;
     c.ntargets_argv = argc - optind;
-    if ((rc = scan_cli_prepare(&c)) != 0)
+    if ((rc = scan_cli_prepare(&c)) != 0 || (rc = scan_cli_net_prepare(&c)) != 0)
         return scan_cli_fail(&c, rc);
 
     struct pk_err err = {0};
@@ -279,6 +300,8 @@ int cmd_scan(int argc, char **argv)
     if (pk_scan_new(&c.cfg, &scan, &err) < 0)
         return scan_cli_fail(&c, cli_lib_error("scan", &err));
     c.scan = scan;
+    if ((rc = scan_cli_drop_privileges(&c)) != 0)
+        return scan_cli_fail(&c, rc);
     scan_cli_begin(&c);
     running = scan;
     struct sigaction sa = {.sa_handler = on_signal};

@@ -21,6 +21,16 @@ struct scan_cli_output {
     struct pk_output *out;
 };
 
+/* Host discovery, the scan method and privileges (scan_cli_net.c). */
+struct scan_cli_net {
+    bool want_syn, want_connect;     /* -sS, -sT */
+    bool ping_only, no_ping;         /* -sn, -Pn */
+    bool ping_given;                 /* some -PS/-PA/-PU/-PE/-PP/-PR */
+    bool unprivileged, privileged;   /* --unprivileged, --privileged */
+    struct pk_ping_config ping;
+    bool raw;                        /* raw sockets in use: drop privileges after pk_scan_new */
+};
+
 struct scan_cli {
     int argc;
     char **argv;
@@ -32,6 +42,7 @@ struct scan_cli {
     int family;
     bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
     int verbose;
+    struct scan_cli_net net;
 
     struct pk_targets *targets;
     struct pk_ports *ports;
@@ -56,6 +67,14 @@ void scan_cli_begin(struct scan_cli *c);
 /* Per-host outputs, the summary, closing every file; returns the exit code. */
 int scan_cli_finish(struct scan_cli *c);
 void scan_cli_free(struct scan_cli *c);
+
+/* scan_cli_net.c: -P<x>[ports] (nmap's discovery options) */
+int scan_cli_ping_option(struct scan_cli *c, const char *arg);
+/* Chooses discovery, -sS or -sT and raw sockets once targets are known. */
+int scan_cli_net_prepare(struct scan_cli *c);
+/* After pk_scan_new opened the raw sockets: become an unprivileged user
+ * with no capability. CLI_OK or CLI_FAIL (reported). */
+int scan_cli_drop_privileges(struct scan_cli *c);
 /* Frees c and returns rc, for early exits. */
 int scan_cli_fail(struct scan_cli *c, int rc);
 

@@ -78,15 +78,20 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct xml_state *xs = pk_output_state(o);
     struct pk_buf *b = pk_output_buf(o);
-    if (!h->nports)
-        return; /* never reached (a stopped scan) */
-    xs->hosts_up++;
+    bool down = h->status == PK_HOST_DOWN;
+    /* Hosts never reached (a stopped scan) are left out, and down hosts
+     * unless all_states, as nmap leaves them out unless verbose. */
+    if (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states))
+        return;
+    if (!down)
+        xs->hosts_up++;
     char addr[PK_ADDR_STRLEN];
     pk_addr_format(&h->addr, addr, sizeof addr);
-    pk_buf_printf(b, "<host starttime=\"%llu\" endtime=\"%llu\"><status state=\"up\" reason=\"user-set\" "
+    enum pk_reason up_why = h->status_reason ? h->status_reason : PK_REASON_USER_SET;
+    pk_buf_printf(b, "<host starttime=\"%llu\" endtime=\"%llu\"><status state=\"%s\" reason=\"%s\" "
                      "reason_ttl=\"0\"/>\n<address addr=\"",
                   (unsigned long long)(h->start_wall_us / 1000000u),
-                  (unsigned long long)(h->end_wall_us / 1000000u));
+                  (unsigned long long)(h->end_wall_us / 1000000u), down ? "down" : "up", pk_reason_name(up_why));
     pko_xml_escape(b, addr);
     pk_buf_printf(b, "\" addrtype=\"%s\"/>\n<hostnames>\n", h->addr.family == AF_INET6 ? "ipv6" : "ipv4");
     if (h->hostname) {
@@ -94,7 +99,12 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
         pko_xml_escape(b, h->hostname);
         pk_buf_puts(b, "\" type=\"user\"/>\n");
     }
-    pk_buf_puts(b, "</hostnames>\n<ports>");
+    pk_buf_puts(b, "</hostnames>\n");
+    if (!h->nports) {
+        pk_buf_puts(b, "</host>\n");
+        return;
+    }
+    pk_buf_puts(b, "<ports>");
 
     bool collapsed[PK_STATE_COUNT];
     pko_collapsed_states(h, collapsed);
