@@ -41,7 +41,7 @@ def timed(argv, **kw):
 
 def portkit_time(pk, args):
     """Seconds of one portkit run with its normal output (as nmap's)."""
-    took, cp = timed([pk, "scan", *args, "--no-progress"], env=dict(os.environ, NO_COLOR="1"))
+    took, cp = timed([pk, "scan", "--unprivileged", *args, "--no-progress"], env=dict(os.environ, NO_COLOR="1"))
     if cp.returncode not in (0, 1):
         raise SystemExit(f"portkit failed: {cp.stderr}")
     return took
@@ -53,7 +53,7 @@ def portkit_states(pk, args):
     not compete for the CPU while the scan runs)."""
     with open(os.devnull, "w") as devnull, __import__("tempfile").TemporaryFile("w+") as out:
         t = time.monotonic()
-        cp = subprocess.run([pk, "scan", *args, "-oJ", "-", "--all-states", "--no-progress"],
+        cp = subprocess.run([pk, "scan", "--unprivileged", *args, "-oJ", "-", "--all-states", "--no-progress"],
                             stdout=out, stderr=subprocess.PIPE, text=True, env=dict(os.environ, NO_COLOR="1"))
         took = time.monotonic() - t
         if cp.returncode not in (0, 1):
@@ -227,7 +227,7 @@ def main():
             ports = "21,22,25,53,80,110,143,443,3306,5432,6379,11211"
             pks, nms = [], []
             for _ in range(a.runs):
-                t, cp = timed([pk, "scan", "-sV", "-p", ports, ns.ip, "--json", "--no-progress"])
+                t, cp = timed([pk, "scan", "--unprivileged", "-sV", "-p", ports, ns.ip, "--json", "--no-progress"])
                 pks.append(t)
                 ours = {json.loads(l)["port"]: json.loads(l) for l in cp.stdout.splitlines()}
             for _ in range(max(1, a.runs // 2)):
@@ -266,7 +266,7 @@ def main():
             truth = {p: "closed" for p in range(1, 101)}
             truth.update({53: "open", 67: "open|filtered", 69: "open|filtered", 88: "open|filtered"})
             time.sleep(7)  # a full ICMP bucket for both scanners
-            t, cp = timed([pk, "scan", "-sU", "-p", "1-100", ns.ip, "--json", "--all-states", "--no-progress"])
+            t, cp = timed([pk, "scan", "--unprivileged", "-sU", "-p", "1-100", ns.ip, "--json", "--all-states", "--no-progress"])
             ours = {json.loads(l)["port"]: json.loads(l)["state"] for l in cp.stdout.splitlines()}
             wrong_ours = sum(ours.get(p) != s_ for p, s_ in truth.items())
             time.sleep(7)
