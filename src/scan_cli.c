@@ -367,7 +367,8 @@ int scan_cli_finish(struct scan_cli *c)
             pk_output_host(c->outs[i].out, &rep);
         pk_host_report_free(&rep);
     }
-    int rc = st.interrupted ? 130 : st.states[PK_STATE_OPEN] ? CLI_OK : CLI_NOTFOUND;
+    bool found = st.states[PK_STATE_OPEN] || (c->cfg.ping_only && st.hosts_up); /* -sn: hosts up */
+    int rc = st.interrupted ? 130 : found ? CLI_OK : CLI_NOTFOUND;
     for (int i = 0; i < c->nouts; i++) {
         struct pk_err err = {0};
         if (pk_output_end(c->outs[i].out, &st, &err) < 0 || fflush(c->outs[i].f) != 0) {
