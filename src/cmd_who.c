@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "portkit/json.h"
+#include "portkit/buf.h"
 #include "portkit/procmap.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
@@ -49,28 +50,16 @@ static struct group *group_for(struct groups *g, int pid)
     for (size_t i = 0; i < g->n; i++)
         if (g->v[i].pid == pid)
             return &g->v[i];
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 8;
-        struct group *v = realloc(g->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        g->v = v;
-        g->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(g->v, g->cap, g->n + 1, 8) < 0)
+        return NULL;
     g->v[g->n] = (struct group){pid, NULL, 0, 0};
     return &g->v[g->n++];
 }
 
 static bool group_add(struct group *gr, size_t sock)
 {
-    if (gr->n == gr->cap) {
-        size_t cap = gr->cap ? gr->cap * 2 : 8;
-        size_t *v = realloc(gr->socks, cap * sizeof *v);
-        if (!v)
-            return false;
-        gr->socks = v;
-        gr->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(gr->socks, gr->cap, gr->n + 1, 8) < 0)
+        return false;
     gr->socks[gr->n++] = sock;
     return true;
 }

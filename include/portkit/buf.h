@@ -51,6 +51,15 @@ PK_EXPORT int pk_buf_vprintf(struct pk_buf *b, const char *fmt, va_list ap);
 PK_EXPORT void pk_buf_reset(struct pk_buf *b);   /* len = 0, keeps memory */
 PK_EXPORT void pk_buf_free(struct pk_buf *b);
 
+/* Growable arrays: makes room for `need` elements of elem_size bytes in the
+ * array whose address is items_ptr (a T **) and whose capacity is *cap,
+ * doubling from `first`, overflow-checked. Returns 0 or PK_ENOMEM; on failure
+ * the array and *cap are unchanged. Use through PK_ARRAY_RESERVE. */
+PK_EXPORT int pk_array_reserve(void *items_ptr, size_t *cap, size_t need, size_t elem_size,
+                               size_t first);
+#define PK_ARRAY_RESERVE(items, cap, need, first) \
+    pk_array_reserve(&(items), &(cap), (need), sizeof *(items), (first))
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,14 +9,13 @@
 #include "banner/banner_impl.h"
 #include "banner/dnsmsg.h"
 
-#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
-#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
 
 /* MySQL/MariaDB: the server speaks first with a packet (3-byte little-endian
  * length, sequence 0) holding either the v10 handshake, whose first field
  * is the NUL-terminated server version, or an error packet (0xFF, code,
  * message), e.g. "Host ... is not allowed to connect". */
-static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_mysql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                     size_t n, struct pk_service_id *out)
 {
     if (n < 5)
         return PK_ID_NONE;
@@ -36,8 +35,8 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
                 return PK_ID_NONE;
         if (!nul)
             return have == plen ? PK_ID_NONE : PK_ID_MORE;
-        SET(out, service, "mysql");
-        FIELD(out, banner, v, vlen);
+        BN_SET(out, service, "mysql");
+        BN_FIELD(out, banner, v, vlen);
         /* MariaDB prefixes "5.5.5-" so old replication clients accept it */
         if (vlen > 6 && memcmp(v, "5.5.5-", 6) == 0) {
             v += 6;
@@ -45,18 +44,18 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
         }
         const uint8_t *maria = bn_memcasemem(v, vlen, "-MariaDB");
         if (maria) {
-            SET(out, product, "MariaDB");
-            FIELD(out, version, v, (size_t)(maria - v));
+            BN_SET(out, product, "MariaDB");
+            BN_FIELD(out, version, v, (size_t)(maria - v));
             size_t after = (size_t)(maria - v) + 8;
             if (after + 1 < vlen && v[after] == '-')
-                FIELD(out, extra, v + after + 1, vlen - after - 1);
+                BN_FIELD(out, extra, v + after + 1, vlen - after - 1);
         } else {
-            SET(out, product, "MySQL");
+            BN_SET(out, product, "MySQL");
             const uint8_t *dash = memchr(v, '-', vlen);
             size_t cut = dash ? (size_t)(dash - v) : vlen;
-            FIELD(out, version, v, cut);
+            BN_FIELD(out, version, v, cut);
             if (dash && cut + 1 < vlen)
-                FIELD(out, extra, dash + 1, vlen - cut - 1);
+                BN_FIELD(out, extra, dash + 1, vlen - cut - 1);
         }
         return PK_ID_MATCH;
     }
@@ -74,13 +73,13 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
         }
         if (!bn_is_text(msg, mlen))
             return PK_ID_NONE;
-        SET(out, service, "mysql");
-        SET(out, product, bn_memcasemem(msg, mlen, "MariaDB") ? "MariaDB" : "MySQL");
+        BN_SET(out, service, "mysql");
+        BN_SET(out, product, bn_memcasemem(msg, mlen, "MariaDB") ? "MariaDB" : "MySQL");
         char extra[sizeof out->extra];
         int k = snprintf(extra, sizeof extra, "error %u: ", code);
         bn_id_field(extra + k, sizeof extra - (size_t)k, msg, mlen);
-        SET(out, extra, extra);
-        FIELD(out, banner, msg, mlen);
+        BN_SET(out, extra, extra);
+        BN_FIELD(out, banner, msg, mlen);
         return PK_ID_MATCH;
     }
     return PK_ID_NONE;
@@ -89,11 +88,12 @@ static enum pk_id_status ident_mysql(const uint8_t *d, size_t n, struct pk_servi
 /* Telnet servers open with option negotiation: IAC (255) then WILL, WONT,
  * DO or DONT (251-254) and an option (RFC 854). The text after the
  * negotiation, if any, is the login banner. */
-static enum pk_id_status ident_telnet(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_telnet(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                      size_t n, struct pk_service_id *out)
 {
     if (n < 3 || d[0] != 0xFF || d[1] < 0xFB || d[1] > 0xFE)
         return PK_ID_NONE;
-    SET(out, service, "telnet");
+    BN_SET(out, service, "telnet");
     size_t i = 0;
     while (i < n && d[i] == 0xFF) {
         if (i + 1 < n && d[i + 1] == 0xFA) { /* subnegotiation: up to IAC SE */
@@ -114,27 +114,30 @@ static enum pk_id_status ident_telnet(const uint8_t *d, size_t n, struct pk_serv
 
 /* PostgreSQL answers an SSLRequest with one byte: 'S' (TLS next) or 'N';
  * very old servers send an ErrorResponse ('E', length, fields). */
-static enum pk_id_status ident_pgsql(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_pgsql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                     size_t n, struct pk_service_id *out)
 {
+    if (sent != PK_PROBE_PGSQL)
+        return PK_ID_NONE;
     if (n == 1 && (d[0] == 'S' || d[0] == 'N')) {
-        SET(out, service, "postgresql");
-        SET(out, product, "PostgreSQL");
-        SET(out, extra, d[0] == 'S' ? "TLS available" : "no TLS");
+        BN_SET(out, service, "postgresql");
+        BN_SET(out, product, "PostgreSQL");
+        BN_SET(out, extra, d[0] == 'S' ? "TLS available" : "no TLS");
         return PK_ID_MATCH;
     }
     if (n >= 5 && d[0] == 'E') {
-        uint32_t len = pk_get32(d + 1);
+        uint32_t len = bn_get32(d + 1);
         if (len < 4 || len > 8192)
             return PK_ID_NONE;
-        SET(out, service, "postgresql");
-        SET(out, product, "PostgreSQL");
+        BN_SET(out, service, "postgresql");
+        BN_SET(out, product, "PostgreSQL");
         /* fields: type byte + NUL-terminated text; 'M' is the message */
         for (size_t i = 5; i < n && i < 5 + len - 4 && d[i]; ) {
             const uint8_t *nul = memchr(d + i + 1, 0, n - i - 1);
             if (!nul)
                 break;
             if (d[i] == 'M')
-                FIELD(out, banner, d + i + 1, (size_t)(nul - d - i - 1));
+                BN_FIELD(out, banner, d + i + 1, (size_t)(nul - d - i - 1));
             i = (size_t)(nul - d) + 1;
         }
         return PK_ID_MATCH;
@@ -142,70 +145,36 @@ static enum pk_id_status ident_pgsql(const uint8_t *d, size_t n, struct pk_servi
     return PK_ID_NONE;
 }
 
-void dns_product(const char *txt, size_t len, struct pk_service_id *out)
-{
-    const uint8_t *t = (const uint8_t *)txt;
-    if (len == 0)
-        return;
-    if (bn_has_prefix(t, len, "dnsmasq-")) {
-        SET(out, product, "dnsmasq");
-        FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
-    } else if (bn_has_prefix(t, len, "unbound ")) {
-        SET(out, product, "Unbound");
-        FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
-    } else if (bn_has_prefix(t, len, "PowerDNS")) {
-        SET(out, product, "PowerDNS");
-        const uint8_t *v;
-        size_t vn = 0;
-        for (size_t i = 8; i < len && !vn; i++)
-            if (t[i] >= '0' && t[i] <= '9' && t[i - 1] == ' ') {
-                v = t + i;
-                vn = bn_version_len(v, len - i);
-            }
-        if (vn)
-            FIELD(out, version, v, vn);
-    } else if (bn_has_prefix(t, len, "Knot DNS ")) {
-        SET(out, product, "Knot DNS");
-        FIELD(out, version, t + 9, bn_version_len(t + 9, len - 9));
-    } else if (len > 2 && t[0] == '9' && t[1] == '.') {
-        /* BIND answers its bare version, e.g. "9.18.28-1~deb12u2-Debian" */
-        SET(out, product, "ISC BIND");
-        const uint8_t *dash = memchr(t, '-', len);
-        size_t cut = dash ? (size_t)(dash - t) : len;
-        FIELD(out, version, t, cut);
-        if (dash)
-            FIELD(out, extra, dash + 1, len - cut - 1);
-    } else {
-        FIELD(out, extra, t, len);
-    }
-}
-
 /* DNS over TCP: a 2-byte length, then a response to our version.bind query. */
-static enum pk_id_status ident_dns_tcp(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_dns_tcp(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                       size_t n, struct pk_service_id *out)
 {
+    if (sent != PK_PROBE_DNS)
+        return PK_ID_NONE;
     if (n < 2)
         return PK_ID_MORE;
-    size_t mlen = pk_get16(d);
+    size_t mlen = bn_get16(d);
     if (mlen < 12)
         return PK_ID_NONE;
     if (n - 2 < mlen)
         return n - 2 >= 12 && (d[4] & 0x80) ? PK_ID_MORE : PK_ID_NONE;
     uint8_t q[64];
-    size_t ql = dns_query(q, sizeof q, pk_get16(d + 2), "version.bind", PK_DNS_TXT,
+    size_t ql = dns_query(q, sizeof q, bn_get16(d + 2), "version.bind", PK_DNS_TXT,
                              PK_DNS_CLASS_CH, false);
     struct dns_reply r;
     if (!dns_parse_reply(d + 2, mlen, q, ql, &r) || !r.question_matches)
         return PK_ID_NONE;
-    SET(out, service, "domain");
+    BN_SET(out, service, "domain");
     dns_product(r.txt, r.txt_len, out);
     if (r.txt_len)
-        FIELD(out, banner, r.txt, r.txt_len);
+        BN_FIELD(out, banner, r.txt, r.txt_len);
     return PK_ID_MATCH;
 }
 
 /* AMQP brokers answer anything that is not their protocol header with
  * their own: "AMQP" 0 0 9 1 (0-9-1) or "AMQP" 0 1 0 0 (1.0). */
-static enum pk_id_status ident_amqp(const uint8_t *d, size_t n, struct pk_service_id *out)
+static enum pk_id_status ident_amqp(unsigned port, enum pk_probe_id sent, const uint8_t *d,
+                                    size_t n, struct pk_service_id *out)
 {
     if (n < 8 || memcmp(d, "AMQP", 4) != 0 || d[5] > 9 || d[6] > 9 || d[7] > 9)
         return PK_ID_NONE;
@@ -214,49 +183,16 @@ static enum pk_id_status ident_amqp(const uint8_t *d, size_t n, struct pk_servic
         snprintf(extra, sizeof extra, "protocol 0-%u-%u", d[6], d[7]);
     else
         snprintf(extra, sizeof extra, "protocol %u.%u.%u", d[5], d[6], d[7]);
-    SET(out, service, "amqp");
-    SET(out, extra, extra);
+    BN_SET(out, service, "amqp");
+    BN_SET(out, extra, extra);
     return PK_ID_MATCH;
-}
-
-typedef enum pk_id_status recogniser_fn(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                        size_t n, struct pk_service_id *out);
-
-static enum pk_id_status r_tls(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                               struct pk_service_id *out)
-{
-    return bn_ident_tls(d, n, out);
-}
-static enum pk_id_status r_mysql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                 size_t n, struct pk_service_id *out)
-{
-    return ident_mysql(d, n, out);
-}
-static enum pk_id_status r_telnet(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                  size_t n, struct pk_service_id *out)
-{
-    return ident_telnet(d, n, out);
-}
-static enum pk_id_status r_amqp(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                                struct pk_service_id *out)
-{
-    return ident_amqp(d, n, out);
-}
-static enum pk_id_status r_pgsql(unsigned port, enum pk_probe_id sent, const uint8_t *d,
-                                 size_t n, struct pk_service_id *out)
-{
-    return sent == PK_PROBE_PGSQL ? ident_pgsql(d, n, out) : PK_ID_NONE;
-}
-static enum pk_id_status r_dns(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
-                               struct pk_service_id *out)
-{
-    return sent == PK_PROBE_DNS ? ident_dns_tcp(d, n, out) : PK_ID_NONE;
 }
 
 /* Order matters: self-describing formats first, then answers to our probe,
  * then text, whose loose patterns must not shadow a binary match. */
-static recogniser_fn *const recognisers[] = {r_tls, r_mysql, r_telnet, r_amqp, r_pgsql, r_dns,
-                                             bn_ident_text};
+static bn_recogniser_fn *const recognisers[] = {
+    bn_ident_tls, ident_mysql, ident_telnet, ident_amqp, ident_pgsql, ident_dns_tcp, bn_ident_text,
+};
 
 enum pk_id_status pk_banner_identify(unsigned port, enum pk_probe_id sent, const void *data,
                                      size_t len, const char *fallback, struct pk_service_id *out)

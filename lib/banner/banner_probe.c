@@ -82,12 +82,12 @@ int pk_banner_probe_build(enum pk_probe_id id, const struct pk_probe_params *p, 
         if (cap < 2)
             return PK_EINVAL;
         uint64_t rng = p ? p->nonce : 0;
-        uint16_t qid = (uint16_t)pk_mix64(&rng);
+        uint16_t qid = (uint16_t)bn_mix64(&rng);
         size_t n = dns_query(out + 2, cap - 2, qid, "version.bind", PK_DNS_TXT,
                                 PK_DNS_CLASS_CH, false);
         if (n == 0)
             return PK_EINVAL;
-        pk_put16(out, (unsigned)n);
+        bn_put16(out, (unsigned)n);
         return (int)n + 2;
     }
     case PK_PROBE_COUNT:

@@ -11,8 +11,6 @@
 
 #include "banner/banner_impl.h"
 
-#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
-#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
 
 /* Product keyword followed (after blanks, "version" or "v") by a version. */
 static size_t version_after(const uint8_t *p, const uint8_t *end, const uint8_t **vstart)
@@ -39,11 +37,11 @@ static bool product_from(const uint8_t *d, size_t n, const char *keyword, const 
     const uint8_t *k = bn_memcasemem(d, n, keyword);
     if (!k)
         return false;
-    SET(out, product, product);
+    BN_SET(out, product, product);
     const uint8_t *v;
     size_t vn = version_after(k + strlen(keyword), d + n, &v);
     if (vn)
-        FIELD(out, version, v, vn);
+        BN_FIELD(out, version, v, vn);
     return true;
 }
 
@@ -58,7 +56,7 @@ static void distro_extra(const uint8_t *d, size_t n, struct pk_service_id *out)
             continue;
         const uint8_t *close = memchr(p, ')', (size_t)(d + n - p));
         if (close && close - p < 40)
-            FIELD(out, extra, p + 1, (size_t)(close - p - 1));
+            BN_FIELD(out, extra, p + 1, (size_t)(close - p - 1));
         return;
     }
 }
@@ -78,7 +76,7 @@ static enum pk_id_status ident_ssh(const uint8_t *d, size_t n, struct pk_service
     size_t rest = n - (size_t)(s - d);
     bool complete;
     size_t line = bn_line_len(s, rest, &complete);
-    SET(out, service, "ssh");
+    BN_SET(out, service, "ssh");
     if (!complete && line < 255)
         return PK_ID_MORE;
     /* SSH-protoversion-softwareversion[ SP comments] */
@@ -100,11 +98,11 @@ static enum pk_id_status ident_ssh(const uint8_t *d, size_t n, struct pk_service
         if (strlen(names[i].raw) == plen && memcmp(sw, names[i].raw, plen) == 0)
             product = names[i].product;
     if (product)
-        SET(out, product, product);
+        BN_SET(out, product, product);
     else
-        FIELD(out, product, sw, plen);
+        BN_FIELD(out, product, sw, plen);
     if (us && us + 1 < sw_end)
-        FIELD(out, version, us + 1, (size_t)(sw_end - us - 1));
+        BN_FIELD(out, version, us + 1, (size_t)(sw_end - us - 1));
     char extra[sizeof out->extra] = "";
     if (sp)
         bn_id_field(extra, sizeof extra, sp + 1, (size_t)(end - sp - 1));
@@ -115,8 +113,8 @@ static enum pk_id_status ident_ssh(const uint8_t *d, size_t n, struct pk_service
         size_t k = strlen(extra);
         snprintf(extra + k, sizeof extra - k, "%sprotocol %s", k ? ", " : "", pv);
     }
-    SET(out, extra, extra);
-    FIELD(out, banner, s, line);
+    BN_SET(out, extra, extra);
+    BN_FIELD(out, banner, s, line);
     return PK_ID_MATCH;
 }
 
@@ -137,15 +135,15 @@ static void server_header(const uint8_t *v, size_t n, struct pk_service_id *out)
         if (strlen(names[k].raw) == i && memcmp(v, names[k].raw, i) == 0)
             mapped = names[k].product;
     if (mapped)
-        SET(out, product, mapped);
+        BN_SET(out, product, mapped);
     else
-        FIELD(out, product, v, i);
+        BN_FIELD(out, product, v, i);
     size_t rest = i;
     if (i < n && (v[i] == '/' || v[i] == '(')) {
         size_t vs = i + 1, ve = vs;
         while (ve < n && v[ve] != ' ' && v[ve] != ')' && v[ve] != '(')
             ve++;
-        FIELD(out, version, v + vs, ve - vs);
+        BN_FIELD(out, version, v + vs, ve - vs);
         rest = ve < n && v[ve] == ')' ? ve + 1 : ve;
     }
     while (rest < n && v[rest] == ' ')
@@ -157,7 +155,7 @@ static void server_header(const uint8_t *v, size_t n, struct pk_service_id *out)
             e++;
             en -= 2;
         }
-        FIELD(out, extra, e, en);
+        BN_FIELD(out, extra, e, en);
     }
 }
 
@@ -201,14 +199,14 @@ enum pk_id_status bn_ident_http(const uint8_t *d, size_t n, struct pk_service_id
     const uint8_t *sp = memchr(d, ' ', n < 16 ? n : 16);
     if (!sp || (size_t)(sp - d) + 4 > n) {
         if (n < 16) {
-            SET(out, service, service);
+            BN_SET(out, service, service);
             return PK_ID_MORE;
         }
         return PK_ID_NONE;
     }
     if (!isdigit(sp[1]) || !isdigit(sp[2]) || !isdigit(sp[3]))
         return PK_ID_NONE;
-    SET(out, service, service);
+    BN_SET(out, service, service);
     bn_id_banner(out, d, n);
     const uint8_t *end = bn_memcasemem(d, n, "\r\n\r\n");
     if (!end)
@@ -224,7 +222,7 @@ enum pk_id_status bn_ident_http(const uint8_t *d, size_t n, struct pk_service_id
     if (bn_memcasemem(d, n, "plain HTTP request was sent to HTTPS port") ||
         bn_memcasemem(d, n, "speaking plain HTTP to an SSL-enabled server") ||
         bn_memcasemem(d, n, "Client sent an HTTP request to an HTTPS server"))
-        SET(out, service, "https");
+        BN_SET(out, service, "https");
     if (!end && n < PK_BANNER_READ_MAX)
         return PK_ID_MORE;
     return PK_ID_MATCH;
@@ -279,7 +277,7 @@ static enum pk_id_status ident_numeric(unsigned port, const uint8_t *d, size_t n
         service = "smtp";
     else
         return PK_ID_NONE;
-    SET(out, service, service);
+    BN_SET(out, service, service);
     bn_id_banner(out, d, n);
     if (strcmp(service, "smtp") == 0) {
         if (product_from(d, span, "Postfix", "Postfix", out) ||
@@ -311,7 +309,7 @@ static enum pk_id_status ident_pop3(const uint8_t *d, size_t n, struct pk_servic
         return PK_ID_NONE;
     bool complete;
     size_t line = bn_line_len(d, n, &complete);
-    SET(out, service, "pop3");
+    BN_SET(out, service, "pop3");
     bn_id_banner(out, d, n);
     if (product_from(d, line, "Dovecot", "Dovecot pop3d", out) ||
         product_from(d, line, "Cyrus POP3", "Cyrus pop3d", out) ||
@@ -329,7 +327,7 @@ static enum pk_id_status ident_imap(const uint8_t *d, size_t n, struct pk_servic
         return PK_ID_NONE;
     bool complete;
     size_t line = bn_line_len(d, n, &complete);
-    SET(out, service, "imap");
+    BN_SET(out, service, "imap");
     /* the banner is more useful without the capability list */
     const uint8_t *text = d, *cap = bn_memcasemem(d, line, "[CAPABILITY");
     const uint8_t *close = cap ? memchr(cap, ']', (size_t)(d + line - cap)) : NULL;
@@ -342,7 +340,7 @@ static enum pk_id_status ident_imap(const uint8_t *d, size_t n, struct pk_servic
             b[bl++] = ' ';
             bn_id_field(b + bl, sizeof b - bl, close + 1, (size_t)(d + line - close - 1));
         }
-        SET(out, banner, b);
+        BN_SET(out, banner, b);
         text = close + 1;
     } else {
         bn_id_banner(out, d, n);
@@ -402,16 +400,16 @@ static enum pk_id_status ident_redis(enum pk_probe_id sent, const uint8_t *d, si
             return PK_ID_NONE;
         err_extra = "";
     }
-    SET(out, service, "redis");
-    SET(out, product, "Redis");
+    BN_SET(out, service, "redis");
+    BN_SET(out, product, "Redis");
     bn_id_banner(out, d, n);
     if (err_extra) {
-        SET(out, extra, err_extra);
+        BN_SET(out, extra, err_extra);
         return PK_ID_MATCH;
     }
     char name[16] = "";
     if (info_field(d, n, "server_name:", out, name, sizeof name) && strcmp(name, "valkey") == 0) {
-        SET(out, product, "Valkey");
+        BN_SET(out, product, "Valkey");
         info_field(d, n, "valkey_version:", out, out->version, sizeof out->version);
     } else {
         info_field(d, n, "redis_version:", out, out->version, sizeof out->version);
@@ -426,18 +424,18 @@ static enum pk_id_status ident_memcached(enum pk_probe_id sent, const uint8_t *d
                                          struct pk_service_id *out)
 {
     if (bn_has_prefix(d, n, "VERSION ")) {
-        SET(out, service, "memcached");
-        SET(out, product, "memcached");
+        BN_SET(out, service, "memcached");
+        BN_SET(out, product, "memcached");
         bool complete;
         size_t l = bn_line_len(d + 8, n - 8, &complete);
-        FIELD(out, version, d + 8, bn_version_len(d + 8, l));
+        BN_FIELD(out, version, d + 8, bn_version_len(d + 8, l));
         bn_id_banner(out, d, n);
         return complete ? PK_ID_MATCH : PK_ID_MORE;
     }
     if (bn_has_prefix(d, n, "SERVER_ERROR ") || bn_has_prefix(d, n, "CLIENT_ERROR ") ||
         (sent == PK_PROBE_MEMCACHED && bn_has_prefix(d, n, "ERROR\r\n"))) {
-        SET(out, service, "memcached");
-        SET(out, product, "memcached");
+        BN_SET(out, service, "memcached");
+        BN_SET(out, product, "memcached");
         bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
@@ -458,36 +456,36 @@ static enum pk_id_status ident_misc(const uint8_t *d, size_t n, struct pk_servic
         if (!isdigit(d[5]) || !isdigit(d[6]) || !isdigit(d[8]) || !isdigit(d[9]) || !isdigit(d[10]))
             return PK_ID_NONE;
         snprintf(extra, sizeof extra, "protocol %u.%u", major, minor);
-        SET(out, service, "vnc");
-        SET(out, extra, extra);
+        BN_SET(out, service, "vnc");
+        BN_SET(out, extra, extra);
         bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
     if (bn_has_prefix(d, n, "@RSYNCD: ")) {
-        SET(out, service, "rsync");
+        BN_SET(out, service, "rsync");
         char extra[32] = "protocol ";
         bn_id_field(extra + 9, sizeof extra - 9, d + 9, bn_version_len(d + 9, line - 9));
-        SET(out, extra, extra);
+        BN_SET(out, extra, extra);
         bn_id_banner(out, d, n);
         return complete ? PK_ID_MATCH : PK_ID_MORE;
     }
     if (bn_has_prefix(d, n, "OK MPD ")) {
-        SET(out, service, "mpd");
-        SET(out, product, "Music Player Daemon");
-        FIELD(out, extra, d + 7, line - 7);
+        BN_SET(out, service, "mpd");
+        BN_SET(out, product, "Music Player Daemon");
+        BN_FIELD(out, extra, d + 7, line - 7);
         bn_id_banner(out, d, n);
         return complete ? PK_ID_MATCH : PK_ID_MORE;
     }
     /* IRC servers greet with server NOTICEs (":irc.example NOTICE * :*** Looking up...") */
     if ((bn_has_prefix(d, n, ":") && bn_memcasemem(d, line, " NOTICE ")) ||
         bn_has_prefix(d, n, "NOTICE AUTH ") || bn_has_prefix(d, n, "ERROR :Closing Link")) {
-        SET(out, service, "irc");
+        BN_SET(out, service, "irc");
         bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }
     if (bn_memcasemem(d, n < 512 ? n : 512, "<stream:stream") ||
         bn_memcasemem(d, n < 512 ? n : 512, "<stream:error")) {
-        SET(out, service, "xmpp");
+        BN_SET(out, service, "xmpp");
         bn_id_banner(out, d, n);
         return PK_ID_MATCH;
     }

@@ -79,7 +79,7 @@ static void w_u8(struct wbuf *w, unsigned v)
 static void w_u16(struct wbuf *w, unsigned v)
 {
     uint8_t b[2];
-    pk_put16(b, v);
+    bn_put16(b, v);
     w_bytes(w, b, 2);
 }
 /* Reserves a length field of `width` bytes; fill it with w_close. */
@@ -135,10 +135,10 @@ int bn_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t ca
     w_u8(&w, 0x01);        /* ClientHello */
     size_t hs = w_open(&w, 3);
     w_u16(&w, 0x0303);     /* legacy_version TLS 1.2; 1.3 goes in supported_versions */
-    pk_fill_random(&rng, rnd, 32);
+    bn_fill_random(&rng, rnd, 32);
     w_bytes(&w, rnd, 32);
     w_u8(&w, 32);          /* a session id: TLS 1.3 middlebox compatibility mode */
-    pk_fill_random(&rng, rnd, 32);
+    bn_fill_random(&rng, rnd, 32);
     w_bytes(&w, rnd, 32);
     w_u16(&w, sizeof cipher_suites);
     for (size_t i = 0; i < sizeof cipher_suites / sizeof cipher_suites[0]; i++)
@@ -196,7 +196,7 @@ int bn_tls_client_hello(const struct pk_probe_params *p, uint8_t *out, size_t ca
     /* Any 32 bytes are an X25519 public key; we never finish the handshake,
      * we only need the server to answer with a real ServerHello instead of
      * a HelloRetryRequest. */
-    pk_fill_random(&rng, rnd, 32);
+    bn_fill_random(&rng, rnd, 32);
     rnd[31] &= 0x7F;
     w_bytes(&w, rnd, 32);
     w_close(&w, l, 2);
@@ -277,27 +277,27 @@ static enum pk_id_status server_hello(const uint8_t *h, size_t n, unsigned recor
 {
     if (n < 2 + 32 + 1)
         return PK_ID_NONE;
-    unsigned version = pk_get16(h);
+    unsigned version = bn_get16(h);
     bool hrr = memcmp(h + 2, hrr_random, 32) == 0;
     size_t i = 34;
     size_t sid = h[i++];
     if (i + sid + 3 > n)
         return PK_ID_NONE;
     i += sid;
-    unsigned suite = pk_get16(h + i);
+    unsigned suite = bn_get16(h + i);
     i += 3; /* suite + compression */
     char alpn[32] = "";
     if (i + 2 <= n) {
-        size_t elen = pk_get16(h + i);
+        size_t elen = bn_get16(h + i);
         i += 2;
         size_t end = i + elen <= n ? i + elen : n;
         while (i + 4 <= end) {
-            unsigned type = pk_get16(h + i), len = pk_get16(h + i + 2);
+            unsigned type = bn_get16(h + i), len = bn_get16(h + i + 2);
             const uint8_t *v = h + i + 4;
             if (i + 4 + len > end)
                 break;
             if (type == 0x002B && len == 2)
-                version = pk_get16(v);
+                version = bn_get16(v);
             else if (type == 0x0010 && len >= 3 && (size_t)v[2] + 3 <= len)
                 bn_id_field(alpn, sizeof alpn, v + 3, v[2]);
             i += 4 + len;
@@ -322,14 +322,15 @@ static enum pk_id_status server_hello(const uint8_t *h, size_t n, unsigned recor
     return PK_ID_MATCH;
 }
 
-enum pk_id_status bn_ident_tls(const uint8_t *d, size_t n, struct pk_service_id *out)
+enum pk_id_status bn_ident_tls(unsigned port, enum pk_probe_id sent, const uint8_t *d, size_t n,
+                               struct pk_service_id *out)
 {
     if (n < 3 || (d[0] != 0x16 && d[0] != 0x15) || d[1] != 0x03 || d[2] > 0x04)
         return PK_ID_NONE;
-    unsigned record_version = pk_get16(d + 1);
+    unsigned record_version = bn_get16(d + 1);
     if (n < 5)
         return PK_ID_MORE;
-    size_t rlen = pk_get16(d + 3);
+    size_t rlen = bn_get16(d + 3);
     if (rlen == 0 || rlen > 16384 + 2048)
         return PK_ID_NONE;
     const uint8_t *body = d + 5;

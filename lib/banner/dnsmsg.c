@@ -12,9 +12,9 @@ size_t dns_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16
     /* header + labels (one length byte per label, at most nlen + 2) + type/class */
     if (cap < 12 + nlen + 2 + 4 || nlen > 253)
         return 0;
-    pk_put16(out, id);
-    pk_put16(out + 2, rd ? 0x0100 : 0);
-    pk_put16(out + 4, 1);
+    bn_put16(out, id);
+    bn_put16(out + 2, rd ? 0x0100 : 0);
+    bn_put16(out + 4, 1);
     memset(out + 6, 0, 6);
     size_t pos = 12;
     const char *p = name;
@@ -31,8 +31,8 @@ size_t dns_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16
             p++;
     }
     out[pos++] = 0;
-    pk_put16(out + pos, qtype);
-    pk_put16(out + pos + 2, qclass);
+    bn_put16(out + pos, qtype);
+    bn_put16(out + pos + 2, qclass);
     return pos + 4;
 }
 
@@ -98,13 +98,13 @@ bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t ql
     memset(r, 0, sizeof *r);
     if (n < 12 || qlen < 12)
         return false;
-    r->id = pk_get16(m);
-    unsigned flags = pk_get16(m + 2);
-    if (r->id != pk_get16(query) || !(flags & 0x8000))
+    r->id = bn_get16(m);
+    unsigned flags = bn_get16(m + 2);
+    if (r->id != bn_get16(query) || !(flags & 0x8000))
         return false;
     r->rcode = flags & 0x0F;
-    unsigned qd = pk_get16(m + 4);
-    r->ancount = pk_get16(m + 6);
+    unsigned qd = bn_get16(m + 4);
+    r->ancount = bn_get16(m + 6);
     size_t off = 12;
     for (unsigned i = 0; i < qd && i < 8; i++) {
         if (i == 0) {
@@ -118,8 +118,8 @@ bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t ql
     for (unsigned i = 0; i < r->ancount && i < 32; i++) {
         if (!read_name(m, n, &off, NULL, 0) || off + 10 > n)
             break;
-        unsigned type = pk_get16(m + off);
-        size_t rdlen = pk_get16(m + off + 8);
+        unsigned type = bn_get16(m + off);
+        size_t rdlen = bn_get16(m + off + 8);
         size_t rd = off + 10;
         if (rd + rdlen > n)
             break;
@@ -139,4 +139,44 @@ bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t ql
         off = rd + rdlen;
     }
     return true;
+}
+
+/* The product and version a version.bind TXT answer names (BIND answers
+ * its bare version number, others prefix their name). */
+void dns_product(const char *txt, size_t len, struct pk_service_id *out)
+{
+    const uint8_t *t = (const uint8_t *)txt;
+    if (len == 0)
+        return;
+    if (bn_has_prefix(t, len, "dnsmasq-")) {
+        BN_SET(out, product, "dnsmasq");
+        BN_FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
+    } else if (bn_has_prefix(t, len, "unbound ")) {
+        BN_SET(out, product, "Unbound");
+        BN_FIELD(out, version, t + 8, bn_version_len(t + 8, len - 8));
+    } else if (bn_has_prefix(t, len, "PowerDNS")) {
+        BN_SET(out, product, "PowerDNS");
+        const uint8_t *v;
+        size_t vn = 0;
+        for (size_t i = 8; i < len && !vn; i++)
+            if (t[i] >= '0' && t[i] <= '9' && t[i - 1] == ' ') {
+                v = t + i;
+                vn = bn_version_len(v, len - i);
+            }
+        if (vn)
+            BN_FIELD(out, version, v, vn);
+    } else if (bn_has_prefix(t, len, "Knot DNS ")) {
+        BN_SET(out, product, "Knot DNS");
+        BN_FIELD(out, version, t + 9, bn_version_len(t + 9, len - 9));
+    } else if (len > 2 && t[0] == '9' && t[1] == '.') {
+        /* BIND answers its bare version, e.g. "9.18.28-1~deb12u2-Debian" */
+        BN_SET(out, product, "ISC BIND");
+        const uint8_t *dash = memchr(t, '-', len);
+        size_t cut = dash ? (size_t)(dash - t) : len;
+        BN_FIELD(out, version, t, cut);
+        if (dash)
+            BN_FIELD(out, extra, dash + 1, len - cut - 1);
+    } else {
+        BN_FIELD(out, extra, t, len);
+    }
 }

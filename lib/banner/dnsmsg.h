@@ -32,4 +32,8 @@ struct dns_reply {
 bool dns_parse_reply(const uint8_t *m, size_t n, const uint8_t *query, size_t qlen,
                         struct dns_reply *r);
 
+struct pk_service_id;
+/* Fills product/version (or extra) of out from a version.bind TXT string. */
+void dns_product(const char *txt, size_t len, struct pk_service_id *out);
+
 #endif

@@ -1,5 +1,6 @@
-/* The forwarder: listeners, reconfiguration, admission and draining. The
- * TCP relay and UDP sessions live in forward_tcp.c and forward_udp.c. */
+/* The forwarder: listeners, reconfiguration and draining. The TCP relay and
+ * UDP sessions live in forward_tcp.c and forward_udp.c; what they call back
+ * (admission, logging, the end of a drain) in forward_svc.c. */
 #include "forward/forward_impl.h"
 
 #include <errno.h>
@@ -13,107 +14,8 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 4096
-#define ACCEPT_PAUSE_US 100000       /* after EMFILE: let connections end first */
-#define DENY_LOG_QUIET_US 10000000   /* one log line per denied UDP client per 10 s */
-#define FD_WARN_QUIET_US 10000000    /* and one about running out of descriptors */
-
-uint64_t fw_unix_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-socklen_t fw_sa_len(const union fw_sa *a)
-{
-    return a->sa.sa_family == AF_INET ? sizeof a->in : sizeof a->in6;
-}
-
-void fw_log(struct pk_fw *fw, const struct pk_fw_event *ev)
-{
-    if (fw->opts.log)
-        fw->opts.log(fw->opts.log_arg, ev);
-}
-
-void fw_warn(struct pk_fw *fw, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    struct pk_fw_event ev = {.kind = PK_FW_EV_WARN, .reason = msg};
-    fw_log(fw, &ev);
-}
-
-static bool same_client(const union fw_sa *a, const struct sockaddr *b)
-{
-    if (a->sa.sa_family != b->sa_family)
-        return false;
-    if (b->sa_family == AF_INET)
-        return a->in.sin_addr.s_addr == ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
-    return memcmp(&a->in6.sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
-                  sizeof a->in6.sin6_addr) == 0;
-}
-
-/* A UDP client turned away keeps sending: one log line per client per
- * DENY_LOG_QUIET_US, not one per datagram. */
-static bool quiet_repeat(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
-{
-    if (l->rule.proto != PK_UDP)
-        return false;
-    uint64_t now = pk_loop_now(fw->loop);
-    if (same_client(&l->last_denied, client) && now - l->last_denied_us < DENY_LOG_QUIET_US)
-        return true;
-    memcpy(&l->last_denied, client,
-           client->sa_family == AF_INET ? sizeof l->last_denied.in : sizeof l->last_denied.in6);
-    l->last_denied_us = now;
-    return false;
-}
-
-bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
-{
-    struct pk_fw_event ev = {
-        .proto = l->rule.proto, .line = l->rule.line, .client = client, .listen = &l->bound.sa,
-        .target = (const struct sockaddr *)&l->rule.target.ss,
-    };
-    char why[64];
-    bool global_ok = pk_acl_permits(fw->acl, client);
-    if (!global_ok || !pk_acl_permits(l->rule.acl, client)) {
-        fw->denied++;
-        if (quiet_repeat(fw, l, client))
-            return false;
-        ev.kind = PK_FW_EV_DENY;
-        ev.reason = global_ok ? "rule allow/deny" : "global allow/deny";
-        fw_log(fw, &ev);
-        return false;
-    }
-    if (l->rule.max_conns && l->active >= l->rule.max_conns) {
-        fw->limited++;
-        if (quiet_repeat(fw, l, client))
-            return false;
-        snprintf(why, sizeof why, "max-conns %u reached", l->rule.max_conns);
-        ev.kind = PK_FW_EV_LIMIT;
-        ev.reason = why;
-        fw_log(fw, &ev);
-        return false;
-    }
-    return true;
-}
 
 /* ---- listeners ---- */
-
-static void listener_free(struct fw_listener *l)
-{
-    pk_acl_free(l->rule.acl);
-    free(l);
-}
-
-void fw_listener_put(struct fw_listener *l)
-{
-    if (--l->refs == 0)
-        listener_free(l);
-}
 
 static int open_socket(struct fw_listener *l, int family, bool *no_family, struct pk_err *err)
 {
@@ -193,7 +95,7 @@ static int listener_open(struct pk_fw *fw, const struct pk_fw_rule *rule, struct
             close(l->fd);
     }
     if (rc < 0) {
-        listener_free(l);
+        fw_listener_put(l); /* the only reference: frees it */
         return rc;
     }
     *out = l;
@@ -266,7 +168,7 @@ int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err 
             if (fresh && fresh[i]) {
                 pk_loop_unwatch(fw->loop, fresh[i]->fd);
                 close(fresh[i]->fd);
-                listener_free(fresh[i]);
+                fw_listener_put(fresh[i]); /* never shared yet: frees it */
             }
             if (acls)
                 pk_acl_free(acls[i]);
@@ -331,6 +233,8 @@ struct pk_fw *pk_fw_new(struct pk_loop *loop, const struct pk_fw_options *opts,
     fw->loop = loop;
     if (opts)
         fw->opts = *opts;
+    fw->live_count[0] = fw_tcp_count;
+    fw->live_count[1] = fw_udp_count;
     fw->acl = pk_acl_new();
     pk_timer_init(&fw->drain_timer, NULL, fw);
     pk_timer_init(&fw->accept_timer, NULL, fw);
@@ -372,29 +276,12 @@ void pk_fw_free(struct pk_fw *fw)
 
 /* ---- draining ---- */
 
-static void finish_drain(struct pk_fw *fw)
-{
-    if (fw->drained)
-        return;
-    fw->drained = true;
-    pk_loop_timer_stop(fw->loop, &fw->drain_timer);
-    pk_loop_timer_stop(fw->loop, &fw->accept_timer);
-    if (fw->opts.drained)
-        fw->opts.drained(fw->opts.drained_arg);
-}
-
-void fw_active_changed(struct pk_fw *fw)
-{
-    if (fw->draining && fw_tcp_count(fw) == 0 && fw_udp_count(fw) == 0)
-        finish_drain(fw);
-}
-
 static void on_drain_deadline(struct pk_loop *loop, struct pk_timer *t, void *arg)
 {
     struct pk_fw *fw = arg;
     fw_tcp_close_all(fw, "shutdown");
     fw_udp_close_sessions(fw, NULL, "shutdown");
-    finish_drain(fw);
+    fw_finish_drain(fw);
 }
 
 void pk_fw_shutdown(struct pk_fw *fw, uint64_t deadline_ms)
@@ -408,42 +295,11 @@ void pk_fw_shutdown(struct pk_fw *fw, uint64_t deadline_ms)
     close_listeners(fw, "shutdown");
     fw_udp_close_sessions(fw, NULL, "shutdown");
     if (fw_tcp_count(fw) == 0) {
-        finish_drain(fw);
+        fw_finish_drain(fw);
         return;
     }
     pk_timer_init(&fw->drain_timer, on_drain_deadline, fw);
     pk_loop_timer_start(fw->loop, &fw->drain_timer, deadline_ms * 1000);
-}
-
-/* ---- running out of file descriptors ---- */
-
-static void on_accept_resume(struct pk_loop *loop, struct pk_timer *t, void *arg)
-{
-    struct pk_fw *fw = arg;
-    fw->accept_paused = false;
-    for (struct fw_listener *l = fw->listeners; l; l = l->next)
-        if (l->rule.proto == PK_TCP)
-            pk_loop_watch(loop, l->fd, PK_EV_READ, fw_tcp_on_accept, l, NULL);
-}
-
-void fw_pause_accepting(struct pk_fw *fw)
-{
-    if (fw->accept_paused)
-        return;
-    fw->accept_paused = true;
-    /* Level-triggered: a listener with a queue we cannot take from would
-     * wake the loop forever. Quiet them and retry shortly. */
-    for (struct fw_listener *l = fw->listeners; l; l = l->next)
-        if (l->rule.proto == PK_TCP)
-            pk_loop_watch(fw->loop, l->fd, 0, fw_tcp_on_accept, l, NULL);
-    uint64_t now = pk_loop_now(fw->loop);
-    if (!fw->fd_warned_us || now - fw->fd_warned_us >= FD_WARN_QUIET_US) {
-        fw_warn(fw, "out of file descriptors: new clients wait (checked every %d ms)",
-                ACCEPT_PAUSE_US / 1000);
-        fw->fd_warned_us = now;
-    }
-    pk_timer_init(&fw->accept_timer, on_accept_resume, fw);
-    pk_loop_timer_start(fw->loop, &fw->accept_timer, ACCEPT_PAUSE_US);
 }
 
 void pk_fw_stats(const struct pk_fw *fw, struct pk_fw_stats *out)

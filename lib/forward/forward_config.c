@@ -85,14 +85,8 @@ static int push_rule(struct pk_fw_config *cfg, const struct pk_fw_rule *rule, st
         return pk_err_set(err, PK_EINVAL, "%s %s is already forwarded", pk_proto_name(rule->proto),
                           a);
     }
-    if (cfg->n == cfg->cap) {
-        size_t cap = cfg->cap ? cfg->cap * 2 : 8;
-        struct pk_fw_rule *v = realloc(cfg->rules, cap * sizeof *v);
-        if (!v)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        cfg->rules = v;
-        cfg->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(cfg->rules, cfg->cap, cfg->n + 1, 8) < 0)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
     cfg->rules[cfg->n++] = *rule;
     return 0;
 }

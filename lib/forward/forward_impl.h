@@ -44,6 +44,9 @@ struct pk_fw {
     struct fw_listener *listeners;
     struct fw_tcp *tcp;
     struct fw_udp *udp;
+    /* Connections (TCP) and sessions (UDP) now: the relays' counters, read
+     * through pointers forward.c sets so the services file names no relay. */
+    size_t (*live_count[2])(const struct pk_fw *fw);
     bool draining, drained;
     struct pk_timer drain_timer;
     struct pk_timer accept_timer; /* resumes accepting after EMFILE */
@@ -55,7 +58,7 @@ struct pk_fw {
     unsigned char scratch[FW_SCRATCH_SIZE];
 };
 
-/* forward.c */
+/* forward_svc.c */
 void fw_log(struct pk_fw *fw, const struct pk_fw_event *ev);
 void fw_warn(struct pk_fw *fw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The allow/deny lists and max-conns for a new client; logs a refusal. */
@@ -63,8 +66,8 @@ bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *cl
 void fw_listener_put(struct fw_listener *l);
 /* A connection or session ended: finishes a drain when it was the last. */
 void fw_active_changed(struct pk_fw *fw);
-/* accept() ran out of file descriptors: stop accepting for a moment. */
-void fw_pause_accepting(struct pk_fw *fw);
+/* The drain is over: stop its timers and tell the owner. Idempotent. */
+void fw_finish_drain(struct pk_fw *fw);
 uint64_t fw_unix_us(void);
 socklen_t fw_sa_len(const union fw_sa *a);
 
@@ -76,6 +79,8 @@ void fw_tcp_on_accept(struct pk_loop *loop, int fd, unsigned events, void *arg);
 void fw_tcp_close_all(struct pk_fw *fw, const char *reason);
 size_t fw_tcp_count(const struct pk_fw *fw);
 void fw_tcp_pipe_stats(const struct pk_fw *fw, size_t *busy, size_t *idle);
+/* accept() ran out of file descriptors: stop accepting for a moment. */
+void fw_pause_accepting(struct pk_fw *fw);
 
 /* forward_udp.c */
 int fw_udp_new(struct pk_fw *fw, struct pk_err *err);

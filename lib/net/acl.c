@@ -1,4 +1,5 @@
 #include "portkit/acl.h"
+#include "portkit/buf.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -157,14 +158,8 @@ int pk_acl_add(struct pk_acl *acl, bool allow, const char *pattern, size_t len,
     if (rc < 0)
         return rc;
     struct cidr_list *l = allow ? &acl->allow : &acl->deny;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        struct pk_cidr *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(l->v, l->cap, l->n + 1, 8) < 0)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
     l->v[l->n++] = c;
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "portkit/loop.h"
+#include "portkit/buf.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -77,15 +78,10 @@ int pk_loop_watch(struct pk_loop *loop, int fd, unsigned mask, pk_io_fn *fn, voi
     if (fd < 0)
         return pk_err_set(err, PK_EINVAL, "bad file descriptor %d", fd);
     if ((size_t)fd >= loop->nwatches_cap) {
-        size_t cap = loop->nwatches_cap ? loop->nwatches_cap : 64;
-        while (cap <= (size_t)fd)
-            cap *= 2;
-        struct watch *w = realloc(loop->watches, cap * sizeof *w);
-        if (!w)
+        size_t old = loop->nwatches_cap;
+        if (PK_ARRAY_RESERVE(loop->watches, loop->nwatches_cap, (size_t)fd + 1, 64) < 0)
             return pk_err_set(err, PK_ENOMEM, "out of memory");
-        memset(w + loop->nwatches_cap, 0, (cap - loop->nwatches_cap) * sizeof *w);
-        loop->watches = w;
-        loop->nwatches_cap = cap;
+        memset(loop->watches + old, 0, (loop->nwatches_cap - old) * sizeof *loop->watches);
     }
     struct watch *w = &loop->watches[fd];
     struct epoll_event ev = {.events = to_epoll(mask),
@@ -189,14 +185,8 @@ void pk_loop_timer_stop(struct pk_loop *loop, struct pk_timer *t)
 int pk_loop_timer_start(struct pk_loop *loop, struct pk_timer *t, uint64_t delay_us)
 {
     pk_loop_timer_stop(loop, t);
-    if (loop->heap_len == loop->heap_cap) {
-        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-        struct pk_timer **h = realloc(loop->heap, cap * sizeof *h);
-        if (!h)
-            return PK_ENOMEM;
-        loop->heap = h;
-        loop->heap_cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(loop->heap, loop->heap_cap, loop->heap_len + 1, 64) < 0)
+        return PK_ENOMEM;
     t->when_us = loop->now_us + delay_us;
     heap_set(loop, loop->heap_len++, t);
     sift_up(loop, t->heap_index);

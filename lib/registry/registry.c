@@ -1,5 +1,6 @@
 /* Lookups over a built registry (compiled-in or loaded at run time). */
 #include "registry/registry_impl.h"
+#include "portkit/buf.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -188,14 +189,8 @@ struct pp_list {
 
 static void pp_add(struct pp_list *l, unsigned port, unsigned proto)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        struct pk_port_proto *p = realloc(l->items, cap * sizeof *p);
-        if (!p)
-            return; /* best effort: a shorter answer, never a crash */
-        l->items = p;
-        l->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(l->items, l->cap, l->len + 1, 32) < 0)
+        return; /* best effort: a shorter answer, never a crash */
     l->items[l->len].port = (uint16_t)port;
     l->items[l->len].proto = (enum pk_proto)proto;
     l->len++;

@@ -90,29 +90,14 @@ struct builder {
     const char *source;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * size);
-    if (!p)
-        return PK_ENOMEM;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 static int add_entry(struct builder *b, unsigned port, unsigned proto, unsigned flags,
                      uint32_t name, uint32_t desc, uint32_t unauth, uint32_t anotes)
 {
     size_t cap = b->cap;
-    if (grow((void **)&b->entries, &cap, b->nentries + 1, sizeof *b->entries))
+    if (PK_ARRAY_RESERVE(b->entries, cap, b->nentries + 1, 1024))
         return PK_ENOMEM;
     size_t cap2 = b->cap;
-    if (grow((void **)&b->seq, &cap2, b->nentries + 1, sizeof *b->seq))
+    if (PK_ARRAY_RESERVE(b->seq, cap2, b->nentries + 1, 1024))
         return PK_ENOMEM;
     b->cap = cap;
     b->entries[b->nentries] = (struct reg_entry){
@@ -228,11 +213,11 @@ static int add_note(struct builder *b, unsigned port, unsigned proto, bool offic
                     struct pk_err *err)
 {
     size_t cap = b->notes_cap;
-    if (grow((void **)&b->notes, &cap, b->nnotes + 1, sizeof *b->notes))
+    if (PK_ARRAY_RESERVE(b->notes, cap, b->nnotes + 1, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     b->notes_cap = cap;
     cap = b->alts_cap;
-    if (grow((void **)&b->alts, &cap, b->nalts + nalt + 1, sizeof *b->alts))
+    if (PK_ARRAY_RESERVE(b->alts, cap, b->nalts + nalt + 1, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     b->alts_cap = cap;
     int64_t n = pool_intern(&b->pool, name, strlen(name));

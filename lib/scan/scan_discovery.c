@@ -39,13 +39,6 @@ struct scan_disc {
     uint64_t pending;             /* hosts asked and not yet decided */
 };
 
-unsigned pks_host_status(const struct pk_scan *s, uint64_t i)
-{
-    if (!s->host_status)
-        return HOST_UNSEEN;
-    return (s->host_status[i / 4] >> (2 * (i % 4))) & 3u;
-}
-
 static void status_set(struct pk_scan *s, uint64_t i, unsigned v)
 {
     unsigned old = pks_host_status(s, i);
@@ -205,7 +198,7 @@ static void expire(struct pk_scan *s)
     }
 }
 
-unsigned pks_disc_fill(struct pk_scan *s, unsigned budget)
+static unsigned disc_fill(struct pk_scan *s, unsigned budget)
 {
     struct scan_disc *d = s->disc;
     unsigned used = 0;
@@ -252,7 +245,7 @@ unsigned pks_disc_fill(struct pk_scan *s, unsigned budget)
     return used;
 }
 
-bool pks_disc_finished(const struct pk_scan *s)
+static bool disc_finished(const struct pk_scan *s)
 {
     const struct scan_disc *d = s->disc;
     if (!d)
@@ -261,7 +254,7 @@ bool pks_disc_finished(const struct pk_scan *s)
     return d->cursor >= d->nshard && d->pending == 0;
 }
 
-void pks_disc_abandon(struct pk_scan *s)
+static void disc_abandon(struct pk_scan *s)
 {
     struct scan_disc *d = s->disc;
     if (!d)
@@ -271,7 +264,13 @@ void pks_disc_abandon(struct pk_scan *s)
     d->head = d->tail;
 }
 
-int pks_disc_init(struct pk_scan *s, struct pk_err *err)
+const struct scan_disc_driver pks_disc_driver = {
+    .fill = disc_fill,
+    .finished = disc_finished,
+    .abandon = disc_abandon,
+};
+
+int pks_disc_init(struct pk_scan *s, const struct scan_disc_module *mod, struct pk_err *err)
 {
     struct scan_disc *d = calloc(1, sizeof *d);
     s->host_status = calloc(s->nhosts / 4 + 1, 1);
@@ -281,7 +280,7 @@ int pks_disc_init(struct pk_scan *s, struct pk_err *err)
     }
     d->epfd = -1;
     s->disc = d;
-    d->mod = s->raw ? &pks_disc_raw : &pks_disc_connect;
+    d->mod = mod;
     pk_perm_init(&d->perm, s->nhosts, s->cfg.seed ^ 0x9e3779b97f4a7c15ULL);
     d->shard = s->shard;
     d->nshard = pk_shard_size(s->nhosts, &d->shard);
@@ -308,7 +307,7 @@ void pks_disc_fini(struct pk_scan *s)
 {
     struct scan_disc *d = s->disc;
     if (d) {
-        pks_disc_abandon(s);
+        disc_abandon(s);
         if (d->mod->fini)
             d->mod->fini(s);
         free(d->ring);

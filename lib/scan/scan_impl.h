@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "portkit/loop.h"
@@ -268,6 +269,7 @@ struct pk_scan {
 
     /* host discovery (NULL: none) and raw sockets (NULL: none) */
     struct scan_disc *disc;
+    const struct scan_disc_driver *discd;
     struct raw_net *raw;
     uint8_t *host_status;             /* 2 bits per host while discovery runs */
     uint64_t fresh_total;             /* port slots of up hosts not yet started */
@@ -280,6 +282,14 @@ struct pk_scan {
 void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool probed,
                  const char *product, const char *version, const char *extra, const char *banner);
 void pks_fail(struct pk_scan *s, int code, const char *msg);
+
+/* Wall-clock time for reports (monotonic time drives the scan itself). */
+static inline uint64_t pks_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* scan_sched.c */
 int pks_sched_init(struct pk_scan *s, struct pk_err *err);
@@ -323,16 +333,23 @@ bool pks_rate_take_n(struct pk_scan *s, unsigned n);
 struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index);
 void pks_host_update_active(struct pk_scan *s, struct scan_host *h);
 
-/* scan_discovery.c */
+/* scan_discovery.c. The scheduler drives discovery through s->discd (set
+ * by scan.c), so the two files do not call each other. */
 enum { HOST_UNSEEN = 0, HOST_PENDING, HOST_UP, HOST_DOWN };
-int pks_disc_init(struct pk_scan *s, struct pk_err *err);
+int pks_disc_init(struct pk_scan *s, const struct scan_disc_module *mod, struct pk_err *err);
 void pks_disc_fini(struct pk_scan *s);
-/* Sends discovery probes for up to budget hosts and expires the ones
- * whose time is up; returns how much budget it used. */
-unsigned pks_disc_fill(struct pk_scan *s, unsigned budget);
-bool pks_disc_finished(const struct pk_scan *s);
-void pks_disc_abandon(struct pk_scan *s);
-unsigned pks_host_status(const struct pk_scan *s, uint64_t index);
+struct scan_disc_driver {
+    /* Sends discovery probes for up to budget hosts and expires the ones
+     * whose time is up; returns how much budget it used. */
+    unsigned (*fill)(struct pk_scan *s, unsigned budget);
+    bool (*finished)(const struct pk_scan *s);
+    void (*abandon)(struct pk_scan *s);
+};
+extern const struct scan_disc_driver pks_disc_driver;
+static inline unsigned pks_host_status(const struct pk_scan *s, uint64_t i)
+{
+    return s->host_status ? (s->host_status[i / 4] >> (2 * (i % 4))) & 3u : HOST_UNSEEN;
+}
 /* Host `index` answered discovery: it is up; its ports are probed next. */
 void pks_host_up(struct pk_scan *s, uint64_t index, enum pk_reason why, uint64_t rtt_us);
 /* Host index of an address in the target set, or -1. */

@@ -19,18 +19,12 @@
 
 static int add_chunk(struct pk_scan *s, void *p)
 {
-    if (s->nchunks == s->chunks_cap) {
-        size_t cap = s->chunks_cap ? s->chunks_cap * 2 : 16;
-        void **v = realloc(s->chunks, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->chunks = v;
-        bool *k = realloc(s->chunk_is_jobs, cap * sizeof *k);
-        if (!k)
-            return -1;
-        s->chunk_is_jobs = k;
-        s->chunks_cap = cap;
-    }
+    /* Two parallel arrays: chunks_cap is raised only once both have room. */
+    size_t cap = s->chunks_cap, cap2 = s->chunks_cap;
+    if (PK_ARRAY_RESERVE(s->chunks, cap, s->nchunks + 1, 16) < 0 ||
+        PK_ARRAY_RESERVE(s->chunk_is_jobs, cap2, s->nchunks + 1, 16) < 0)
+        return -1;
+    s->chunks_cap = cap;
     s->chunk_is_jobs[s->nchunks] = false;
     s->chunks[s->nchunks++] = p;
     return 0;
@@ -547,8 +541,8 @@ bool pks_fill(struct pk_scan *s)
     }
 
     /* Then discovery of more hosts. */
-    if (s->disc && budget)
-        budget -= pks_disc_fill(s, budget);
+    if (s->discd && budget)
+        budget -= s->discd->fill(s, budget);
 
     /* Then fresh pairs from the permutation. */
     while (s->cursor < s->shard_size && budget && s->inflight < s->max_inflight &&
@@ -589,13 +583,13 @@ bool pks_fill(struct pk_scan *s)
 bool pks_more_to_start(const struct pk_scan *s)
 {
     return s->cursor < s->shard_size || s->deferred_total > 0 || s->retry_head || s->fresh_total > 0 ||
-           !pks_disc_finished(s);
+           (s->discd && !s->discd->finished(s));
 }
 
 bool pks_finished(const struct pk_scan *s)
 {
     return s->cursor >= s->shard_size && s->jobs_live == 0 && s->deferred_total == 0 &&
-           s->fresh_total == 0 && pks_disc_finished(s);
+           s->fresh_total == 0 && (!s->discd || s->discd->finished(s));
 }
 
 void pks_abandon_all(struct pk_scan *s)
@@ -614,7 +608,8 @@ void pks_abandon_all(struct pk_scan *s)
     }
     s->ready_head = s->ready_tail = NULL;
     s->fresh_total = 0;
-    pks_disc_abandon(s);
+    if (s->discd)
+        s->discd->abandon(s);
     for (size_t c = 0; c < s->nchunks; c++) {
         if (!s->chunk_is_jobs[c])
             continue;

@@ -1,4 +1,5 @@
 #include "portkit/target.h"
+#include "portkit/buf.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -190,14 +191,8 @@ void pk_targets_free(struct pk_targets *t)
 
 static int rvec_push(struct rvec *r, int family, uint32_t scope, u128 lo, u128 hi, struct pk_err *err)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        struct trange *v = realloc(r->v, cap * sizeof *v);
-        if (!v)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        r->v = v;
-        r->cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(r->v, r->cap, r->n + 1, 16) < 0)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
     r->v[r->n++] = (struct trange){family, scope, lo, hi};
     return 0;
 }
@@ -270,14 +265,8 @@ static int add_cidr(struct pk_targets *t, const struct pk_addr *a, int plen, boo
 
 static int add_name(struct pk_targets *t, const struct pk_addr *a, const char *name, struct pk_err *err)
 {
-    if (t->nnames == t->names_cap) {
-        size_t cap = t->names_cap ? t->names_cap * 2 : 8;
-        struct tname *v = realloc(t->names, cap * sizeof *v);
-        if (!v)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        t->names = v;
-        t->names_cap = cap;
-    }
+    if (PK_ARRAY_RESERVE(t->names, t->names_cap, t->nnames + 1, 8) < 0)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
     char *copy = strdup(name);
     if (!copy)
         return pk_err_set(err, PK_ENOMEM, "out of memory");

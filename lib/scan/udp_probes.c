@@ -12,8 +12,6 @@
 #include "portkit/error.h"
 #include "scan/udp_probes_impl.h"
 
-#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
-#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
 
 static int put(uint8_t *out, size_t cap, const void *bytes, size_t n)
 {
@@ -21,12 +19,6 @@ static int put(uint8_t *out, size_t cap, const void *bytes, size_t n)
         return PK_EINVAL;
     memcpy(out, bytes, n);
     return (int)n;
-}
-
-uint16_t udpp_id16(const struct pk_probe_params *p)
-{
-    uint64_t s = p ? p->nonce : 0;
-    return (uint16_t)pk_mix64(&s);
 }
 
 /* ---- DNS: version.bind CH TXT names the server software ------------------------ */
@@ -44,10 +36,10 @@ static enum pk_id_status dns_identify(const uint8_t *sent, size_t sent_len, cons
     struct dns_reply rep;
     if (!dns_parse_reply(r, n, sent, sent_len, &rep))
         return PK_ID_UNKNOWN;
-    SET(out, service, "domain");
+    BN_SET(out, service, "domain");
     dns_product(rep.txt, rep.txt_len, out);
     if (rep.txt_len)
-        FIELD(out, banner, rep.txt, rep.txt_len);
+        BN_FIELD(out, banner, rep.txt, rep.txt_len);
     return PK_ID_MATCH;
 }
 
@@ -67,9 +59,9 @@ static enum pk_id_status mdns_identify(const uint8_t *sent, size_t sent_len, con
     struct dns_reply rep;
     if (!dns_parse_reply(r, n, sent, sent_len, &rep))
         return PK_ID_UNKNOWN;
-    SET(out, service, "mdns");
+    BN_SET(out, service, "mdns");
     if (rep.ptr[0])
-        FIELD(out, extra, rep.ptr, strlen(rep.ptr));
+        BN_FIELD(out, extra, rep.ptr, strlen(rep.ptr));
     return PK_ID_MATCH;
 }
 
@@ -83,7 +75,7 @@ static int ntp_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
     memset(out, 0, 48);
     out[0] = 0x23; /* LI 0, version 4, mode 3 (client) */
     uint64_t s = p ? p->nonce : 0;
-    pk_fill_random(&s, out + 40, 8);
+    bn_fill_random(&s, out + 40, 8);
     return 48;
 }
 
@@ -101,9 +93,9 @@ static enum pk_id_status ntp_identify(const uint8_t *sent, size_t sent_len, cons
         snprintf(extra, sizeof extra, "stratum 1, refid %.4s", (const char *)r + 12);
     else
         snprintf(extra, sizeof extra, "stratum %u", stratum);
-    SET(out, service, "ntp");
-    SET(out, version, v);
-    FIELD(out, extra, extra, strlen(extra)); /* the refid bytes are the server's */
+    BN_SET(out, service, "ntp");
+    BN_SET(out, version, v);
+    BN_FIELD(out, extra, extra, strlen(extra)); /* the refid bytes are the server's */
     return PK_ID_MATCH;
 }
 
@@ -114,10 +106,10 @@ static int memcached_build(const struct pk_probe_params *p, uint8_t *out, size_t
     static const char cmd[] = "version\r\n";
     if (cap < 8 + sizeof cmd - 1)
         return PK_EINVAL;
-    pk_put16(out, udpp_id16(p));
-    pk_put16(out + 2, 0);
-    pk_put16(out + 4, 1);
-    pk_put16(out + 6, 0);
+    bn_put16(out, udpp_id16(p));
+    bn_put16(out + 2, 0);
+    bn_put16(out + 4, 1);
+    bn_put16(out + 6, 0);
     memcpy(out + 8, cmd, sizeof cmd - 1);
     return (int)(8 + sizeof cmd - 1);
 }
@@ -131,11 +123,11 @@ static enum pk_id_status memcached_identify(const uint8_t *sent, size_t sent_len
     size_t bn = n - 8;
     if (!bn_has_prefix(body, bn, "VERSION "))
         return PK_ID_UNKNOWN;
-    SET(out, service, "memcached");
-    SET(out, product, "memcached");
+    BN_SET(out, service, "memcached");
+    BN_SET(out, product, "memcached");
     bool complete;
     size_t l = bn_line_len(body + 8, bn - 8, &complete);
-    FIELD(out, version, body + 8, bn_version_len(body + 8, l));
+    BN_FIELD(out, version, body + 8, bn_version_len(body + 8, l));
     bn_id_banner(out, body, bn);
     return PK_ID_MATCH;
 }
@@ -159,16 +151,16 @@ static enum pk_id_status tftp_identify(const uint8_t *sent, size_t sent_len, con
         const uint8_t *nul = memchr(msg, 0, n - 4);
         size_t ml = nul ? (size_t)(nul - msg) : n - 4;
         char extra[96];
-        int k = snprintf(extra, sizeof extra, "error %u: ", pk_get16(r + 2));
+        int k = snprintf(extra, sizeof extra, "error %u: ", bn_get16(r + 2));
         bn_id_field(extra + k, sizeof extra - (size_t)k, msg, ml);
-        SET(out, service, "tftp");
-        SET(out, extra, extra);
-        FIELD(out, banner, msg, ml);
+        BN_SET(out, service, "tftp");
+        BN_SET(out, extra, extra);
+        BN_FIELD(out, banner, msg, ml);
         return PK_ID_MATCH;
     }
-    if (r[1] == 3 && pk_get16(r + 2) == 1) {
-        SET(out, service, "tftp");
-        SET(out, extra, "file served");
+    if (r[1] == 3 && bn_get16(r + 2) == 1) {
+        BN_SET(out, service, "tftp");
+        BN_SET(out, extra, "file served");
         return PK_ID_MATCH;
     }
     return PK_ID_UNKNOWN;
@@ -207,16 +199,16 @@ static void upnp_server(const uint8_t *r, size_t n, struct pk_service_id *out)
             break;
         }
     if (!first_sp || !last_sp) {
-        FIELD(out, product, h, l);
+        BN_FIELD(out, product, h, l);
         return;
     }
     const uint8_t *prod = last_sp + 1;
     size_t pl = (size_t)(h + l - prod);
     const uint8_t *slash = memchr(prod, '/', pl);
-    FIELD(out, product, prod, slash ? (size_t)(slash - prod) : pl);
+    BN_FIELD(out, product, prod, slash ? (size_t)(slash - prod) : pl);
     if (slash)
-        FIELD(out, version, slash + 1, (size_t)(prod + pl - slash - 1));
-    FIELD(out, extra, h, (size_t)(first_sp - h));
+        BN_FIELD(out, version, slash + 1, (size_t)(prod + pl - slash - 1));
+    BN_FIELD(out, extra, h, (size_t)(first_sp - h));
 }
 
 static enum pk_id_status ssdp_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
@@ -224,7 +216,7 @@ static enum pk_id_status ssdp_identify(const uint8_t *sent, size_t sent_len, con
 {
     if (!bn_has_prefix(r, n, "HTTP/1.1 200") && !bn_has_prefix(r, n, "HTTP/1.0 200"))
         return PK_ID_UNKNOWN;
-    SET(out, service, "ssdp");
+    BN_SET(out, service, "ssdp");
     bn_id_banner(out, r, n);
     upnp_server(r, n, out);
     return PK_ID_MATCH;
@@ -235,7 +227,7 @@ static enum pk_id_status ssdp_identify(const uint8_t *sent, size_t sent_len, con
 static int sip_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 {
     uint64_t s = p ? p->nonce : 0;
-    unsigned long long a = pk_mix64(&s), b = pk_mix64(&s);
+    unsigned long long a = bn_mix64(&s), b = bn_mix64(&s);
     char buf[512];
     int n = snprintf(buf, sizeof buf,
                      "OPTIONS sip:portkit@invalid SIP/2.0\r\n"
@@ -273,7 +265,7 @@ static enum pk_id_status sip_identify(const uint8_t *sent, size_t sent_len, cons
     if (!bn_memcasemem(r, n, want))
         return PK_ID_UNKNOWN;
     bn_ident_http(r, n, out);
-    SET(out, service, "sip");
+    BN_SET(out, service, "sip");
     return PK_ID_MATCH;
 }
 
@@ -281,20 +273,63 @@ static enum pk_id_status sip_identify(const uint8_t *sent, size_t sent_len, cons
 
 static const uint16_t p_dns[] = {53}, p_mdns[] = {5353}, p_ntp[] = {123}, p_mc[] = {11211},
                       p_tftp[] = {69}, p_ssdp[] = {1900}, p_sip[] = {5060};
-#define PORTS(a) a, sizeof a / sizeof a[0]
 
-static const struct pk_udp_probe dns = {"dns", "domain", PORTS(p_dns), 0, dns_build,
-                                        dns_identify};
-static const struct pk_udp_probe mdns = {"mdns", "mdns", PORTS(p_mdns), 0, mdns_build,
-                                         mdns_identify};
-static const struct pk_udp_probe ntp = {"ntp", "ntp", PORTS(p_ntp), 0, ntp_build, ntp_identify};
-static const struct pk_udp_probe memcached = {"memcached", "memcached", PORTS(p_mc), 0,
-                                              memcached_build, memcached_identify};
-static const struct pk_udp_probe tftp = {"tftp", "tftp", PORTS(p_tftp), PK_UDP_REPLY_OTHER_PORT,
-                                         tftp_build, tftp_identify};
-static const struct pk_udp_probe ssdp = {"ssdp", "ssdp", PORTS(p_ssdp), 0, ssdp_build,
-                                         ssdp_identify};
-static const struct pk_udp_probe sip = {"sip", "sip", PORTS(p_sip), 0, sip_build, sip_identify};
+static const struct pk_udp_probe dns = {
+    .name = "dns",
+    .service = "domain",
+    UDPP_PORTS(p_dns),
+    .flags = 0,
+    .build = dns_build,
+    .identify = dns_identify,
+};
+static const struct pk_udp_probe mdns = {
+    .name = "mdns",
+    .service = "mdns",
+    UDPP_PORTS(p_mdns),
+    .flags = 0,
+    .build = mdns_build,
+    .identify = mdns_identify,
+};
+static const struct pk_udp_probe ntp = {
+    .name = "ntp",
+    .service = "ntp",
+    UDPP_PORTS(p_ntp),
+    .flags = 0,
+    .build = ntp_build,
+    .identify = ntp_identify,
+};
+static const struct pk_udp_probe memcached = {
+    .name = "memcached",
+    .service = "memcached",
+    UDPP_PORTS(p_mc),
+    .flags = 0,
+    .build = memcached_build,
+    .identify = memcached_identify,
+};
+static const struct pk_udp_probe tftp = {
+    .name = "tftp",
+    .service = "tftp",
+    UDPP_PORTS(p_tftp),
+    .flags = PK_UDP_REPLY_OTHER_PORT,
+    .build = tftp_build,
+    .identify = tftp_identify,
+};
+static const struct pk_udp_probe ssdp = {
+    .name = "ssdp",
+    .service = "ssdp",
+    UDPP_PORTS(p_ssdp),
+    .flags = 0,
+    .build = ssdp_build,
+    .identify = ssdp_identify,
+};
+static const struct pk_udp_probe sip = {
+    .name = "sip",
+    .service = "sip",
+    UDPP_PORTS(p_sip),
+    .flags = 0,
+    .build = sip_build,
+    .identify = sip_identify,
+};
 
 static const struct pk_udp_probe *const probes[] = {
     &dns, &mdns, &ntp, &memcached, &tftp, &ssdp, &sip,

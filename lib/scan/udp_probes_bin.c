@@ -8,14 +8,11 @@
 #include "portkit/error.h"
 #include "scan/udp_probes_impl.h"
 
-#define SET(out, f, s) bn_id_const((out)->f, sizeof (out)->f, (s))
-#define FIELD(out, f, p, n) bn_id_field((out)->f, sizeof (out)->f, (p), (n))
-#define PORTS(a) a, sizeof a / sizeof a[0]
 
 static uint32_t id32(const struct pk_probe_params *p)
 {
     uint64_t s = p ? p->nonce : 0;
-    return (uint32_t)(pk_mix64(&s) >> 32);
+    return (uint32_t)(bn_mix64(&s) >> 32);
 }
 
 /* ---- SNMP v2c GetRequest for sysDescr.0, community "public" (RFC 3416) -------------- */
@@ -74,7 +71,7 @@ static int snmp_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
         0x06, 0x08, 0x2B, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00, /* 1.3.6.1.2.1.1.1.0 */
         0x05, 0x00,                                     /* NULL */
     };
-    pk_put32(m + 17, rid);
+    bn_put32(m + 17, rid);
     if (cap < sizeof m)
         return PK_EINVAL;
     memcpy(out, m, sizeof m);
@@ -89,7 +86,7 @@ static enum pk_id_status snmp_identify(const uint8_t *sent, size_t sent_len, con
     const uint8_t *p = r, *end = r + n, *v, *msg_end, *pdu_end;
     size_t l;
     unsigned tag;
-    long long version, rid, want = (long long)pk_get32(sent + 17);
+    long long version, rid, want = (long long)bn_get32(sent + 17);
     if (!ber_next(&p, end, &tag, &v, &l) || tag != 0x30)
         return PK_ID_UNKNOWN;
     p = v;
@@ -104,8 +101,8 @@ static enum pk_id_status snmp_identify(const uint8_t *sent, size_t sent_len, con
     pdu_end = v + l;
     if (!ber_next(&p, pdu_end, &tag, &v, &l) || tag != 0x02 || !ber_int(v, l, &rid) || rid != want)
         return PK_ID_UNKNOWN;
-    SET(out, service, "snmp");
-    SET(out, version, version == 0 ? "v1" : version == 1 ? "v2c" : "v3");
+    BN_SET(out, service, "snmp");
+    BN_SET(out, version, version == 0 ? "v1" : version == 1 ? "v2c" : "v3");
     long long err = 0;
     if (ber_next(&p, pdu_end, &tag, &v, &l) && tag == 0x02)
         ber_int(v, l, &err);
@@ -121,15 +118,21 @@ static enum pk_id_status snmp_identify(const uint8_t *sent, size_t sent_len, con
     if (!ber_next(&b, b_end, &tag, &v, &l) || tag != 0x06)            /* its OID */
         return PK_ID_MATCH;
     if (ber_next(&b, b_end, &tag, &v, &l) && tag == 0x04 && err == 0) { /* sysDescr */
-        FIELD(out, banner, v, l);
-        FIELD(out, extra, v, l);
+        BN_FIELD(out, banner, v, l);
+        BN_FIELD(out, extra, v, l);
     }
     return PK_ID_MATCH;
 }
 
 static const uint16_t p_snmp[] = {161};
-const struct pk_udp_probe udpp_snmp = {"snmp", "snmp", PORTS(p_snmp), 0, snmp_build,
-                                         snmp_identify};
+const struct pk_udp_probe udpp_snmp = {
+    .name = "snmp",
+    .service = "snmp",
+    UDPP_PORTS(p_snmp),
+    .flags = 0,
+    .build = snmp_build,
+    .identify = snmp_identify,
+};
 
 /* ---- NetBIOS name service: node status (NBSTAT) of "*" (RFC 1002, 4.2.17) ------------- */
 
@@ -137,7 +140,7 @@ static int netbios_build(const struct pk_probe_params *p, uint8_t *out, size_t c
 {
     if (cap < 50)
         return PK_EINVAL;
-    pk_put16(out, udpp_id16(p));
+    bn_put16(out, udpp_id16(p));
     static const uint8_t rest[] = {
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         /* "*" padded with NULs, first-level encoded: 'C','K' then "AA" x 15 */
@@ -152,7 +155,7 @@ static int netbios_build(const struct pk_probe_params *p, uint8_t *out, size_t c
 static enum pk_id_status netbios_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                           size_t n, struct pk_service_id *out)
 {
-    if (n < 12 || sent_len < 2 || memcmp(r, sent, 2) != 0 || !(r[2] & 0x80) || pk_get16(r + 6) < 1)
+    if (n < 12 || sent_len < 2 || memcmp(r, sent, 2) != 0 || !(r[2] & 0x80) || bn_get16(r + 6) < 1)
         return PK_ID_UNKNOWN;
     size_t off = 12;
     if (off < n && r[off] == 0x20)
@@ -161,9 +164,9 @@ static enum pk_id_status netbios_identify(const uint8_t *sent, size_t sent_len, 
         off += 2;
     else
         return PK_ID_UNKNOWN;
-    if (off + 11 > n || pk_get16(r + off) != 0x21)
+    if (off + 11 > n || bn_get16(r + off) != 0x21)
         return PK_ID_UNKNOWN;
-    SET(out, service, "netbios-ns");
+    BN_SET(out, service, "netbios-ns");
     size_t count = r[off + 10];
     const uint8_t *e = r + off + 11;
     char host[16] = "", group[16] = "";
@@ -183,13 +186,19 @@ static enum pk_id_status netbios_identify(const uint8_t *sent, size_t sent_len, 
         snprintf(extra, sizeof extra, "name %s, workgroup %s", host, group);
     else if (host[0])
         snprintf(extra, sizeof extra, "name %s", host);
-    SET(out, extra, extra);
+    BN_SET(out, extra, extra);
     return PK_ID_MATCH;
 }
 
 static const uint16_t p_netbios[] = {137};
-const struct pk_udp_probe udpp_netbios = {"netbios-ns", "netbios-ns", PORTS(p_netbios), 0,
-                                            netbios_build, netbios_identify};
+const struct pk_udp_probe udpp_netbios = {
+    .name = "netbios-ns",
+    .service = "netbios-ns",
+    UDPP_PORTS(p_netbios),
+    .flags = 0,
+    .build = netbios_build,
+    .identify = netbios_identify,
+};
 
 /* ---- ONC RPC: the NULL procedure of portmapper v2 (RFC 5531, RFC 1833) -------------------- */
 
@@ -198,11 +207,11 @@ static int rpc_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
     if (cap < 40)
         return PK_EINVAL;
     memset(out, 0, 40);
-    pk_put32(out, id32(p));          /* xid */
+    bn_put32(out, id32(p));          /* xid */
     /* msg_type CALL (0) */
-    pk_put32(out + 8, 2);            /* RPC version */
-    pk_put32(out + 12, 100000);      /* program: portmapper */
-    pk_put32(out + 16, 2);           /* version */
+    bn_put32(out + 8, 2);            /* RPC version */
+    bn_put32(out + 12, 100000);      /* program: portmapper */
+    bn_put32(out + 16, 2);           /* version */
     /* procedure 0 (NULL), credentials and verifier AUTH_NONE, empty */
     return 40;
 }
@@ -210,23 +219,29 @@ static int rpc_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 static enum pk_id_status rpc_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                       size_t n, struct pk_service_id *out)
 {
-    if (n < 12 || sent_len < 4 || memcmp(r, sent, 4) != 0 || pk_get32(r + 4) != 1)
+    if (n < 12 || sent_len < 4 || memcmp(r, sent, 4) != 0 || bn_get32(r + 4) != 1)
         return PK_ID_UNKNOWN;
-    SET(out, service, "rpcbind");
-    uint32_t stat = pk_get32(r + 8);
+    BN_SET(out, service, "rpcbind");
+    uint32_t stat = bn_get32(r + 8);
     if (stat == 1) {
-        SET(out, extra, "call denied");
+        BN_SET(out, extra, "call denied");
     } else if (n >= 24) {
-        size_t vlen = pk_get32(r + 16);
-        if (vlen <= 400 && 20 + vlen + 4 <= n && pk_get32(r + 20 + vlen) == 2)
-            SET(out, extra, "program version mismatch");
+        size_t vlen = bn_get32(r + 16);
+        if (vlen <= 400 && 20 + vlen + 4 <= n && bn_get32(r + 20 + vlen) == 2)
+            BN_SET(out, extra, "program version mismatch");
     }
     return PK_ID_MATCH;
 }
 
 static const uint16_t p_rpc[] = {111};
-const struct pk_udp_probe udpp_rpcbind = {"rpcbind", "rpcbind", PORTS(p_rpc), 0, rpc_build,
-                                            rpc_identify};
+const struct pk_udp_probe udpp_rpcbind = {
+    .name = "rpcbind",
+    .service = "rpcbind",
+    UDPP_PORTS(p_rpc),
+    .flags = 0,
+    .build = rpc_build,
+    .identify = rpc_identify,
+};
 
 /* ---- OpenVPN: P_CONTROL_HARD_RESET_CLIENT_V2; a server without tls-auth
  * answers P_CONTROL_HARD_RESET_SERVER_V2 acknowledging our session id ------------------------ */
@@ -237,9 +252,9 @@ static int openvpn_build(const struct pk_probe_params *p, uint8_t *out, size_t c
         return PK_EINVAL;
     out[0] = 7 << 3;                 /* opcode 7, key id 0 */
     uint64_t s = p ? p->nonce : 0;
-    pk_fill_random(&s, out + 1, 8);  /* our session id */
+    bn_fill_random(&s, out + 1, 8);  /* our session id */
     out[9] = 0;                      /* no acks */
-    pk_put32(out + 10, 0);           /* message packet id 0 */
+    bn_put32(out + 10, 0);           /* message packet id 0 */
     return 14;
 }
 
@@ -253,14 +268,20 @@ static enum pk_id_status openvpn_identify(const uint8_t *sent, size_t sent_len, 
         return PK_ID_UNKNOWN;
     if (memcmp(r + 10 + 4 * acks, sent + 1, 8) != 0)
         return PK_ID_UNKNOWN;
-    SET(out, service, "openvpn");
-    SET(out, product, "OpenVPN");
+    BN_SET(out, service, "openvpn");
+    BN_SET(out, product, "OpenVPN");
     return PK_ID_MATCH;
 }
 
 static const uint16_t p_openvpn[] = {1194};
-const struct pk_udp_probe udpp_openvpn = {"openvpn", "openvpn", PORTS(p_openvpn), 0,
-                                            openvpn_build, openvpn_identify};
+const struct pk_udp_probe udpp_openvpn = {
+    .name = "openvpn",
+    .service = "openvpn",
+    UDPP_PORTS(p_openvpn),
+    .flags = 0,
+    .build = openvpn_build,
+    .identify = openvpn_identify,
+};
 
 /* ---- STUN binding request (RFC 8489); the answer repeats our transaction id ------------------ */
 
@@ -268,40 +289,46 @@ static int stun_build(const struct pk_probe_params *p, uint8_t *out, size_t cap)
 {
     if (cap < 20)
         return PK_EINVAL;
-    pk_put16(out, 0x0001);           /* Binding request */
-    pk_put16(out + 2, 0);            /* no attributes */
-    pk_put32(out + 4, 0x2112A442);   /* magic cookie */
+    bn_put16(out, 0x0001);           /* Binding request */
+    bn_put16(out + 2, 0);            /* no attributes */
+    bn_put32(out + 4, 0x2112A442);   /* magic cookie */
     uint64_t s = p ? p->nonce : 0;
-    pk_fill_random(&s, out + 8, 12);
+    bn_fill_random(&s, out + 8, 12);
     return 20;
 }
 
 static enum pk_id_status stun_identify(const uint8_t *sent, size_t sent_len, const uint8_t *r,
                                        size_t n, struct pk_service_id *out)
 {
-    if (n < 20 || sent_len < 20 || (pk_get16(r) != 0x0101 && pk_get16(r) != 0x0111) ||
+    if (n < 20 || sent_len < 20 || (bn_get16(r) != 0x0101 && bn_get16(r) != 0x0111) ||
         memcmp(r + 4, sent + 4, 16) != 0)
         return PK_ID_UNKNOWN;
-    SET(out, service, "stun");
-    size_t end = 20 + (size_t)pk_get16(r + 2);
+    BN_SET(out, service, "stun");
+    size_t end = 20 + (size_t)bn_get16(r + 2);
     if (end > n)
         end = n;
     for (size_t off = 20; off + 4 <= end;) {
-        unsigned type = pk_get16(r + off), len = pk_get16(r + off + 2);
+        unsigned type = bn_get16(r + off), len = bn_get16(r + off + 2);
         if (off + 4 + len > end)
             break;
         if (type == 0x8022 && len)   /* SOFTWARE */
-            FIELD(out, product, r + off + 4, len);
+            BN_FIELD(out, product, r + off + 4, len);
         off += 4 + ((len + 3u) & ~3u);
     }
-    if (pk_get16(r) == 0x0111)
-        SET(out, extra, "error response");
+    if (bn_get16(r) == 0x0111)
+        BN_SET(out, extra, "error response");
     return PK_ID_MATCH;
 }
 
 static const uint16_t p_stun[] = {3478};
-const struct pk_udp_probe udpp_stun = {"stun", "stun", PORTS(p_stun), 0, stun_build,
-                                         stun_identify};
+const struct pk_udp_probe udpp_stun = {
+    .name = "stun",
+    .service = "stun",
+    UDPP_PORTS(p_stun),
+    .flags = 0,
+    .build = stun_build,
+    .identify = stun_identify,
+};
 
 /* ---- Source engine (Valve) A2S_INFO ---------------------------------------------------------- */
 
@@ -321,23 +348,29 @@ static enum pk_id_status source_identify(const uint8_t *sent, size_t sent_len, c
         return PK_ID_UNKNOWN;
     if (r[4] == 'I' && n > 6) {
         const uint8_t *name = r + 6, *nul = memchr(name, 0, n - 6);
-        SET(out, service, "source-engine");
+        BN_SET(out, service, "source-engine");
         if (nul)
-            FIELD(out, extra, name, (size_t)(nul - name));
+            BN_FIELD(out, extra, name, (size_t)(nul - name));
         return PK_ID_MATCH;
     }
     if (r[4] == 'A' || r[4] == 'm') {
-        SET(out, service, "source-engine");
+        BN_SET(out, service, "source-engine");
         if (r[4] == 'A')
-            SET(out, extra, "challenge");
+            BN_SET(out, extra, "challenge");
         return PK_ID_MATCH;
     }
     return PK_ID_UNKNOWN;
 }
 
 static const uint16_t p_source[] = {27015};
-const struct pk_udp_probe udpp_source = {"source-engine", "source-engine", PORTS(p_source), 0,
-                                           source_build, source_identify};
+const struct pk_udp_probe udpp_source = {
+    .name = "source-engine",
+    .service = "source-engine",
+    UDPP_PORTS(p_source),
+    .flags = 0,
+    .build = source_build,
+    .identify = source_identify,
+};
 
 /* ---- IPMI over RMCP: Get Channel Authentication Capabilities (IPMI v2.0, 22.13) -------------- */
 
@@ -366,12 +399,18 @@ static enum pk_id_status ipmi_identify(const uint8_t *sent, size_t sent_len, con
     if (n < 21 || memcmp(r, "\x06\x00\xFF\x07", 4) != 0 || r[14] != 0x81 || (r[15] >> 2) != 0x07 ||
         r[19] != 0x38)
         return PK_ID_UNKNOWN;
-    SET(out, service, "ipmi");
+    BN_SET(out, service, "ipmi");
     if (n >= 23 && r[20] == 0x00)
-        SET(out, version, (r[22] & 0x80) ? "2.0" : "1.5");
+        BN_SET(out, version, (r[22] & 0x80) ? "2.0" : "1.5");
     return PK_ID_MATCH;
 }
 
 static const uint16_t p_ipmi[] = {623};
-const struct pk_udp_probe udpp_ipmi = {"ipmi", "ipmi", PORTS(p_ipmi), 0, ipmi_build,
-                                         ipmi_identify};
+const struct pk_udp_probe udpp_ipmi = {
+    .name = "ipmi",
+    .service = "ipmi",
+    UDPP_PORTS(p_ipmi),
+    .flags = 0,
+    .build = ipmi_build,
+    .identify = ipmi_identify,
+};

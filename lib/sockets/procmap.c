@@ -7,6 +7,7 @@
  * handed out one process at a time through an atomic counter, and a big fd
  * directory (a busy server) in chunks, so two threads share it evenly. */
 #include "portkit/procmap.h"
+#include "portkit/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -78,15 +79,9 @@ struct pk_procmap {
 
 static bool harvest_push(struct harvest *h, uint64_t inode, int pid)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        struct holder *v = realloc(h->v, cap * sizeof *v);
-        if (!v) {
-            h->oom = true;
-            return false;
-        }
-        h->v = v;
-        h->cap = cap;
+    if (PK_ARRAY_RESERVE(h->v, h->cap, h->n + 1, 1024) < 0) {
+        h->oom = true;
+        return false;
     }
     h->v[h->n++] = (struct holder){inode, pid, UINT32_MAX};
     return true;
@@ -207,17 +202,11 @@ static struct bigdir *list_bigdir(struct pk_procscan *s, int dfd, int pid, struc
             int fd;
             if (!fd_name_value(d->d_name, &fd))
                 continue;
-            if (bd->n == cap) {
-                size_t ncap = cap ? cap * 2 : 1024;
-                int *v = realloc(bd->fds, ncap * sizeof *v);
-                if (!v) {
-                    h->oom = true;
-                    free(bd->fds);
-                    free(bd);
-                    return NULL;
-                }
-                bd->fds = v;
-                cap = ncap;
+            if (PK_ARRAY_RESERVE(bd->fds, cap, bd->n + 1, 1024) < 0) {
+                h->oom = true;
+                free(bd->fds);
+                free(bd);
+                return NULL;
             }
             bd->fds[bd->n++] = fd;
         }
@@ -356,15 +345,9 @@ static int list_pids(struct pk_procscan *s, struct pk_err *err)
             int pid;
             if (!parse_pid(d->d_name, &pid))
                 continue;
-            if (s->npids == cap) {
-                size_t ncap = cap ? cap * 2 : 256;
-                int *p = realloc(s->pids, ncap * sizeof *p);
-                if (!p) {
-                    rc = pk_err_set(err, PK_ENOMEM, "out of memory");
-                    goto out;
-                }
-                s->pids = p;
-                cap = ncap;
+            if (PK_ARRAY_RESERVE(s->pids, cap, s->npids + 1, 256) < 0) {
+                rc = pk_err_set(err, PK_ENOMEM, "out of memory");
+                goto out;
             }
             s->pids[s->npids++] = pid;
         }

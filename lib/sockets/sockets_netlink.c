@@ -137,4 +137,4 @@ static int netlink_list(unsigned protos, unsigned states, const char *proc_root,
     return rc;
 }
 
-const struct pk_sock_source pk_sock_source_netlink = {"netlink", netlink_list};
+const struct pk_sock_source pk_sock_source_netlink = {.name = "netlink", .list = netlink_list};

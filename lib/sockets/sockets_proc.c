@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "portkit/sockets.h"
+#include "portkit/buf.h"
 
 struct cursor {
     const char *p, *end;
@@ -207,14 +208,9 @@ static int slurp(const char *path, char **data, size_t *len, struct pk_err *err)
             rc = pk_err_set(err, PK_ENOMEM, "out of memory");
             break;
         }
-        if (n == cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                rc = pk_err_set(err, PK_ENOMEM, "out of memory");
-                break;
-            }
-            buf = b;
-            cap *= 2;
+        if (PK_ARRAY_RESERVE(buf, cap, n + 1, 1 << 16) < 0) {
+            rc = pk_err_set(err, PK_ENOMEM, "out of memory");
+            break;
         }
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
@@ -269,4 +265,4 @@ static int proc_list(unsigned protos, unsigned states, const char *proc_root,
     return 0;
 }
 
-const struct pk_sock_source pk_sock_source_proc = {"proc", proc_list};
+const struct pk_sock_source pk_sock_source_proc = {.name = "proc", .list = proc_list};

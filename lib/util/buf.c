@@ -1,24 +1,40 @@
 #include "portkit/buf.h"
 #include "portkit/error.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int pk_buf_reserve(struct pk_buf *b, size_t extra)
+int pk_array_reserve(void *items_ptr, size_t *cap, size_t need, size_t elem_size, size_t first)
 {
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
+    if (need <= *cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
+    size_t c = *cap ? *cap : (first ? first : 8);
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return PK_ENOMEM;
+        c *= 2;
+    }
+    if (elem_size && c > SIZE_MAX / elem_size)
+        return PK_ENOMEM;
+    /* items_ptr is a T **: go through memcpy so any T works without casts
+     * at every call site. */
+    void *items;
+    memcpy(&items, items_ptr, sizeof items);
+    void *p = realloc(items, c * elem_size);
     if (!p)
         return PK_ENOMEM;
-    b->data = p;
-    b->cap = cap;
+    memcpy(items_ptr, &p, sizeof p);
+    *cap = c;
     return 0;
+}
+
+int pk_buf_reserve(struct pk_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX - b->len - 1)
+        return PK_ENOMEM;
+    return pk_array_reserve(&b->data, &b->cap, b->len + extra + 1, 1, 256);
 }
 
 int pk_buf_append_slow(struct pk_buf *b, const void *data, size_t len)

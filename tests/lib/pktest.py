@@ -65,10 +65,10 @@ def sh(cmd, check=True, **kw):
     return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True, **kw)
 
 
-# PK_NETNS_SLOT (0-7) lets several checkouts run their network tests at once:
+# PK_NETNS_SLOT (0-9) lets several checkouts run their network tests at once:
 # each slot gets its own namespace names, veth names and address block.
 SLOT = int(os.environ.get("PK_NETNS_SLOT", "0") or 0)
-assert 0 <= SLOT <= 7, "PK_NETNS_SLOT must be 0-7"
+assert 0 <= SLOT <= 9, "PK_NETNS_SLOT must be 0-9"
 NET4 = f"10.{241 + SLOT}"          # test hosts live in NET4.INDEX.0/24
 NET6 = f"fd00:{241 + SLOT:x}"      # and NET6:INDEX::/64
 
