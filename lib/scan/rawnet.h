@@ -27,6 +27,7 @@ enum raw_kind {
     RAW_ECHO_REPLY,      /* ICMP / ICMPv6 echo reply */
     RAW_TS_REPLY,        /* ICMP timestamp reply */
     RAW_ICMP_ERROR,      /* unreachable / time exceeded quoting one of our probes */
+    RAW_NEIGHBOUR,       /* ARP reply or ICMPv6 neighbour advertisement for src */
 };
 
 /* One parsed reply. For RAW_ICMP_ERROR the q* fields describe the quoted
@@ -48,6 +49,15 @@ struct raw_pkt {
     uint16_t qicmp_id, qicmp_seq;
 };
 
+/* An attached network (an address with its prefix on an Ethernet-like
+ * interface): its hosts are found by ARP or Neighbor Discovery. */
+struct raw_link {
+    int ifindex;
+    struct pk_addr addr, mask;
+    uint8_t mac[6];
+};
+#define RAW_LINKS 16
+
 struct raw_route { /* source address towards one /24 or /64 */
     struct pk_addr prefix, src;
     bool valid;
@@ -60,6 +70,9 @@ struct raw_net {
     int hold;                     /* TCP socket that owns the source ports */
     int hold2;
     int udp4, udp6;               /* UDP pings (-PU): plain sockets */
+    int arp;                      /* AF_PACKET ARP socket (-1: none) */
+    struct raw_link links[RAW_LINKS];
+    int nlinks;
     uint16_t sport_scan, sport_ping, sport_udp4, sport_udp6;
     uint64_t k0, k1;              /* SipHash key */
     struct raw_route routes[RAW_ROUTES];
@@ -85,6 +98,11 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
 /* ICMP echo (timestamp false) or timestamp request; IPv6 has echo only. */
 int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, uint16_t id, uint16_t seq,
                   uint64_t stamp);
+
+/* The attached network a is on (index into links), or -1. */
+int raw_link_of(const struct raw_net *r, const struct pk_addr *a);
+/* ARP request (IPv4) or neighbour solicitation (IPv6) for a on its link. */
+int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a);
 
 /* Parses one packet that starts at its IP header; false when it is not
  * one of the kinds above (or is malformed). Used by raw_receive and the

@@ -333,8 +333,9 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     int rc = pk_loop_watch(s->loop, s->epfd, PK_EV_READ, on_probe_events, s, err);
     if (rc < 0)
         return rc;
-    if (s->raw && (rc = pk_loop_watch(s->loop, pks_raw_fd(s), PK_EV_READ, on_raw, s, err)) < 0)
-        return rc;
+    for (int w = 0; w < 2; w++)
+        if (pks_raw_fd(s, w) >= 0 && (rc = pk_loop_watch(s->loop, pks_raw_fd(s, w), PK_EV_READ, on_raw, s, err)) < 0)
+            return rc;
     pk_timer_init(&s->tick_timer, on_tick, s);
     pk_timer_init(&s->wake_timer, on_wake, s);
     pk_loop_timer_start(s->loop, &s->tick_timer, 100000);
@@ -360,8 +361,9 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     pk_loop_timer_stop(s->loop, &s->tick_timer);
     pk_loop_timer_stop(s->loop, &s->wake_timer);
     pk_loop_unwatch(s->loop, s->epfd);
-    if (s->raw)
-        pk_loop_unwatch(s->loop, pks_raw_fd(s));
+    for (int w = 0; w < 2; w++)
+        if (pks_raw_fd(s, w) >= 0)
+            pk_loop_unwatch(s->loop, pks_raw_fd(s, w));
     s->st.elapsed_us = pk_monotonic_us() - s->start_mono_us;
     if (s->failed) {
         if (err)

@@ -365,7 +365,7 @@ int pks_syn_table_init(struct pk_scan *s, struct pk_err *err);
 void pks_ping_reply(struct pk_scan *s, const struct raw_pkt *p);
 int pks_raw_open(struct pk_scan *s, struct pk_err *err);
 void pks_raw_close(struct pk_scan *s);
-int pks_raw_fd(const struct pk_scan *s);
+int pks_raw_fd(const struct pk_scan *s, int which); /* 0: IP replies, 1: ARP (-1: none) */
 void pks_raw_read(struct pk_scan *s);
 
 /* scan_tcp.c: shared by both TCP modules */

@@ -40,9 +40,9 @@ void pks_raw_close(struct pk_scan *s)
     s->raw = NULL;
 }
 
-int pks_raw_fd(const struct pk_scan *s)
+int pks_raw_fd(const struct pk_scan *s, int which)
 {
-    return s->raw ? s->raw->rx : -1;
+    return !s->raw ? -1 : which ? s->raw->arp : s->raw->rx;
 }
 
 static void dispatch(void *arg, const struct raw_pkt *p)
@@ -79,6 +79,15 @@ static int ping_send(struct pk_scan *s, struct disc_wait *w)
     pk_targets_get(s->cfg.targets, w->host, &a);
     int sent = 0, last = 0;
     uint32_t c;
+    /* On an attached network ARP / ND alone: faster, and exact (a host
+     * cannot firewall it away and stay reachable). */
+    int link = pc->neighbour ? raw_link_of(r, &a) : -1;
+    if (link >= 0) {
+        int rc = raw_send_neighbour(r, link, &a);
+        if (rc == -ENOBUFS || rc == -EAGAIN)
+            return DISC_AGAIN;
+        return rc == 0 ? 1 : 0;
+    }
 #define COUNT(expr)                                                                                \
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
@@ -145,6 +154,11 @@ void pks_ping_reply(struct pk_scan *s, const struct raw_pkt *p)
     uint64_t now = pk_loop_now(s->loop);
     uint32_t c;
     switch (p->kind) {
+    case RAW_NEIGHBOUR:
+        if (s->cfg.ping.neighbour)
+            pks_host_up(s, (uint64_t)idx,
+                        p->src.family == AF_INET ? PK_REASON_ARP_RESPONSE : PK_REASON_ND_RESPONSE, 0);
+        return;
     case RAW_ECHO_REPLY:
         c = raw_cookie(r, &p->src, 0, r->sport_ping, SALT_ECHO);
         if (p->icmp_id == (uint16_t)(c >> 16) && p->icmp_seq == (uint16_t)c)

@@ -71,6 +71,23 @@ class ScanNet(unittest.TestCase):
             else:
                 self.assertIn(st[b], (("up", "echo-reply"), ("up", "timestamp-reply")))
 
+    def test_neighbour_discovery(self):
+        """On an attached network ARP (IPv4) and ND (IPv6) find a host that
+        drops every IP packet; an empty address there is down."""
+        self.t.nft_target("table inet pktest { chain input { type filter hook input priority 0;\n"
+                          f"  ip daddr {self.t.t_ip} drop\n"
+                          "  meta l4proto tcp drop\n"
+                          "  icmpv6 type echo-request drop\n"
+                          "}\n}\n")
+        empty = f"{BIG}.250.77"
+        cp = self.t.portkit("scan", "-sn", self.t.t_ip, empty, self.t.t_ip6, "--json", "--all-states",
+                            "--no-progress")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        st = host_status(cp)
+        self.assertEqual(st[self.t.t_ip], ("up", "arp-response"))
+        self.assertEqual(st[self.t.t_ip6], ("up", "nd-response"))
+        self.assertEqual(st[empty], ("down", "no-response"))
+
     def test_down_hosts_in_outputs(self):
         """Down hosts: counted in the summary, in XML as status down with
         --all-states, left out without it."""
