@@ -13,7 +13,10 @@ Scenarios (goal in brackets, as a fraction of nmap's time):
     ICMP port-unreachable (Linux defaults), against nmap -sU: time and
     ports labelled wrongly
 
-Usage: bench/scan.py [--portkit PATH] [--runs N] [--only 1,2,...]
+  n1-n5 networks from a scanner namespace, both scanners as root: see
+    bench/scan_net.py (--only n1,n2,n3,n4,n5)
+
+Usage: bench/scan.py [--portkit PATH] [--runs N] [--only 1,2,...,n1,...]
 """
 import argparse
 import json
@@ -141,48 +144,50 @@ def main():
     ap.add_argument("--only", default="1,2,3,4,5")
     a = ap.parse_args()
     pk = os.path.abspath(a.portkit)
-    only = {int(x) for x in a.only.split(",")}
+    only_net = {x for x in a.only.split(",") if x.startswith("n")}
+    only = {int(x) for x in a.only.split(",") if x and not x.startswith("n")}
     if not pktest.is_root():
         raise SystemExit("bench/scan.py needs root (network namespaces)")
     table = Table()
     rng = random.Random(20261123)
 
-    ns = pktest.Netns("sc-bench", 48).__enter__()
-    try:
-        open_ports = sorted(scantest.random_ports(20, lo=1, hi=65535, rng=rng))
-        lst = listener(ns, [ns.ip], open_ports)
-        truth_full = {(ns.ip, p): ("open" if p in open_ports else "closed") for p in range(1, 65536)}
+    if only & {1, 2, 3}:
+        ns = pktest.Netns("sc-bench", 48).__enter__()
         try:
-            if 1 in only:
-                print("== 1: full range, clean link", flush=True)
-                pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip])
-                table.add("1 full range, clean", pkt, nmt, 0.65, exact)
+            open_ports = sorted(scantest.random_ports(20, lo=1, hi=65535, rng=rng))
+            lst = listener(ns, [ns.ip], open_ports)
+            truth_full = {(ns.ip, p): ("open" if p in open_ports else "closed") for p in range(1, 65536)}
+            try:
+                if 1 in only:
+                    print("== 1: full range, clean link", flush=True)
+                    pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip])
+                    table.add("1 full range, clean", pkt, nmt, 0.65, exact)
 
-            if 2 in only:
-                print("== 2: full range, 5% random SYN loss", flush=True)
-                scantest.nft_filter(ns, "tcp flags & (syn|ack) == syn numgen random mod 100 < 5 drop",
-                                    name="bloss")
-                try:
-                    pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip],
-                                              nmap_runs=max(1, a.runs // 2))
-                    table.add("2 full range, 5% SYN loss", pkt, nmt, 0.10, exact)
-                finally:
-                    scantest.nft_flush(ns, "bloss")
+                if 2 in only:
+                    print("== 2: full range, 5% random SYN loss", flush=True)
+                    scantest.nft_filter(ns, "tcp flags & (syn|ack) == syn numgen random mod 100 < 5 drop",
+                                        name="bloss")
+                    try:
+                        pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip],
+                                                  nmap_runs=max(1, a.runs // 2))
+                        table.add("2 full range, 5% SYN loss", pkt, nmt, 0.10, exact)
+                    finally:
+                        scantest.nft_flush(ns, "bloss")
 
-            if 3 in only:
-                print("== 3: ports 1-10000 DROPped", flush=True)
-                scantest.nft_filter(ns, "tcp dport 1-10000 drop", name="bdrop")
-                try:
-                    truth = {(ns.ip, p): "filtered" for p in range(1, 10001)}
-                    pkt, nmt, exact = compare(pk, ["-p", "1-10000", ns.ip], truth, a.runs,
-                                              ["-p", "1-10000", ns.ip], nmap_runs=1)
-                    table.add("3 1-10000 DROPped", pkt, nmt, 0.10, exact)
-                finally:
-                    scantest.nft_flush(ns, "bdrop")
+                if 3 in only:
+                    print("== 3: ports 1-10000 DROPped", flush=True)
+                    scantest.nft_filter(ns, "tcp dport 1-10000 drop", name="bdrop")
+                    try:
+                        truth = {(ns.ip, p): "filtered" for p in range(1, 10001)}
+                        pkt, nmt, exact = compare(pk, ["-p", "1-10000", ns.ip], truth, a.runs,
+                                                  ["-p", "1-10000", ns.ip], nmap_runs=1)
+                        table.add("3 1-10000 DROPped", pkt, nmt, 0.10, exact)
+                    finally:
+                        scantest.nft_flush(ns, "bdrop")
+            finally:
+                stop(lst)
         finally:
-            stop(lst)
-    finally:
-        ns.close()
+            ns.close()
 
     if 4 in only:
         print("== 4: 16 hosts x top 1000", flush=True)
@@ -191,7 +196,7 @@ def main():
             hosts = [f"{pktest.NET4}.46.{i}" for i in range(10, 26)]
             for h in hosts:
                 ns.exec(f"ip addr add {h}/24 dev {ns.veth_ns}")
-            tops = subprocess.run([pk, "scan", "--top-ports", "1000", "-oX", "-", "127.0.0.1", "--no-progress",
+            tops = subprocess.run([pk, "scan", "--unprivileged", "--top-ports", "1000", "-oX", "-", "127.0.0.1", "--no-progress",
                                    "--max-retries", "0", "--rate", "100000"], capture_output=True, text=True).stdout
             services = tops.split(' services="')[1].split('"')[0]
             top = []
@@ -283,6 +288,9 @@ def main():
                 s_.stop()
             ns.close()
 
+    if only_net:
+        import scan_net
+        scan_net.scenarios(pk, only_net, a.runs, table)
     table.show()
 
 

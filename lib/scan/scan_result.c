@@ -23,11 +23,15 @@ static char *dup_or_null(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
-static enum pk_reason default_reason(enum pk_proto proto, enum pk_port_state st)
+/* The usual reason of a state, which is not stored per port. */
+static enum pk_reason default_reason(const struct pk_scan *s, enum pk_proto proto, enum pk_port_state st)
 {
     switch (st) {
     case PK_STATE_OPEN: return proto == PK_UDP ? PK_REASON_UDP_RESPONSE : PK_REASON_SYN_ACK;
-    case PK_STATE_CLOSED: return proto == PK_UDP ? PK_REASON_PORT_UNREACH : PK_REASON_CONN_REFUSED;
+    case PK_STATE_CLOSED:
+        if (proto == PK_UDP)
+            return PK_REASON_PORT_UNREACH;
+        return s->cfg.method == PK_SCAN_SYN ? PK_REASON_RESET : PK_REASON_CONN_REFUSED;
     case PK_STATE_FILTERED:
     case PK_STATE_OPEN_FILTERED: return PK_REASON_NO_RESPONSE;
     default: return PK_REASON_NONE;
@@ -70,7 +74,7 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
     s->st.states[st]++;
 
     const char *table = s->cfg.reg ? pk_registry_name(s->cfg.reg, j->port, proto) : NULL;
-    if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(proto, st)) {
+    if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(s, proto, st)) {
         struct scan_detail d = {.slot = j->slot, .state = (uint8_t)st, .reason = (uint8_t)why,
                                 .tries = j->tries, .rtt_us = j->rtt_us};
         if (probed) {
@@ -183,7 +187,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
         r->proto = slot < s->ntcp ? PK_TCP : PK_UDP;
         r->port = slot < s->ntcp ? s->tcp_ports[slot] : s->udp_ports[slot - s->ntcp];
         r->state = st;
-        r->reason = default_reason(r->proto, st);
+        r->reason = default_reason(s, r->proto, st);
         r->tries = 1;
         r->product = r->version = r->extra = r->banner = "";
         r->service = s->cfg.reg ? pk_registry_name(s->cfg.reg, r->port, r->proto) : NULL;
