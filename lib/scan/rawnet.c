@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -299,6 +300,33 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
     return 0;
 }
 
+#define RING_BLOCK (256u << 10)
+#define RING_BLOCKS 32u
+
+/* TPACKET_V3: the kernel fills blocks of packets in a ring shared with us
+ * and hands a block over when full or after 2 ms. Without it (an old
+ * kernel, no memory) replies are read with recv(). */
+static void setup_ring(struct raw_net *r)
+{
+    int v = TPACKET_V3;
+    struct tpacket_req3 req = {
+        .tp_block_size = RING_BLOCK,
+        .tp_block_nr = RING_BLOCKS,
+        .tp_frame_size = 2048,
+        .tp_frame_nr = RING_BLOCK / 2048 * RING_BLOCKS,
+        .tp_retire_blk_tov = 2,
+    };
+    if (setsockopt(r->rx, SOL_PACKET, PACKET_VERSION, &v, sizeof v) < 0 ||
+        setsockopt(r->rx, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0)
+        return;
+    void *m = mmap(NULL, (size_t)RING_BLOCK * RING_BLOCKS, PROT_READ | PROT_WRITE, MAP_SHARED, r->rx, 0);
+    if (m == MAP_FAILED)
+        return;
+    r->ring = m;
+    r->ring_blocks = RING_BLOCKS;
+    r->ring_block_size = RING_BLOCK;
+}
+
 bool raw_available(void)
 {
     int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -353,6 +381,7 @@ int raw_open(struct raw_net *r, struct pk_err *err)
     int big = 16 << 20;
     if (setsockopt(r->rx, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
         setsockopt(r->rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    setup_ring(r);
     struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
     if (bind(r->rx, (struct sockaddr *)&ll, sizeof ll) < 0) {
         raw_close(r);
@@ -366,6 +395,13 @@ int raw_open(struct raw_net *r, struct pk_err *err)
 
 void raw_close(struct raw_net *r)
 {
+    if (r->ring)
+        munmap(r->ring, r->ring_blocks * r->ring_block_size);
+    r->ring = NULL;
+    for (int i = 0; i < 4; i++) {
+        free(r->batch[i]);
+        r->batch[i] = NULL;
+    }
     int *fds[] = {&r->tcp4, &r->icmp4, &r->tcp6, &r->icmp6, &r->rx, &r->hold, &r->hold2, &r->udp4, &r->udp6,
                   &r->arp};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
@@ -424,17 +460,67 @@ static int route_src4(struct raw_net *r, const struct pk_addr *dst, uint8_t src[
     return 0;
 }
 
+#define BATCH 64
+struct raw_batch {
+    int fd;
+    unsigned n;
+    struct mmsghdr msg[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_in6 to[BATCH];
+    uint8_t data[BATCH][40];
+};
+
+static void batch_flush(struct raw_net *r, struct raw_batch *b)
+{
+    unsigned done = 0;
+    while (done < b->n) {
+        int k = sendmmsg(b->fd, b->msg + done, b->n - done, 0);
+        if (k > 0) {
+            done += (unsigned)k;
+            r->sent += (uint64_t)k;
+            continue;
+        }
+        if (k < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+            /* The device queue is full: give the kernel a moment; the
+             * probes still unsent are retried by their timeouts. */
+            r->send_errors += b->n - done;
+            break;
+        }
+        done++; /* this one failed alone (unreachable...): skip it */
+        r->send_errors++;
+    }
+    b->n = 0;
+}
+
+void raw_flush(struct raw_net *r)
+{
+    for (int i = 0; i < 4; i++)
+        if (r->batch[i] && r->batch[i]->n)
+            batch_flush(r, r->batch[i]);
+}
+
 static int send_to(struct raw_net *r, int fd, const struct pk_addr *dst, const void *pkt, size_t len)
 {
     if (fd < 0)
         return -EAFNOSUPPORT;
+    int slot = fd == r->tcp4 ? 0 : fd == r->tcp6 ? 1 : fd == r->icmp4 ? 2 : 3;
+    struct raw_batch *b = r->batch[slot];
+    if (!b) {
+        b = r->batch[slot] = calloc(1, sizeof *b);
+        if (!b)
+            return -ENOMEM;
+    }
+    b->fd = fd;
+    unsigned i = b->n++;
     struct sockaddr_storage ss;
     socklen_t sl = pk_addr_sockaddr(dst, 0, &ss);
-    if (sendto(fd, pkt, len, 0, (struct sockaddr *)&ss, sl) < 0) {
-        r->send_errors++;
-        return -errno;
-    }
-    r->sent++;
+    memcpy(&b->to[i], &ss, sl);
+    memcpy(b->data[i], pkt, len);
+    b->iov[i] = (struct iovec){b->data[i], len};
+    b->msg[i].msg_hdr = (struct msghdr){.msg_name = &b->to[i], .msg_namelen = sl, .msg_iov = &b->iov[i],
+                                        .msg_iovlen = 1};
+    if (b->n == BATCH)
+        batch_flush(r, b);
     return 0;
 }
 
@@ -635,11 +721,33 @@ bool raw_parse(const uint8_t *p, size_t len, struct raw_pkt *out)
     return parse_quoted(l4 + 8, l4len - 8, out);
 }
 
+static unsigned ring_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, unsigned max)
+{
+    unsigned n = 0;
+    while (n < max) {
+        struct tpacket_block_desc *bd = (void *)(r->ring + r->ring_cur * r->ring_block_size);
+        if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+            break;
+        uint8_t *p = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
+        for (uint32_t i = 0; i < bd->hdr.bh1.num_pkts; i++) {
+            const struct tpacket3_hdr *h = (const void *)p;
+            struct raw_pkt pkt;
+            if (raw_parse(p + h->tp_net, h->tp_snaplen, &pkt))
+                fn(arg, &pkt);
+            n++;
+            p += h->tp_next_offset;
+        }
+        __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+        r->ring_cur = (r->ring_cur + 1) % r->ring_blocks;
+    }
+    return n;
+}
+
 unsigned raw_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, unsigned max)
 {
     uint8_t buf[512];
-    unsigned n = 0;
-    while (n < max) {
+    unsigned n = r->ring ? ring_receive(r, fn, arg, max) : 0;
+    while (!r->ring && n < max) {
         ssize_t got = recv(r->rx, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
         if (got < 0)
             break;

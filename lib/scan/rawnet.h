@@ -77,6 +77,12 @@ struct raw_net {
     uint64_t k0, k1;              /* SipHash key */
     struct raw_route routes[RAW_ROUTES];
     uint64_t sent, send_errors;
+    /* PACKET_RX_RING (TPACKET_V3): replies read from shared memory, no
+     * system call per packet. NULL: plain recv(). */
+    uint8_t *ring;
+    size_t ring_blocks, ring_block_size, ring_cur;
+    /* Probes queued per send socket, sent with one sendmmsg each. */
+    struct raw_batch *batch[4];
 };
 
 uint64_t raw_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
@@ -92,7 +98,11 @@ bool raw_available(void);
 uint32_t raw_cookie(const struct raw_net *r, const struct pk_addr *dst, uint16_t dport, uint16_t sport,
                     uint32_t salt);
 
-/* 0, or a negative errno (-EHOSTUNREACH, -ENOBUFS, ...). */
+/* Sends every queued probe (raw_send_* queue them). */
+void raw_flush(struct raw_net *r);
+
+/* 0, or a negative errno (-EHOSTUNREACH, -ENOBUFS, ...) for errors known at
+ * once; errors of queued probes are only counted (send_errors). */
 int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, uint16_t dport,
                  uint8_t flags, uint32_t seq, uint32_t ack);
 /* ICMP echo (timestamp false) or timestamp request; IPv6 has echo only. */

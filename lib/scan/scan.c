@@ -341,6 +341,7 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     pk_loop_timer_start(s->loop, &s->tick_timer, 100000);
     while (!s->stop && !s->failed) {
         bool more = pks_fill(s);
+        pks_raw_flush(s);
         for (int t = 0; t < 2; t++)
             if (s->mod[t]->flush && s->mod[t]->flush(s))
                 more = true; /* answers freed room: fill again before sleeping */

@@ -367,6 +367,7 @@ int pks_raw_open(struct pk_scan *s, struct pk_err *err);
 void pks_raw_close(struct pk_scan *s);
 int pks_raw_fd(const struct pk_scan *s, int which); /* 0: IP replies, 1: ARP (-1: none) */
 void pks_raw_read(struct pk_scan *s);
+void pks_raw_flush(struct pk_scan *s); /* sends the probes raw_send_* queued */
 
 /* scan_tcp.c: shared by both TCP modules */
 bool pks_tcp_queued_icmp(int fd, int family, enum pk_reason *why);

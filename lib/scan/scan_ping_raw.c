@@ -58,6 +58,12 @@ static void dispatch(void *arg, const struct raw_pkt *p)
         pks_ping_reply(s, p);
 }
 
+void pks_raw_flush(struct pk_scan *s)
+{
+    if (s->raw)
+        raw_flush(s->raw);
+}
+
 void pks_raw_read(struct pk_scan *s)
 {
     if (!s->raw)
