@@ -82,6 +82,8 @@ struct pk_scan_result {
     bool service_probed;         /* service came from talking to the port, not the registry */
     const char *product, *version, *extra; /* -sV details, "" when unknown */
     const char *banner;          /* sanitised first line the service sent, or "" */
+    const char *ssl_cert;        /* -sV over TLS: the certificate as nmap's ssl-cert output
+                                    (pk_cert_format), or NULL */
 };
 
 typedef void pk_scan_result_fn(void *arg, const struct pk_scan_result *r);

@@ -1,7 +1,7 @@
 /* JSON Lines: one object per decided port, streamed as the scan decides
  * it, so `portkit scan --json | jq` shows results while the scan runs.
  * Keys: host, hostname (when one was given), port, proto, state, reason,
- * service, version (-sV), banner, rtt_ms. Only open and open|filtered
+ * service, version (-sV), banner, ssl_cert (-sV over TLS), rtt_ms. Only open and open|filtered
  * ports unless all_states. Host discovery adds one line per host that has
  * no port line: {"host", "status": "up"|"down", "reason"} for hosts found up
  * by -sn, and for hosts found down when all_states. */
@@ -32,6 +32,8 @@ static void json_result(struct pk_output *o, const struct pk_scan_result *r)
         pk_json_str(&j, "version", v.data);
     pk_buf_free(&v);
     pk_json_str(&j, "banner", r->banner && *r->banner ? r->banner : NULL);
+    if (r->ssl_cert)
+        pk_json_str(&j, "ssl_cert", r->ssl_cert);
     if (r->rtt_us)
         pk_json_double(&j, "rtt_ms", r->rtt_us / 1000.0, 3);
     else

@@ -153,6 +153,14 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
                 pk_buf_printf(b, "  %s%s%s", sgr(o, DIM), pk_reason_name(r->reason), sgr(o, RESET));
             risk_line(o, r, b);
             pk_buf_putc(b, '\n');
+            /* The certificate as nmap shows script output: "| " lines, "|_" last. */
+            for (const char *line = r->ssl_cert; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                bool last = line[len] == '\0';
+                pk_buf_printf(b, "  %s%s%.*s\n", last ? "|_" : "| ", line == r->ssl_cert ? "ssl-cert: " : "",
+                              (int)len, line);
+                line += len + (last ? 0 : 1);
+            }
         }
         pk_buf_free(&v);
     }

@@ -68,6 +68,8 @@ static void xml_service(struct pk_buf *b, const struct pk_scan_result *r)
             pko_xml_escape(b, val[i]);
             pk_buf_putc(b, '"');
         }
+        if (r->ssl_cert)
+            pk_buf_puts(b, " tunnel=\"ssl\"");
         pk_buf_puts(b, " method=\"probed\" conf=\"10\"/>");
     } else {
         pk_buf_puts(b, " method=\"table\" conf=\"3\"/>");
@@ -145,6 +147,11 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_printf(b, "<port protocol=\"%s\" portid=\"%u\"><state state=\"%s\" reason=\"%s\" reason_ttl=\"0\"/>",
                       pk_proto_name(r->proto), r->port, pk_state_name(r->state), pk_reason_name(r->reason));
         xml_service(b, r);
+        if (r->ssl_cert) { /* where XML consumers of nmap look for it */
+            pk_buf_puts(b, "<script id=\"ssl-cert\" output=\"");
+            pko_xml_escape(b, r->ssl_cert);
+            pk_buf_puts(b, "\"/>");
+        }
         pk_buf_puts(b, "</port>\n");
     }
     pk_buf_puts(b, "</ports>\n");

@@ -240,6 +240,7 @@ void pk_scan_free(struct pk_scan *s)
         pks_abandon_all(s);
     pks_disc_fini(s);
     pks_raw_close(s);
+    pks_tls_ctx_free(s);
     free(s->syn_table);
     for (int t = 0; t < 2; t++)
         if (s->mod[t] && s->mod[t]->fini)

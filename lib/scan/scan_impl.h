@@ -65,6 +65,7 @@ struct scan_job {
     struct scan_job *next, *prev; /* free list / retry queue */
     void *svc;              /* service-identification session */
     struct scan_job *syn_next; /* SYN scan: chain in the in-flight table */
+    char *cert;             /* -sV: the ssl-cert text, handed to the results */
     bool in_table;
     /* the decision, kept while the service stage runs */
     uint8_t state, reason;
@@ -107,6 +108,7 @@ struct scan_detail {
     uint8_t state, reason, tries;
     uint32_t rtt_us;
     char *service, *product, *version, *extra, *banner; /* -sV; NULL when none */
+    char *cert;             /* ssl-cert text; NULL when none */
 };
 
 struct scan_host {
@@ -219,6 +221,15 @@ struct scan_service_stage {
 };
 extern const struct scan_service_stage pks_banner_stage;
 
+/* j->svc points to one of two stages; each starts with its kind. */
+enum { SVC_BANNER = 1, SVC_TLS = 2 };
+/* scan_tls.c: identification inside TLS (starttls: 0, 'S' SMTP, 'I' IMAP,
+ * 'P' POP3); base is what was known before. -1 when it cannot start. */
+struct pk_service_id;
+int pks_tls_start(struct pk_scan *s, struct scan_job *j, const struct pk_service_id *base, char starttls);
+void pks_tls_abort(struct pk_scan *s, struct scan_job *j);
+void pks_tls_ctx_free(struct pk_scan *s);
+
 struct pk_scan {
     struct pk_scan_config cfg;
     struct pk_loop *loop;
@@ -275,6 +286,7 @@ struct pk_scan {
     uint64_t fresh_total;             /* port slots of up hosts not yet started */
     struct pk_perm slot_perm;
     struct scan_job **syn_table;      /* SYN scan: jobs in flight by (host, port) */
+    struct ssl_ctx_st *ssl_ctx;       /* -sV inside TLS (OpenSSL's SSL_CTX), made when first needed */
     size_t syn_mask;
 };
 

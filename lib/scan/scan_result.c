@@ -74,6 +74,9 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
     s->st.states[st]++;
 
     const char *table = s->cfg.reg ? pk_registry_name(s->cfg.reg, j->port, proto) : NULL;
+    char *cert = j->cert; /* the detail takes it over */
+    j->cert = NULL;
+    bool kept = false;
     if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(s, proto, st)) {
         struct scan_detail d = {.slot = j->slot, .state = (uint8_t)st, .reason = (uint8_t)why,
                                 .tries = j->tries, .rtt_us = j->rtt_us};
@@ -84,13 +87,19 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
             d.extra = dup_or_null(extra);
         }
         d.banner = dup_or_null(banner);
+        d.cert = cert;
         if (add_detail(h, &d) < 0) {
+            free(cert);
             pks_fail(s, PK_ENOMEM, "out of memory");
             return;
         }
+        kept = true;
     }
-    if (!s->cfg.on_result)
+    if (!s->cfg.on_result) {
+        if (!kept)
+            free(cert);
         return;
+    }
     struct pk_scan_result r = {
         .host = h->index,
         .addr = &h->addr,
@@ -107,8 +116,11 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
         .version = version ? version : "",
         .extra = extra ? extra : "",
         .banner = banner ? banner : "",
+        .ssl_cert = cert,
     };
     s->cfg.on_result(s->cfg.arg, &r);
+    if (!kept)
+        free(cert);
 }
 
 static int detail_order(const void *a, const void *b, void *arg)
@@ -208,6 +220,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
             r->version = d->version ? d->version : "";
             r->extra = d->extra ? d->extra : "";
             r->banner = d->banner ? d->banner : "";
+            r->ssl_cert = d->cert;
         }
     }
     free(order);

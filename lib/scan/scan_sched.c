@@ -655,6 +655,7 @@ void pks_sched_fini(struct pk_scan *s)
             free(x->version);
             free(x->extra);
             free(x->banner);
+            free(x->cert);
         }
         free(h->details);
         free(h);
