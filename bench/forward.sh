@@ -5,6 +5,8 @@
 #   2. wrk requests/s against nginx (wrk -t2 -c$CONNS -d$DUR), nginx started
 #      here with its own prefix and config in a temp dir
 #   3. memory of portkit forward holding $IDLE idle connections
+#   4. UDP loss for bursts of 512 B, 4 KB and 64 KB datagrams (bench/udp_burst.py),
+#      direct vs portkit forward --udp
 # Every figure is the median of $ROUNDS rounds; the rounds interleave the
 # tools so a burst of load from elsewhere hits them all alike.
 # Usage: bench/forward.sh [path/to/portkit]
@@ -187,5 +189,24 @@ for s in socks:
 PY
 echo "   (before the connections: VmRSS $((base / 1024)) MiB)"
 stop "$fpid"; stop "$apid"
+
+# ---- UDP bursts ----------------------------------------------------------
+echo
+echo "== UDP: loss for bursts of datagrams (about 4 MiB a burst, 5 bursts; receiver buffer 8 MiB)"
+echo "   bench/udp_burst.py SEND_PORT SINK_PORT SIZE: direct, then through portkit forward --udp"
+printf '| %-9s | %14s | %14s |\n' datagram "direct loss" "portkit loss"
+printf '|%s|%s|%s|\n' ----------- ---------------- ----------------
+udpport() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+for size in 512 4096 65000; do
+  SINK=$(udpport)
+  d=$(python3 bench/udp_burst.py "$SINK" "$SINK" "$size" | awk '{print $4}')
+  SINK=$(udpport); LP=$(udpport)
+  "$PK" forward -q --udp "127.0.0.1:$LP" "127.0.0.1:$SINK" 2>"$tmp/udp.log" & upid=$!
+  sleep 0.3
+  p=$(python3 bench/udp_burst.py "$LP" "$SINK" "$size" | awk '{print $4}')
+  stop "$upid"
+  printf '| %-9s | %13s%% | %13s%% |\n' "$size B" "$d" "$p"
+done
+
 echo
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "portkit/sockets.h"
+#include "portkit/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

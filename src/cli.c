@@ -1,26 +1,75 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "portkit/duration.h"
 #include "portkit/registry.h"
 
 enum cli_color_mode cli_color_mode = CLI_COLOR_AUTO;
 const char *cli_registry_path;
 
+/* Messages quote what the user typed, and that text may hold escape
+ * sequences, newlines or bytes that are not UTF-8. Every message passes
+ * here: control bytes and invalid UTF-8 become '?', and it stays one line of
+ * bounded length. */
+static void put_message(const char *verb, const char *msg)
+{
+    char line[CLI_MSG_MAX];
+    size_t k = 0, n = strlen(msg);
+    const unsigned char *u = (const unsigned char *)msg;
+    for (size_t i = 0; i < n && k + 8 < sizeof line;) {
+        size_t len = u[i] < 0x80 ? 1 : (u[i] & 0xE0) == 0xC0 ? 2 : (u[i] & 0xF0) == 0xE0 ? 3
+                                     : (u[i] & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n && !(len == 2 && u[i] < 0xC2);
+        for (size_t j = 1; ok && j < len; j++)
+            ok = (u[i + j] & 0xC0) == 0x80;
+        if (len == 1 && (u[i] < 0x20 || u[i] == 0x7f))
+            ok = false;
+        if (len == 2 && u[i] == 0xC2 && u[i + 1] < 0xA0)
+            ok = false; /* C1 controls: some terminals act on them too */
+        if (!ok) {
+            line[k++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(line + k, msg + i, len);
+        k += len;
+        i += len;
+    }
+    if (k < n && k + 8 >= sizeof line) {
+        memcpy(line + k, "...", 3);
+        k += 3;
+    }
+    line[k] = '\0';
+    fflush(stdout);
+    fprintf(stderr, "portkit: %s%s%s\n", verb ? verb : "", verb ? ": " : "", line);
+}
+
 int cli_usage_error(const char *verb, const char *fmt, ...)
 {
+    char msg[CLI_MSG_MAX * 2];
     va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "portkit: %s%s", verb ? verb : "", verb ? ": " : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    put_message(verb, msg);
     return CLI_USAGE;
+}
+
+int cli_message(const char *verb, const char *fmt, ...)
+{
+    char msg[CLI_MSG_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    put_message(verb, msg);
+    return 0;
 }
 
 int cli_exit_for(int pk_code)
@@ -35,9 +84,7 @@ int cli_exit_for(int pk_code)
 
 int cli_lib_error(const char *verb, const struct pk_err *err)
 {
-    fflush(stdout);
-    fprintf(stderr, "portkit: %s%s%s\n", verb ? verb : "", verb ? ": " : "",
-            err->msg[0] ? err->msg : "unknown error");
+    put_message(verb, err->msg[0] ? err->msg : "unknown error");
     return cli_exit_for(err->code);
 }
 
@@ -120,6 +167,13 @@ bool cli_wants_help(int argc, char **argv)
 
 int cli_option_error(const char *verb, char **argv, int opt)
 {
+    /* inside a cluster ("-80" read as -8 then -0) optind has not moved on */
+    const char *given = optopt >= '0' && optopt <= '9' && argv[optind] && argv[optind][0] == '-'
+                            ? argv[optind]
+                            : optind > 0 ? argv[optind - 1] : "";
+    if (given[0] == '-' && given[1] >= '0' && given[1] <= '9')
+        return cli_usage_error(verb, "'%s' is not an option, and ports and counts are never negative",
+                               given);
     /* For a short option optopt names it; for a long one, argv[optind - 1]
      * holds it (with any "=value" the user typed). */
     const char *arg = optind > 0 ? argv[optind - 1] : "";
@@ -128,4 +182,52 @@ int cli_option_error(const char *verb, char **argv, int opt)
     if (opt == ':')
         return cli_usage_error(verb, "option '%s' needs a value (see portkit %s --help)", name, verb);
     return cli_usage_error(verb, "unknown option '%s' (see portkit %s --help)", name, verb);
+}
+
+int cli_parse_uint(const char *verb, const char *opt, const char *s, unsigned long long min,
+                   unsigned long long max, unsigned long long *out)
+{
+    /* strtoull would take " 5", "+5" and "-5" (wrapped); only digits count */
+    size_t n = strlen(s);
+    bool digits = n > 0 && strspn(s, "0123456789") == n;
+    errno = 0;
+    unsigned long long v = digits ? strtoull(s, NULL, 10) : 0;
+    if (!digits || errno || v < min || v > max)
+        return cli_usage_error(verb, "%s: '%s' is not a number from %llu to %llu", opt, s, min, max);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_duration(const char *verb, const char *opt, const char *s, uint64_t max_ms,
+                       uint64_t *ms)
+{
+    struct pk_err err = {0};
+    if (pk_duration_parse(s, strlen(s), max_ms, ms, &err) < 0)
+        return cli_usage_error(verb, "%s: %s", opt, err.msg);
+    return 0;
+}
+
+int cli_write_errno;
+
+int cli_write(FILE *stream, const void *data, size_t len)
+{
+    if (len && fwrite(data, 1, len, stream) != len) {
+        if (errno)
+            cli_write_errno = errno;
+        return -1;
+    }
+    return 0;
+}
+
+int cli_check_output(const char *verb)
+{
+    /* ferror stays set after a failed flush, fflush reports one that fails
+     * now; either way the user must not think the output is complete. */
+    errno = 0;
+    int flushed = fflush(stdout);
+    if (flushed == 0 && !ferror(stdout))
+        return 0;
+    int e = errno ? errno : cli_write_errno;
+    cli_message(verb, "writing standard output failed%s%s", e ? ": " : "", e ? strerror(e) : "");
+    return CLI_FAIL;
 }

@@ -5,6 +5,7 @@
 #define PORTKIT_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "portkit/error.h"
@@ -25,8 +26,29 @@ struct cli_verb {
     void (*usage)(FILE *out);
 };
 
-/* One line on stderr, "portkit: VERB: message"; returns CLI_USAGE. */
+/* The longest message line; longer ones end in "...". */
+#define CLI_MSG_MAX 400
+
+/* One line on stderr, "portkit: VERB: message", with control bytes and
+ * invalid UTF-8 from quoted input replaced by '?'; returns CLI_USAGE. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same line for notes and warnings; returns 0. */
+int cli_message(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Numbers and durations in options: digits only, within [min, max], else
+ * the one-line "OPT: 'S' is not a number from MIN to MAX" and CLI_USAGE. */
+int cli_parse_uint(const char *verb, const char *opt, const char *s, unsigned long long min,
+                   unsigned long long max, unsigned long long *out);
+/* portkit/duration.h's grammar (bare numbers are seconds); max_ms 0 is
+ * the library's bound. */
+int cli_parse_duration(const char *verb, const char *opt, const char *s, uint64_t max_ms,
+                       uint64_t *ms);
+/* After a verb: stdout flushed, or one line saying the write failed and
+ * CLI_FAIL (a full disk or a closed pipe must not look like success). */
+int cli_check_output(const char *verb);
+/* fwrite that remembers why a write failed (the errno is gone by the time
+ * main reports it); 0 or -1. */
+int cli_write(FILE *stream, const void *data, size_t len);
+extern int cli_write_errno;
 /* getopt_long's failures in the one-line form. Verbs run getopt_long with
  * opterr = 0 and an optstring starting with ':'; opt is what it returned
  * ('?' or ':'). Returns CLI_USAGE. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "forward_cli.h"
 #include "portkit/buf.h"
 #include "portkit/forward.h"
 #include "portkit/json.h"
@@ -67,10 +68,13 @@ struct fwd_cli {
     size_t nallow, ndeny;
     const char *log_path;
     int log_fd;
+    int rinetd_log;           /* rinetd's logfile: 1 tab-separated, 2 logcommon; 0 ours */
+    char *pidfile;            /* written by us: removed at exit */
     bool json, quiet, stopping;
     uint64_t drain_ms;
     int sigfd;
     struct pk_buf line;
+    char log_error[PK_ERR_MSG_MAX];
 };
 
 /* ---- log lines ---- */
@@ -82,14 +86,14 @@ static uint64_t now_unix_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void emit(struct fwd_cli *c)
+static void emit_to(struct fwd_cli *c, int fd)
 {
     pk_buf_putc(&c->line, '\n');
     /* One write per line: lines from a busy forwarder never interleave,
      * and O_APPEND keeps them whole beside other writers. */
     ssize_t off = 0;
     while ((size_t)off < c->line.len) {
-        ssize_t w = write(c->log_fd, c->line.data + off, c->line.len - (size_t)off);
+        ssize_t w = write(fd, c->line.data + off, c->line.len - (size_t)off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -97,6 +101,11 @@ static void emit(struct fwd_cli *c)
         off += w;
     }
     pk_buf_reset(&c->line);
+}
+
+static void emit(struct fwd_cli *c)
+{
+    emit_to(c, c->log_fd);
 }
 
 /* A message of the forwarder itself (reload, stop), in the same stream. */
@@ -122,14 +131,25 @@ static void note(struct fwd_cli *c, const char *kind, const char *fmt, ...)
     } else {
         pk_buf_printf(&c->line, "%s %s %s", ts, kind, msg);
     }
-    emit(c);
+    emit_to(c, c->rinetd_log ? STDERR_FILENO : c->log_fd); /* rinetd's file: connections only */
 }
 
 static void on_event(void *arg, const struct pk_fw_event *ev)
 {
     struct fwd_cli *c = arg;
-    if (c->quiet && ev->kind == PK_FW_EV_END)
+    if (c->quiet && (ev->kind == PK_FW_EV_END || ev->kind == PK_FW_EV_OPEN))
         return;
+    if (c->rinetd_log) {
+        /* rinetd's file holds connection lines only; the rest (listeners,
+         * warnings) goes to stderr as without a log file. */
+        if (pk_fw_event_format_rinetd(ev, now_unix_us(), c->rinetd_log == 2, &c->line)) {
+            emit(c);
+            return;
+        }
+        pk_fw_event_format(ev, now_unix_us(), c->json, &c->line);
+        emit_to(c, STDERR_FILENO);
+        return;
+    }
     pk_fw_event_format(ev, now_unix_us(), c->json, &c->line);
     emit(c);
 }
@@ -140,9 +160,12 @@ static int open_log(struct fwd_cli *c)
         c->log_fd = STDERR_FILENO;
         return 0;
     }
-    int fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
+    struct pk_err err = {0};
+    int fd = fwcli_open_log(c->log_path, &err);
+    if (fd < 0) {
+        snprintf(c->log_error, sizeof c->log_error, "%s", err.msg);
         return -1;
+    }
     if (c->log_fd > STDERR_FILENO)
         close(c->log_fd);
     c->log_fd = fd;
@@ -175,7 +198,10 @@ static struct pk_fw_config *load_config(struct fwd_cli *c, struct pk_err *err)
         pk_fw_config_free(cfg);
         return NULL;
     }
-    if (pk_fw_config_count(cfg) == 0) {
+    /* rinetd runs a file of settings and no rule (Debian's stock one);
+     * a file with nothing at all is a mistake. */
+    bool settings = pk_fw_config_logfile(cfg) || pk_fw_config_pidfile(cfg);
+    if (pk_fw_config_count(cfg) == 0 && !settings) {
         pk_err_set(err, PK_EINVAL, "%s: no forwarding rules", c->config_path);
         pk_fw_config_free(cfg);
         return NULL;
@@ -183,42 +209,24 @@ static struct pk_fw_config *load_config(struct fwd_cli *c, struct pk_err *err)
     return cfg;
 }
 
-static const char *duration(uint64_t ms, char *buf, size_t size)
-{
-    if (ms % 1000 == 0)
-        snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
-    else
-        snprintf(buf, size, "%llums", (unsigned long long)ms);
-    return buf;
-}
-
-static void print_acl(const struct pk_acl *acl, const char *allow_fmt, const char *deny_fmt)
-{
-    for (int allow = 1; allow >= 0; allow--) {
-        for (size_t i = 0; i < pk_acl_count(acl, allow); i++) {
-            char cidr[64];
-            pk_cidr_format(pk_acl_get(acl, allow, i), cidr, sizeof cidr);
-            printf(allow ? allow_fmt : deny_fmt, cidr);
-        }
-    }
-}
-
 /* --check: the rules as a config file that parses back to the same. */
-static void print_rules(const struct pk_fw_config *cfg)
+static int print_rules(const struct pk_fw_config *cfg)
 {
-    print_acl(pk_fw_config_acl_const(cfg), "allow %s\n", "deny %s\n");
-    for (size_t i = 0; i < pk_fw_config_count(cfg); i++) {
-        const struct pk_fw_rule *r = pk_fw_config_rule(cfg, i);
-        char l[PK_FW_ADDRSTRLEN], t[PK_FW_ADDRSTRLEN], ct[32], it[32];
-        pk_fw_addr_format(&r->listen, l, sizeof l);
-        pk_fw_addr_format(&r->target, t, sizeof t);
-        static const char *const copy[] = {"auto", "splice", "read"};
-        printf("%-22s %-22s %s connect-timeout=%s idle-timeout=%s max-conns=%u copy=%s", l, t,
-               pk_proto_name(r->proto), duration(r->connect_timeout_ms, ct, sizeof ct),
-               duration(r->idle_timeout_ms, it, sizeof it), r->max_conns, copy[r->copy]);
-        print_acl(r->acl, " allow=%s", " deny=%s");
-        putchar('\n');
+    struct pk_buf out = PK_BUF_INIT;
+    int rc = pk_fw_config_format(cfg, &out);
+    if (rc == 0 && out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
+        rc = PK_EIO;
+    pk_buf_free(&out);
+    if (rc == 0 && fflush(stdout) != 0)
+        rc = PK_EIO;
+    if (rc < 0) {
+        struct pk_err err = {0};
+        pk_err_set(&err, rc, rc == PK_ENOMEM ? "out of memory" : "cannot write the rules: %s",
+                   strerror(errno));
+        cli_lib_error("forward", &err);
+        return CLI_FAIL;
     }
+    return CLI_OK;
 }
 
 /* ---- signals ---- */
@@ -226,8 +234,7 @@ static void print_rules(const struct pk_fw_config *cfg)
 static void reload(struct fwd_cli *c)
 {
     if (c->log_path && open_log(c) < 0)
-        note(c, "warn", "cannot reopen %s: %s; logging on to the old file", c->log_path,
-             strerror(errno));
+        note(c, "warn", "cannot reopen the log: %s; logging on to the old file", c->log_error);
     if (!c->config_path) {
         note(c, "reload", "no config file (-c) to reload");
         return;
@@ -308,12 +315,31 @@ static int push_arg(char ***v, size_t *n, char *arg)
     return 0;
 }
 
+static void warn_note(void *arg, const char *msg)
+{
+    note(arg, "warn", "%s", msg);
+}
+
+/* Listening: the one-time warnings, and rinetd's pid file. */
+static int started(struct fwd_cli *c, const struct pk_fw_config *cfg, struct pk_err *err)
+{
+    fwcli_check_config_perms(c->config_path, warn_note, c);
+    fwcli_check_exposure(cfg, warn_note, c);
+    if (pk_fw_config_count(cfg) == 0)
+        note(c, "warn", "%s has no forwarding rules yet; SIGHUP reloads it", c->config_path);
+    const char *pid = pk_fw_config_pidfile(cfg);
+    if (pid) {
+        if (fwcli_write_pidfile(pid, err) < 0)
+            return PK_ESYS;
+        c->pidfile = strdup(pid);
+    }
+    return 0;
+}
+
 static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
 {
-    if (check) {
-        print_rules(cfg);
-        return CLI_OK;
-    }
+    if (check)
+        return print_rules(cfg);
     signal(SIGPIPE, SIG_IGN);
     pk_fw_raise_nofile();
     sigset_t set;
@@ -337,6 +363,8 @@ static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
     else if (!c->loop || !c->fw)
         rc = cli_lib_error("forward", &err);
     else if (pk_fw_apply(c->fw, cfg, &err) < 0)
+        rc = cli_lib_error("forward", (fwcli_explain_listen_error(cfg, &err), &err));
+    else if (started(c, cfg, &err) < 0)
         rc = cli_lib_error("forward", &err);
     else if (pk_loop_watch(c->loop, c->sigfd, PK_EV_READ, on_signal, c, &err) < 0)
         rc = cli_lib_error("forward", &err);
@@ -346,6 +374,9 @@ static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
         pk_loop_unwatch(c->loop, c->sigfd);
     pk_fw_free(c->fw);
     pk_loop_free(c->loop);
+    if (c->pidfile)
+        unlink(c->pidfile);
+    free(c->pidfile);
     if (c->sigfd >= 0)
         close(c->sigfd);
     return rc;
@@ -403,22 +434,13 @@ int cmd_forward(int argc, char **argv)
             idle_set = true;
             break;
         case OPT_MAX_CONNS: {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || errno || v > 1000000000ul || optarg[0] == '-')
-                rc = cli_usage_error("forward", "--max-conns: expected a number, got '%s'", optarg);
+            unsigned long long v = 0;
+            rc = cli_parse_uint("forward", "--max-conns", optarg, 0, 1000000000ull, &v);
             c.defaults.max_conns = (unsigned)v;
             break;
         }
         case OPT_COPY:
-            if (strcmp(optarg, "auto") == 0)
-                c.defaults.copy = PK_FW_COPY_AUTO;
-            else if (strcmp(optarg, "splice") == 0)
-                c.defaults.copy = PK_FW_COPY_SPLICE;
-            else if (strcmp(optarg, "read") == 0)
-                c.defaults.copy = PK_FW_COPY_READ;
-            else
+            if (pk_fw_copy_parse(optarg, strlen(optarg), &c.defaults.copy) < 0)
                 rc = cli_usage_error("forward", "--copy: expected auto, splice or read, got '%s'",
                                      optarg);
             break;
@@ -475,6 +497,10 @@ int cmd_forward(int argc, char **argv)
             .copy = c.defaults.copy,
         };
         const char *l = argv[optind], *t = argv[optind + 1];
+        if (fwcli_socat_hint(l, t)) {
+            rc = CLI_USAGE;
+            goto out;
+        }
         cfg = pk_fw_config_new();
         if (!cfg || pk_fw_addr_parse(l, strlen(l), r.proto, false, c.reg, 0, &r.listen, &err) < 0 ||
             pk_fw_addr_parse(t, strlen(t), r.proto, true, c.reg, 0, &r.target, &err) < 0 ||
@@ -486,8 +512,13 @@ int cmd_forward(int argc, char **argv)
             goto out;
         }
     }
+    if (!c.log_path && !check && pk_fw_config_logfile(cfg)) {
+        c.log_path = pk_fw_config_logfile(cfg);
+        c.rinetd_log = pk_fw_config_logcommon(cfg) ? 2 : 1;
+    }
     if (open_log(&c) < 0) {
-        rc = cli_usage_error("forward", "--log %s: %s", c.log_path, strerror(errno));
+        rc = cli_usage_error("forward", "%s: %s", c.rinetd_log ? "logfile" : "--log",
+                             c.log_error);
         pk_fw_config_free(cfg);
         goto out;
     }

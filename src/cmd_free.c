@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "portkit/freeport.h"
@@ -26,6 +27,25 @@ void usage_free(FILE *out)
             "The search starts at a random place in the range, so scripts running at once\n"
             "rarely pick the same port. Nothing reserves the port: bind it soon.\n"
             "Exit status: 0 found, 1 not enough free ports, 2 bad input.\n");
+}
+
+/* CAP_NET_BIND_SERVICE (bit 10 of the effective set) lets a process bind
+ * below ip_unprivileged_port_start; root has it unless it was dropped. */
+static bool may_bind_privileged(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return geteuid() == 0;
+    char line[256];
+    unsigned long long caps = 0;
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+            found = true;
+            break;
+        }
+    fclose(f);
+    return found ? (caps >> 10) & 1 : geteuid() == 0;
 }
 
 int cmd_free(int argc, char **argv)
@@ -58,10 +78,10 @@ int cmd_free(int argc, char **argv)
         }
         case 'U': o.unassigned = true; break;
         case 'n': {
-            char *end;
-            count = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || *optarg == '-' || count == 0 || count > 65535)
-                return cli_usage_error("free", "--count: '%s' is not a number from 1 to 65535", optarg);
+            unsigned long long v;
+            if (cli_parse_uint("free", "--count", optarg, 1, 65535, &v))
+                return CLI_USAGE;
+            count = (unsigned long)v;
             break;
         }
         case 'h': usage_free(stdout); return CLI_OK;
@@ -77,6 +97,15 @@ int cmd_free(int argc, char **argv)
     struct pk_hostinfo host;
     pk_hostinfo_read(&host, NULL);
     o.host = &host;
+    if (o.lo && o.lo < host.unprivileged_start && !may_bind_privileged()) {
+        if (o.hi < host.unprivileged_start)
+            return cli_usage_error("free", "ports below %u (net.ipv4.ip_unprivileged_port_start) need "
+                                           "privilege: run as root or search from %u up",
+                                   host.unprivileged_start, host.unprivileged_start);
+        cli_message("free", "searching from %u: lower ports need privilege "
+                            "(net.ipv4.ip_unprivileged_port_start)", host.unprivileged_start);
+        o.lo = host.unprivileged_start;
+    }
 
     unsigned *ports = calloc(count, sizeof *ports);
     if (!ports)

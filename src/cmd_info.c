@@ -75,7 +75,7 @@ static double frequency(struct info_ctx *c, unsigned port, enum pk_proto proto)
 static void flush_out(struct info_ctx *c, bool force)
 {
     if (c->out.len && (force || c->out.len > 1 << 16)) {
-        fwrite(c->out.data, 1, c->out.len, c->stream);
+        cli_write(c->stream, c->out.data, c->out.len);
         pk_buf_reset(&c->out);
     }
 }
@@ -228,8 +228,8 @@ static int answer(struct info_ctx *c, const struct pk_query *q, bool quiet_notfo
     if (!shown) {
         flush_out(c, true);
         if (!quiet_notfound)
-            fprintf(stderr, "portkit: info: no service named '%s'%s (try: portkit info --search %s)\n",
-                    q->name, asked ? " on that transport" : "", q->name);
+            cli_message("info", "no service named '%s'%s (try: portkit info --search %s)", q->name,
+                        asked ? " on that transport" : "", q->name);
         return CLI_NOTFOUND;
     }
     return CLI_OK;
@@ -266,24 +266,60 @@ static int run_search(struct info_ctx *c, const char *word)
     free(found);
     flush_out(c, true);
     if (!shown) {
-        fprintf(stderr, "portkit: info: nothing matches '%s'\n", word);
+        cli_message("info", "nothing matches '%s'", word);
         return CLI_NOTFOUND;
     }
     return CLI_OK;
 }
 
+#define BATCH_LINE_MAX 4096
+
+/* One line of stdin into buf (at most BATCH_LINE_MAX bytes, the rest of a
+ * longer line skipped), so memory stays bounded whatever comes in. Returns
+ * the length without the newline, or -1 at the end. */
+static long read_line(char *buf, bool *too_long, bool *nul)
+{
+    size_t n = 0;
+    int ch;
+    *too_long = *nul = false;
+    while ((ch = getc_unlocked(stdin)) != EOF && ch != '\n') {
+        if (ch == '\0') {
+            *nul = true;
+            return (long)n;
+        }
+        if (n < BATCH_LINE_MAX)
+            buf[n++] = (char)ch;
+        else
+            *too_long = true;
+    }
+    if (ch == EOF && n == 0 && !*too_long)
+        return -1;
+    return (long)n;
+}
+
 static int run_batch(struct info_ctx *c)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    static char line[BATCH_LINE_MAX + 1];
+    long len;
     size_t lineno = 0;
+    bool too_long, nul;
     int rc = CLI_OK;
-    while ((len = getline(&line, &cap, stdin)) >= 0) {
+    while ((len = read_line(line, &too_long, &nul)) >= 0) {
         lineno++;
+        if (ferror(c->stream))
+            break; /* nobody reads the answers any more: main reports it */
         struct pk_query q;
         struct pk_err err = {0};
         size_t n = (size_t)len;
+        if (nul || too_long) {
+            flush_out(c, true);
+            if (nul)
+                return cli_usage_error("info", "stdin line %zu holds a NUL byte: binary input, stopped",
+                                       lineno);
+            cli_usage_error("info", "stdin line %zu is longer than %d bytes", lineno, BATCH_LINE_MAX);
+            rc = CLI_USAGE;
+            continue;
+        }
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             n--;
         if (n == 0)
@@ -291,7 +327,7 @@ static int run_batch(struct info_ctx *c)
         if (pk_query_parse(line, n, &q, &err) < 0) {
             flush_out(c, true);
             fflush(c->stream);
-            fprintf(stderr, "portkit: info: stdin line %zu: %s\n", lineno, err.msg);
+            cli_usage_error("info", "stdin line %zu: %s", lineno, err.msg);
             rc = CLI_USAGE;
             continue;
         }
@@ -299,7 +335,6 @@ static int run_batch(struct info_ctx *c)
         if (r != CLI_OK && rc == CLI_OK)
             rc = r;
     }
-    free(line);
     return rc;
 }
 

@@ -1,10 +1,12 @@
 /* portkit ls: this host's sockets, with their processes and what the
  * registry says about their ports. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "portkit/freeport.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
 #include "sockrow.h"
@@ -21,7 +23,11 @@ void usage_ls(FILE *out)
             "  -l, --listening      listening TCP and bound UDP only (the default)\n"
             "  -t, --tcp            TCP only           -u, --udp   UDP only\n"
             "  -4, --ipv4           IPv4 only          -6, --ipv6  IPv6 only\n"
-            "  -p, --port PORT      sockets using PORT, local or remote (number or name)\n"
+            "      --port PORTS     sockets using these ports, local or remote: numbers,\n"
+            "                       ranges or names (80,443,ssh, 8000-8100); repeat to add\n"
+            "      --sport PORTS    the local port is one of PORTS (as ss)\n"
+            "      --dport PORTS    the remote port is one of PORTS (connections only)\n"
+            "  -p, --processes      show processes (always on; for ss -tlnp habits)\n"
             "      --pid PID        sockets held by process PID\n"
             "  -c, --process NAME   sockets held by processes named NAME (as in ps -o comm)\n"
             "  -s, --state STATE    only STATE (repeat or comma-separate): listen, established,\n"
@@ -29,13 +35,16 @@ void usage_ls(FILE *out)
             "                       close-wait, last-ack, closing, unconn, bound; groups:\n"
             "                       listening, connected, all\n"
             "  -n, --numeric        no service names\n"
+            "  ss and netstat habits work: ls -tlnp, -tunap, -antp, -tulpn, -lntu\n"
             "  -j, --json           JSON Lines, one socket per line\n"
             "  -H, --no-header      no column titles\n"
             "      --no-process     do not look up processes (faster)\n"
             "      --proc           read /proc/net instead of asking netlink\n"
             "                       (also PORTKIT_SOCKETS=proc)\n"
             "  -h, --help           this help\n\n"
-            "Columns: PROTO LOCAL REMOTE STATE PID PROCESS USER SERVICE RANGE FLAGS.\n"
+            "Columns: PROTO LOCAL REMOTE STATE PID PROCESS USER SERVICE RANGE FLAGS, the\n"
+            "same on a terminal and through a pipe; a narrow terminal drops RANGE, USER,\n"
+            "an empty REMOTE, PID and SERVICE in that order, then shortens PROCESS (~).\n"
             "A '+' after a pid means more processes share the socket. SERVICE names the\n"
             "local port, or for a client connection the remote one.\n"
             "Flags: EXPOSED   listening on a wildcard or non-loopback address\n"
@@ -66,19 +75,53 @@ static int parse_states(const char *arg, unsigned *mask)
     return rc;
 }
 
+/* "80,443,ssh,8000-8100" into the port set, added to what is there. */
+static int add_ports(const char *opt, const char *arg, uint64_t *set)
+{
+    size_t n = strlen(arg);
+    if (!n || arg[0] == ',' || arg[n - 1] == ',' || strstr(arg, ",,"))
+        return cli_usage_error("ls", "%s: '%s' has an empty item (e.g. %s 80,443)", opt, arg, opt);
+    char *copy = strdup(arg);
+    if (!copy)
+        return CLI_FAIL;
+    int rc = 0, any = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        unsigned lo, hi;
+        any++;
+        struct pk_err err = {0};
+        if (strchr(tok, '-') && strspn(tok, "0123456789-") == strlen(tok)) {
+            if (pk_portrange_parse(tok, &lo, &hi, &err) < 0) {
+                rc = cli_usage_error("ls", "%s: %s", opt, err.msg);
+                break;
+            }
+        } else if (sockrow_parse_port("ls", tok, &lo)) {
+            rc = CLI_USAGE;
+            break;
+        } else {
+            hi = lo;
+        }
+        for (unsigned p = lo; p <= hi; p++)
+            set[p >> 6] |= 1ull << (p & 63);
+    }
+    free(copy);
+    if (rc == 0 && !any)
+        rc = cli_usage_error("ls", "%s needs a port, e.g. %s 443", opt, opt);
+    return rc;
+}
+
 static int parse_pid(const char *arg, int *pid)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || v <= 0 || v > 0x3fffffff)
-        return cli_usage_error("ls", "--pid: '%s' is not a process id", arg);
+    unsigned long long v;
+    if (cli_parse_uint("ls", "--pid", arg, 1, 0x3fffffff, &v))
+        return CLI_USAGE;
     *pid = (int)v;
     return 0;
 }
 
 int cmd_ls(int argc, char **argv)
 {
-    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY };
+    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY, OPT_PORT, OPT_SPORT, OPT_DPORT };
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'},
         {"listening", no_argument, NULL, 'l'},
@@ -86,7 +129,10 @@ int cmd_ls(int argc, char **argv)
         {"udp", no_argument, NULL, 'u'},
         {"ipv4", no_argument, NULL, '4'},
         {"ipv6", no_argument, NULL, '6'},
-        {"port", required_argument, NULL, 'p'},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"sport", required_argument, NULL, OPT_SPORT},
+        {"dport", required_argument, NULL, OPT_DPORT},
+        {"processes", no_argument, NULL, 'p'},
         {"pid", required_argument, NULL, OPT_PID},
         {"process", required_argument, NULL, 'c'},
         {"state", required_argument, NULL, 's'},
@@ -102,9 +148,11 @@ int cmd_ls(int argc, char **argv)
     struct pk_sock_query q = {.processes = true};
     bool all = false, json = false, numeric = false, header = true, force_proc = false;
     unsigned states = 0;
+    static uint64_t sets[3][PK_PORTSET_WORDS]; /* --port, --sport, --dport */
+    bool set_used[3] = {false, false, false};
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":altu46p:c:s:njHh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":altu46pc:s:njHh", opts, NULL)) != -1) {
         switch (opt) {
         case 'a': all = true; break;
         case 'l': all = false; break;
@@ -112,12 +160,18 @@ int cmd_ls(int argc, char **argv)
         case 'u': q.protos |= PK_PROTO_MASK(PK_UDP); break;
         case '4': q.families |= PK_FAMILY_V4; break;
         case '6': q.families |= PK_FAMILY_V6; break;
-        case 'p':
-            if (sockrow_parse_port("ls", optarg, &q.port))
-                return CLI_USAGE;
-            q.has_port = true;
-            q.port_match = PK_MATCH_LOCAL | PK_MATCH_REMOTE;
+        case 'p': q.processes = true; break;
+        case OPT_PORT:
+        case OPT_SPORT:
+        case OPT_DPORT: {
+            int k = opt - OPT_PORT;
+            static const char *const names[] = {"--port", "--sport", "--dport"};
+            int rc = add_ports(names[k], optarg, sets[k]);
+            if (rc)
+                return rc;
+            set_used[k] = true;
             break;
+        }
         case OPT_PID:
             if (parse_pid(optarg, &q.pid))
                 return CLI_USAGE;
@@ -149,6 +203,9 @@ int cmd_ls(int argc, char **argv)
     if (!q.processes && (q.pid > 0 || q.process))
         return cli_usage_error("ls", "--pid and --process need processes: drop --no-process");
     q.states = states ? states : all ? PK_SS_ALL : PK_SS_LISTENING;
+    q.either_ports = set_used[0] ? sets[0] : NULL;
+    q.local_ports = set_used[1] ? sets[1] : NULL;
+    q.remote_ports = set_used[2] ? sets[2] : NULL;
 
     const struct pk_sock_source *one = NULL;
     if (sockrow_sources("ls", force_proc, &q, &one))

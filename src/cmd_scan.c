@@ -45,38 +45,56 @@ void usage_scan(FILE *out)
             "  -sn                   discovery only: which hosts are up, no port scan\n"
             "  -PS[ports] -PA[ports] TCP SYN / ACK pings (default 443 / 80)\n"
             "  -PE, -PP, -PU[ports]  ICMP echo, ICMP timestamp, UDP pings\n"
-            "                        (default as root: -PE -PS443 -PA80 -PP; without root:\n"
-            "                        TCP connects to 80 and 443)\n\n"
+            "  -PR                   ARP / Neighbor Discovery on attached networks\n"
+            "                        (default as root: -PE -PS443 -PA80 -PP -PR; without\n"
+            "                        root: TCP connects to 80 and 443)\n\n"
             "Scan:\n"
             "  -sS                   SYN scan: raw packets, no connection made (the default\n"
             "                        as root or with CAP_NET_RAW; privileges are dropped\n"
             "                        to nobody once the raw sockets are open)\n"
-            "  -sT                   TCP connect scan (the default without privilege)\n"
+            "  -sT                   TCP connect scan (the default without privilege);\n"
+            "                        -sT -sU scans both\n"
             "  -sU                   UDP scan (paced to the host's ICMP rate limit)\n"
             "  -sV, --banners        identify services: read greetings, send HTTP/TLS probes\n"
-            "  --rate N              at most N probes per second\n"
-            "  --max-inflight N      at most N probes in flight (default: the open-file limit)\n"
+            "  --max-rate N, --rate N  at most N probes per second\n"
+            "  --min-rate N          accepted for nmap habits: portkit never slows below its\n"
+            "                        rate; refused when above --max-rate\n"
+            "  --max-inflight N      at most N probes in flight (default: open-file limit)\n"
             "  --max-host-inflight N at most N per host (default: a fair share)\n"
             "  --max-retries N       retry a silent port at most N times (default 10; fewer\n"
             "                        when the link loses nothing)\n"
-            "  --min-rtt-timeout MS, --max-rtt-timeout MS   bounds of the adaptive timeout\n"
-            "                        (default 50 and 1000)\n"
-            "  --initial-rtt-timeout MS  wait for a host that answered nothing (default 1000)\n"
-            "  --service-timeout MS  the most -sV spends on one port (default 5000)\n"
+            "  --min-rtt-timeout T, --max-rtt-timeout T   bounds of the adaptive timeout\n"
+            "                        (default 50ms and 1s)\n"
+            "  --initial-rtt-timeout T  wait for a host that answered nothing (default 1s)\n"
+            "  --service-timeout T   the most -sV spends on one port (default 5s)\n"
+            "  --scan-delay T        one probe at a time, T apart\n"
+            "  -T0, -T1, -T2         nmap's slow templates: --scan-delay 5m, 15s, 400ms\n"
+            "  -T3, -T4, -T5         accepted; portkit's timing adapts by itself\n"
             "  --seed N              the order of probes (random by default)\n"
             "  --shard I/N           scan the I-th of N slices: N machines with the same\n"
             "                        command and seed split one scan between them\n"
             "  --unprivileged        act as without root: connect scan and discovery\n"
-            "  --privileged          assume raw sockets work (CAP_NET_RAW)\n\n"
+            "  --privileged          assume raw sockets work (CAP_NET_RAW)\n"
+            "Times T: a number with ms, s, m or h (500ms, 2s, 10m); a bare number is seconds.\n\n"
             "Output:\n"
             "  --json                JSON Lines on stdout, one port per line\n"
             "  -oJ FILE              JSON Lines to FILE      -oX FILE   nmap XML\n"
             "  -oG FILE              nmap's grepable format  -oL FILE   a plain list\n"
             "  -oN FILE              the text output         (FILE - is stdout)\n"
+            "  -oA BASE              BASE.nmap, BASE.xml and BASE.gnmap\n"
             "  --all-states          every port, not only open (and open|filtered) ones\n"
+            "  --open                only (possibly) open ports, only hosts that have one\n"
+            "  --reason              a REASON column: why each port got its state\n"
             "  --no-progress         no progress bar (shown on a terminal's stderr)\n"
             "  -v                    say more on stderr (seed, limits, timing)\n"
-            "  -n, -T3..-T5, --open  accepted for nmap habits; they change nothing\n\n"
+            "  -n                    accepted for nmap habits: portkit never resolves\n"
+            "                        addresses back to names\n"
+            "Files are written beside their final name and renamed into place at the end,\n"
+            "so an existing file is replaced only by a complete one. An output that is also\n"
+            "an input, or a symlink another user planted in a shared /tmp, is refused.\n"
+            "-iL and --excludefile read at most 64 MiB.\n"
+            "Not supported: -A, -O, --script, -sC (use -sV), -d/--packet-trace (use -v,\n"
+            "--reason), --host-timeout.\n\n"
             "Examples:\n"
             "  portkit scan 192.0.2.7                  the top 1000 TCP ports\n"
             "  portkit scan -p- --json 192.0.2.7       every TCP port, JSON Lines\n"
@@ -89,209 +107,300 @@ void usage_scan(FILE *out)
 
 static struct pk_scan *running; /* for the signal handler */
 
+static volatile sig_atomic_t signalled;
+
 static void on_signal(int sig)
 {
+    if (signalled++ || !running) {
+        /* a second Ctrl-C (or one before the scan runs) ends at once,
+         * leaving no temporary file */
+        scan_cli_signal_cleanup();
+        _exit(128 + sig);
+    }
     if (running)
         pk_scan_stop(running);
-    signal(sig, SIG_DFL); /* a second Ctrl-C ends at once */
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
+/* nmap's timing templates T0-T2 are slow on purpose: one probe at a time,
+ * this long apart. T3-T5 leave portkit's adaptive timing alone. */
+static const uint64_t template_delay_ms[3] = {300000, 15000, 400};
+
+/* Options nmap users bring that portkit answers differently: one line each
+ * saying what to use instead. */
+static int refuse_nmap_option(const char *opt)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return cli_usage_error("scan", "%s needs a number, got '%s'", opt, s ? s : "");
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return cli_usage_error("scan", "%s: '%s' is not a number from 0 to %llu", opt, s, max);
-    *out = v;
+    if (strcmp(opt, "-d") == 0 || strcmp(opt, "--packet-trace") == 0)
+        return cli_usage_error("scan", "%s: portkit has no packet trace; -v shows counts and timing, "
+                                       "--reason why each port got its state", opt);
+    return cli_usage_error("scan", "%s: portkit does no OS detection or scripts; -sV identifies the "
+                                   "services that answer", opt);
+}
+
+static int set_duration(struct scan_cli *c, const char *opt, const char *v, unsigned *out)
+{
+    uint64_t ms;
+    if (cli_parse_duration("scan", opt, v, 3600000, &ms))
+        return CLI_USAGE;
+    *out = (unsigned)ms;
+    (void)c;
     return 0;
 }
 
-/* Milliseconds, with nmap's optional suffixes: 500, 500ms, 2s. */
-static int parse_ms(const char *opt, const char *s, unsigned *out)
+static int set_count(const char *opt, const char *v, unsigned long long min, unsigned long long max,
+                     unsigned *out)
+{
+    unsigned long long n;
+    if (cli_parse_uint("scan", opt, v, min, max, &n))
+        return CLI_USAGE;
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int set_rate(const char *opt, const char *v, double *out)
 {
     char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
-        return cli_usage_error("scan", "%s: '%s' is not a time (e.g. 500ms, 2s)", opt, s);
-    if (strcmp(end, "s") == 0)
-        v *= 1000;
-    else if (strcmp(end, "m") == 0)
-        v *= 60000;
-    else if (*end && strcmp(end, "ms") != 0)
-        return cli_usage_error("scan", "%s: '%s' is not a time (e.g. 500ms, 2s)", opt, s);
-    if (v > 3600000)
-        return cli_usage_error("scan", "%s: '%s' is longer than an hour", opt, s);
-    *out = (unsigned)v;
+    double r = strtod(v, &end);
+    if (end == v || *end || !(r > 0) || r > 1e8 || v[0] == '-' || v[0] == ' ')
+        return cli_usage_error("scan", "%s: '%s' is not a positive number of probes per second", opt, v);
+    *out = r;
+    return 0;
+}
+
+/* -sS, -sT, -sU, -sV and -sn (any mix, as nmap takes -sSU). */
+static int set_scan_types(struct scan_cli *c, const char *types)
+{
+    if (!*types)
+        return cli_usage_error("scan", "-s needs a scan type: -sS, -sT, -sU, -sV, -sn");
+    for (const char *t = types; *t; t++) {
+        if (*t == 'T' || *t == 'S') {
+            c->want_tcp = true;
+            *(*t == 'S' ? &c->net.want_syn : &c->net.want_connect) = true;
+        } else if (*t == 'n')
+            c->net.ping_only = true;
+        else if (*t == 'U')
+            c->want_udp = true;
+        else if (*t == 'V')
+            c->cfg.service_detect = true;
+        else if (*t == 'C')
+            return refuse_nmap_option("-sC");
+        else
+            return cli_usage_error("scan", "-s%s: the scan types are -sS, -sT, -sU, -sV and -sn", types);
+    }
+    return 0;
+}
+
+/* -oN/-oX/-oG/-oJ/-oL FILE, and -oA BASE for the three nmap formats. */
+static int set_output(struct scan_cli *c, const char *optarg_, int argc, char **argv)
+{
+    /* "-o FILE" (the letter missing) must not read the file name's first
+     * letter as a format */
+    if (optind > 1 && argv[optind - 1] == optarg_)
+        return cli_usage_error("scan", "-o needs a format letter: -oN, -oX, -oG, -oJ, -oL or -oA, "
+                                       "then the file name");
+    char kind = optarg_[0];
+    const char *file = optarg_[1] ? optarg_ + 1 : (optind < argc ? argv[optind++] : NULL);
+    if (!file || !*file)
+        return cli_usage_error("scan", "-o%c needs a file name", kind);
+    if (kind != 'A')
+        return scan_cli_add_output(c, kind, file);
+    static const struct { char kind; const char *ext; } all[] = {{'N', "nmap"}, {'X', "xml"}, {'G', "gnmap"}};
+    for (size_t i = 0; i < 3; i++) {
+        char *path = NULL;
+        if (asprintf(&path, "%s.%s", file, all[i].ext) < 0)
+            return CLI_FAIL;
+        int rc = scan_cli_add_owned_output(c, all[i].kind, path);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
 enum {
-    OPT_EXCLUDE = 256, OPT_EXCLUDEFILE, OPT_FORCE, OPT_TOP, OPT_EXPORTS, OPT_RATE, OPT_INFLIGHT,
-    OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT, OPT_SEED,
-    OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
+    OPT_EXCLUDE = 256, OPT_EXCLUDEFILE, OPT_FORCE, OPT_TOP, OPT_EXPORTS, OPT_RATE, OPT_MINRATE,
+    OPT_INFLIGHT, OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT,
+    OPT_SEED, OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
+    OPT_REASON, OPT_HOSTTIMEOUT, OPT_SCANDELAY, OPT_PACKETTRACE, OPT_SCRIPT,
     OPT_UNPRIVILEGED, OPT_PRIVILEGED,
 };
 
+static const struct option scan_opts[] = {
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"excludefile", required_argument, NULL, OPT_EXCLUDEFILE},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"top-ports", required_argument, NULL, OPT_TOP},
+    {"exclude-ports", required_argument, NULL, OPT_EXPORTS},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"max-rate", required_argument, NULL, OPT_RATE},
+    {"min-rate", required_argument, NULL, OPT_MINRATE},
+    {"max-inflight", required_argument, NULL, OPT_INFLIGHT},
+    {"max-host-inflight", required_argument, NULL, OPT_HOSTINFLIGHT},
+    {"max-retries", required_argument, NULL, OPT_RETRIES},
+    {"min-rtt-timeout", required_argument, NULL, OPT_MINRTT},
+    {"max-rtt-timeout", required_argument, NULL, OPT_MAXRTT},
+    {"initial-rtt-timeout", required_argument, NULL, OPT_INITRTT},
+    {"service-timeout", required_argument, NULL, OPT_SVCTIMEOUT},
+    {"host-timeout", required_argument, NULL, OPT_HOSTTIMEOUT},
+    {"scan-delay", required_argument, NULL, OPT_SCANDELAY},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"all-states", no_argument, NULL, OPT_ALL},
+    {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
+    {"banners", no_argument, NULL, OPT_BANNERS},
+    {"open", no_argument, NULL, OPT_OPEN},
+    {"reason", no_argument, NULL, OPT_REASON},
+    {"packet-trace", no_argument, NULL, OPT_PACKETTRACE},
+    {"script", optional_argument, NULL, OPT_SCRIPT},
+    {"registry", required_argument, NULL, OPT_REGISTRY},
+    {"unprivileged", no_argument, NULL, OPT_UNPRIVILEGED},
+    {"privileged", no_argument, NULL, OPT_PRIVILEGED},
+    {"help", no_argument, NULL, 'h'},
+    {0, 0, 0, 0},
+};
+
+/* One option; 0 or the exit code after reporting it. */
+static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
+{
+    unsigned long long v;
+    uint64_t ms;
+    switch (opt) {
+    case 'p': c->port_spec = optarg; return 0;
+    case 's': return set_scan_types(c, optarg);
+    case 'o': return set_output(c, optarg, argc, argv);
+    case 'i':
+        if (optarg[0] != 'L')
+            return cli_usage_error("scan", "unknown option -i%s (did you mean -iL FILE?)", optarg);
+        c->target_file = optarg[1] ? optarg + 1 : (optind < argc ? argv[optind++] : NULL);
+        if (!c->target_file || !*c->target_file)
+            return cli_usage_error("scan", "-iL needs a file name");
+        return 0;
+    case 'P': return scan_cli_ping_option(c, optarg);
+    case 'T':
+        if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '5')
+            return cli_usage_error("scan", "-T%s: timing templates are -T0 to -T5", optarg);
+        if (optarg[0] < '3')
+            c->scan_delay_ms = template_delay_ms[optarg[0] - '0'];
+        return 0;
+    case 'A': return refuse_nmap_option("-A");
+    case 'O': return refuse_nmap_option("-O");
+    case 'd': return refuse_nmap_option("-d");
+    case OPT_PACKETTRACE: return refuse_nmap_option("--packet-trace");
+    case OPT_SCRIPT: return refuse_nmap_option("--script");
+    case 'n': return 0;
+    case 'v': c->verbose++; return 0;
+    case 'F': c->top_ports = 100; return 0;
+    case '4': c->family = AF_INET; return 0;
+    case '6': c->family = AF_INET6; return 0;
+    case OPT_EXCLUDE:
+        if (strspn(optarg, " \t,") == strlen(optarg))
+            return cli_usage_error("scan", "--exclude needs at least one target");
+        c->exclude = optarg;
+        return 0;
+    case OPT_EXCLUDEFILE: c->exclude_file = optarg; return 0;
+    case OPT_FORCE: c->force = true; return 0;
+    case OPT_TOP: return set_count("--top-ports", optarg, 1, 65535, &c->top_ports);
+    case OPT_EXPORTS: c->exclude_ports = optarg; return 0;
+    case OPT_RATE: {
+        /* name the option as typed: --rate V, --rate=V, or --max-rate */
+        const char *typed = optarg == argv[optind - 1] && optind >= 2 ? argv[optind - 2] : argv[optind - 1];
+        return set_rate(strncmp(typed, "--rate", 6) == 0 ? "--rate" : "--max-rate", optarg, &c->cfg.rate);
+    }
+    case OPT_MINRATE: return set_rate("--min-rate", optarg, &c->min_rate);
+    case OPT_INFLIGHT: return set_count("--max-inflight", optarg, 1, 1u << 20, &c->cfg.max_inflight);
+    case OPT_HOSTINFLIGHT:
+        return set_count("--max-host-inflight", optarg, 1, 1u << 20, &c->cfg.max_host_inflight);
+    case OPT_RETRIES: return set_count("--max-retries", optarg, 0, 50, &c->cfg.max_retries);
+    case OPT_MINRTT: return set_duration(c, "--min-rtt-timeout", optarg, &c->cfg.min_rtt_timeout_ms);
+    case OPT_MAXRTT:
+        c->max_rtt_given = true;
+        return set_duration(c, "--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
+    case OPT_INITRTT: return set_duration(c, "--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
+    case OPT_SVCTIMEOUT: return set_duration(c, "--service-timeout", optarg, &c->cfg.service_timeout_ms);
+    case OPT_HOSTTIMEOUT:
+        if (cli_parse_duration("scan", "--host-timeout", optarg, 0, &ms))
+            return CLI_USAGE;
+        return cli_usage_error("scan", "--host-timeout is not supported yet: a silent host is given up "
+                                       "after --initial-rtt-timeout and --max-retries");
+    case OPT_SCANDELAY:
+        if (cli_parse_duration("scan", "--scan-delay", optarg, 3600000, &ms))
+            return CLI_USAGE;
+        if (ms == 0)
+            return cli_usage_error("scan", "--scan-delay must be more than 0");
+        c->scan_delay_ms = ms;
+        return 0;
+    case OPT_SEED:
+        if (cli_parse_uint("scan", "--seed", optarg, 0, UINT64_MAX, &v))
+            return CLI_USAGE;
+        c->cfg.seed = v;
+        c->seed_given = true;
+        return 0;
+    case OPT_SHARD: {
+        struct pk_err err = {0};
+        if (pk_shard_parse(optarg, &c->cfg.shard, &err) < 0)
+            return cli_usage_error("scan", "--shard: %s", err.msg);
+        return 0;
+    }
+    case OPT_JSON: c->json = true; return 0;
+    case OPT_ALL: c->all_states = true; return 0;
+    case OPT_NOPROGRESS: c->progress = false; return 0;
+    case OPT_BANNERS: c->cfg.service_detect = true; return 0;
+    case OPT_OPEN: c->open_only = true; return 0;
+    case OPT_REASON: c->reason = true; return 0;
+    case OPT_REGISTRY: cli_registry_path = optarg; return 0;
+    case OPT_UNPRIVILEGED: c->net.unprivileged = true; return 0;
+    case OPT_PRIVILEGED: c->net.privileged = true; return 0;
+    default: return cli_option_error("scan", argv, opt);
+    }
+}
+
+/* Options that only make sense together, checked once all are read. */
+static int check_combination(struct scan_cli *c)
+{
+    /* Only a contradiction the user wrote is an error: a --min-rtt-timeout
+     * above the default maximum raises the maximum with it, as in nmap. */
+    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms && !c->max_rtt_given)
+        c->cfg.max_rtt_timeout_ms = c->cfg.min_rtt_timeout_ms;
+    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms)
+        return cli_usage_error("scan", "--min-rtt-timeout (%u ms) is longer than --max-rtt-timeout (%u ms)",
+                               c->cfg.min_rtt_timeout_ms, c->cfg.max_rtt_timeout_ms);
+    if (c->scan_delay_ms) {
+        /* serialised, one probe every delay: never faster than asked */
+        c->cfg.max_inflight = 1;
+        double r = 1000.0 / (double)c->scan_delay_ms;
+        if (c->cfg.rate == 0 || r < c->cfg.rate)
+            c->cfg.rate = r;
+    }
+    if (c->min_rate > 0 && c->cfg.rate > 0 && c->min_rate > c->cfg.rate)
+        return cli_usage_error("scan", "--min-rate %.6g is above the most this scan may send (%.6g "
+                                       "probes/s from --max-rate, --scan-delay or -T)",
+                               c->min_rate, c->cfg.rate);
+    if (c->open_only && c->all_states)
+        return cli_usage_error("scan", "--open and --all-states contradict each other: pick one");
+    return 0;
+}
+
 int cmd_scan(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
-        {"excludefile", required_argument, NULL, OPT_EXCLUDEFILE},
-        {"force", no_argument, NULL, OPT_FORCE},
-        {"top-ports", required_argument, NULL, OPT_TOP},
-        {"exclude-ports", required_argument, NULL, OPT_EXPORTS},
-        {"rate", required_argument, NULL, OPT_RATE},
-        {"max-rate", required_argument, NULL, OPT_RATE},
-        {"max-inflight", required_argument, NULL, OPT_INFLIGHT},
-        {"max-host-inflight", required_argument, NULL, OPT_HOSTINFLIGHT},
-        {"max-retries", required_argument, NULL, OPT_RETRIES},
-        {"min-rtt-timeout", required_argument, NULL, OPT_MINRTT},
-        {"max-rtt-timeout", required_argument, NULL, OPT_MAXRTT},
-        {"initial-rtt-timeout", required_argument, NULL, OPT_INITRTT},
-        {"service-timeout", required_argument, NULL, OPT_SVCTIMEOUT},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"shard", required_argument, NULL, OPT_SHARD},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"all-states", no_argument, NULL, OPT_ALL},
-        {"no-progress", no_argument, NULL, OPT_NOPROGRESS},
-        {"banners", no_argument, NULL, OPT_BANNERS},
-        {"open", no_argument, NULL, OPT_OPEN},
-        {"registry", required_argument, NULL, OPT_REGISTRY},
-        {"unprivileged", no_argument, NULL, OPT_UNPRIVILEGED},
-        {"privileged", no_argument, NULL, OPT_PRIVILEGED},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0},
-    };
     struct scan_cli c;
     scan_cli_init(&c, argc, argv);
     int opt, rc = CLI_OK;
-    unsigned long long v;
-    while ((opt = getopt_long(argc, argv, "p:s:o:i:P:T:nvF46h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'p': c.port_spec = optarg; break;
-        case 's':
-            for (const char *t = optarg; *t; t++) {
-                if (*t == 'T' || *t == 'S') {
-                    c.want_tcp = true;
-                    *(*t == 'S' ? &c.net.want_syn : &c.net.want_connect) = true;
-                } else if (*t == 'n')
-                    c.net.ping_only = true;
-                else if (*t == 'U')
-                    c.want_udp = true;
-                else if (*t == 'V')
-                    c.cfg.service_detect = true;
-                else
-                    return scan_cli_fail(&c, cli_usage_error("scan", "-s%s: the scans are -sS, -sT, -sU, -sV and -sn", optarg));
-            }
-            break;
-        case 'o': {
-            const char *file = optarg[1] ? optarg + 1 : (optind < argc ? argv[optind++] : NULL);
-            if (!file)
-                return scan_cli_fail(&c, cli_usage_error("scan", "-o%c needs a file name", optarg[0]));
-            if ((rc = scan_cli_add_output(&c, optarg[0], file)) != 0)
-                return scan_cli_fail(&c, rc);
-            break;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":p:s:o:i:P:T:nvF46AOdh", scan_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage_scan(stdout);
+            return scan_cli_fail(&c, CLI_OK);
         }
-        case 'i':
-            if (optarg[0] != 'L')
-                return scan_cli_fail(&c, cli_usage_error("scan", "unknown option -i%s (did you mean -iL FILE?)", optarg));
-            c.target_file = optarg[1] ? optarg + 1 : (optind < argc ? argv[optind++] : NULL);
-            if (!c.target_file)
-                return scan_cli_fail(&c, cli_usage_error("scan", "-iL needs a file name"));
-            break;
-        case 'P':
-            if ((rc = scan_cli_ping_option(&c, optarg)) != 0)
-                return scan_cli_fail(&c, rc);
-            break;
-        case 'T':
-            if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '5')
-                return scan_cli_fail(&c, cli_usage_error("scan", "-T%s: timing templates are -T0 to -T5", optarg));
-            if (optarg[0] < '3' && c.cfg.rate == 0) /* the polite ones: a gentle rate */
-                c.cfg.rate = optarg[0] == '0' ? 1 : optarg[0] == '1' ? 5 : 20;
-            break;
-        case 'n': break;
-        case 'v': c.verbose++; break;
-        case 'F': c.top_ports = 100; break;
-        case '4': c.family = AF_INET; break;
-        case '6': c.family = AF_INET6; break;
-        case OPT_EXCLUDE: c.exclude = optarg; break;
-        case OPT_EXCLUDEFILE: c.exclude_file = optarg; break;
-        case OPT_FORCE: c.force = true; break;
-        case OPT_TOP:
-            if (parse_uint("--top-ports", optarg, 65535, &v) || v == 0)
-                return scan_cli_fail(&c, v == 0 ? cli_usage_error("scan", "--top-ports needs at least 1") : CLI_USAGE);
-            c.top_ports = (unsigned)v;
-            break;
-        case OPT_EXPORTS: c.exclude_ports = optarg; break;
-        case OPT_RATE: {
-            char *end;
-            double r = strtod(optarg, &end);
-            if (end == optarg || *end || !(r > 0) || r > 1e8)
-                return scan_cli_fail(&c, cli_usage_error("scan", "--rate: '%s' is not a positive number of probes per second", optarg));
-            c.cfg.rate = r;
-            break;
-        }
-        case OPT_INFLIGHT:
-            if (parse_uint("--max-inflight", optarg, 1u << 20, &v) || v == 0)
-                return scan_cli_fail(&c, v == 0 ? cli_usage_error("scan", "--max-inflight needs at least 1") : CLI_USAGE);
-            c.cfg.max_inflight = (unsigned)v;
-            break;
-        case OPT_HOSTINFLIGHT:
-            if (parse_uint("--max-host-inflight", optarg, 1u << 20, &v) || v == 0)
-                return scan_cli_fail(&c, v == 0 ? cli_usage_error("scan", "--max-host-inflight needs at least 1") : CLI_USAGE);
-            c.cfg.max_host_inflight = (unsigned)v;
-            break;
-        case OPT_RETRIES:
-            if (parse_uint("--max-retries", optarg, 50, &v))
-                return scan_cli_fail(&c, CLI_USAGE);
-            c.cfg.max_retries = (unsigned)v;
-            break;
-        case OPT_MINRTT:
-            if (parse_ms("--min-rtt-timeout", optarg, &c.cfg.min_rtt_timeout_ms))
-                return scan_cli_fail(&c, CLI_USAGE);
-            break;
-        case OPT_MAXRTT:
-            if (parse_ms("--max-rtt-timeout", optarg, &c.cfg.max_rtt_timeout_ms))
-                return scan_cli_fail(&c, CLI_USAGE);
-            break;
-        case OPT_INITRTT:
-            if (parse_ms("--initial-rtt-timeout", optarg, &c.cfg.initial_rtt_timeout_ms))
-                return scan_cli_fail(&c, CLI_USAGE);
-            break;
-        case OPT_SVCTIMEOUT:
-            if (parse_ms("--service-timeout", optarg, &c.cfg.service_timeout_ms))
-                return scan_cli_fail(&c, CLI_USAGE);
-            break;
-        case OPT_SEED:
-            if (parse_uint("--seed", optarg, UINT64_MAX, &v))
-                return scan_cli_fail(&c, CLI_USAGE);
-            c.cfg.seed = v;
-            c.seed_given = true;
-            break;
-        case OPT_SHARD: {
-            struct pk_err err = {0};
-            if (pk_shard_parse(optarg, &c.cfg.shard, &err) < 0)
-                return scan_cli_fail(&c, cli_usage_error("scan", "--shard: %s", err.msg));
-            break;
-        }
-        case OPT_JSON: c.json = true; break;
-        case OPT_ALL: c.all_states = true; break;
-        case OPT_NOPROGRESS: c.progress = false; break;
-        case OPT_BANNERS: c.cfg.service_detect = true; break;
-        case OPT_OPEN: break;
-        case OPT_REGISTRY: cli_registry_path = optarg; break;
-        case OPT_UNPRIVILEGED: c.net.unprivileged = true; break;
-        case OPT_PRIVILEGED: c.net.privileged = true; break;
-        case 'h': usage_scan(stdout); return scan_cli_fail(&c, CLI_OK);
-        default: return scan_cli_fail(&c, CLI_USAGE);
-        }
+        if ((rc = scan_option(&c, opt, argc, argv)) != 0)
+            return scan_cli_fail(&c, rc);
     }
+    if ((rc = check_combination(&c)) != 0)
+        return scan_cli_fail(&c, rc);
     c.targets_argv = argv + optind;
     c.ntargets_argv = argc - optind;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     if ((rc = scan_cli_prepare(&c)) != 0 || (rc = scan_cli_net_prepare(&c)) != 0)
         return scan_cli_fail(&c, rc);
 
@@ -304,17 +413,15 @@ int cmd_scan(int argc, char **argv)
         return scan_cli_fail(&c, rc);
     scan_cli_begin(&c);
     running = scan;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     int run = pk_scan_run(scan, &err);
     running = NULL;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    rc = scan_cli_finish(&c);
-    if (run < 0)
+    if (run < 0) {
+        c.failed = true;
         rc = cli_lib_error("scan", &err);
+        scan_cli_free(&c);
+        return rc;
+    }
+    rc = scan_cli_finish(&c);
     scan_cli_free(&c);
     return rc;
 }

@@ -1,5 +1,7 @@
 /* portkit: dispatch to one verb. Global options come before the verb. */
 #include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,8 @@ static void usage(FILE *out)
             "  --registry FILE   use this IANA CSV instead of the compiled-in registry\n"
             "                    (also PORTKIT_REGISTRY)\n"
             "  --color=WHEN      auto (default: only on a terminal, never with NO_COLOR),\n"
-            "                    always or never\n"
+            "                    always or never; also after the verb\n"
+            "  --no-color        the same as --color=never\n"
             "  -h, --help        this help\n"
             "  -V, --version     print the version\n\n"
             "Examples:\n"
@@ -46,6 +49,17 @@ static void usage(FILE *out)
             "  portkit forward :8080 127.0.0.1:80\n\n"
             "Exit status: 0 success, 1 nothing found, 2 bad input, 3 system failure.\n"
             "See portkit(1) for details.\n");
+}
+
+/* What a bare `portkit` prints: enough to take the next step. */
+static void short_usage(FILE *out)
+{
+    fprintf(out, "Usage: portkit [--color=WHEN] [--registry FILE] VERB [ARGS...]\n"
+                 "Verbs:");
+    for (size_t i = 0; i < NVERBS; i++)
+        fprintf(out, " %s", verbs[i].name);
+    fprintf(out, "\nTry: portkit info 80, portkit ls, portkit scan 127.0.0.1\n"
+                 "portkit --help for more, portkit help VERB for a verb's options.\n");
 }
 
 static int parse_color(const char *when)
@@ -58,6 +72,32 @@ static int parse_color(const char *when)
         cli_color_mode = CLI_COLOR_AUTO;
     else
         return cli_usage_error(NULL, "--color: expected auto, always or never, got '%s'", when);
+    return 0;
+}
+
+/* --color[=WHEN] and --no-color work after the verb too: they are taken
+ * out of the verb's arguments (up to a "--") before its own parser runs. */
+static int take_color_options(int *argc, char **argv)
+{
+    int out = 1;
+    bool rest = false;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        if (!rest && strcmp(a, "--") == 0)
+            rest = true;
+        if (!rest && (strcmp(a, "--color") == 0 || strncmp(a, "--color=", 8) == 0)) {
+            if (parse_color(a[7] ? a + 8 : NULL))
+                return CLI_USAGE;
+            continue;
+        }
+        if (!rest && strcmp(a, "--no-color") == 0) {
+            cli_color_mode = CLI_COLOR_NEVER;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    argv[out] = NULL;
+    *argc = out;
     return 0;
 }
 
@@ -86,7 +126,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        usage(stderr);
+        short_usage(stderr);
         return CLI_USAGE;
     }
     const char *name = argv[optind];
@@ -106,14 +146,20 @@ int main(int argc, char **argv)
         return cli_usage_error(NULL, "no such verb '%s' (see portkit --help)", name);
     int argc_verb = argc - optind;
     char **argv_verb = argv + optind;
+    int rc = take_color_options(&argc_verb, argv_verb);
+    if (rc)
+        return rc;
     if (cli_wants_help(argc_verb, argv_verb)) {
         v->usage(stdout);
         return CLI_OK;
     }
     optind = 0; /* 0, not 1: makes glibc getopt forget main's "+" mode */
-    int rc = v->run(argc_verb, argv_verb);
+    /* A closed pipe is a failed write reported in one line, not a silent
+     * death by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    rc = v->run(argc_verb, argv_verb);
     cli_registry_release();
-    if (fflush(stdout) != 0 && rc == CLI_OK)
-        rc = CLI_FAIL; /* a full disk or closed pipe must not look like success */
+    if (rc != CLI_FAIL && cli_check_output(name) != 0 && rc != CLI_USAGE)
+        rc = CLI_FAIL;
     return rc;
 }

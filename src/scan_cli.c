@@ -13,6 +13,7 @@
 #include "portkit/permute.h"
 #include "portkit/portspec.h"
 #include "portkit/registry.h"
+#include "portkit/safefile.h"
 #include "portkit/target.h"
 
 #define MAX_HOSTS_UNFORCED 65536
@@ -28,45 +29,57 @@ void scan_cli_init(struct scan_cli *c, int argc, char **argv)
 
 int scan_cli_add_output(struct scan_cli *c, char kind, const char *path)
 {
-    if (!strchr("NJXGL", kind))
-        return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG and -oL", kind);
+    if (!kind || !strchr("NJXGL", kind))
+        return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL and -oA", kind);
     if (c->nouts >= SCAN_CLI_MAX_OUTPUTS)
-        return cli_usage_error("scan", "too many outputs");
-    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path};
+        return cli_usage_error("scan", "too many outputs (at most %d)", SCAN_CLI_MAX_OUTPUTS);
+    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = {.fd = -1}};
     return 0;
 }
 
-static char *read_all(const char *path, size_t *len)
+int scan_cli_add_owned_output(struct scan_cli *c, char kind, char *path)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct pk_buf b = PK_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (pk_buf_append(&b, chunk, n) < 0)
-            break;
-    bool bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        pk_buf_free(&b);
-        return NULL;
+    int rc = scan_cli_add_output(c, kind, path);
+    if (rc) {
+        free(path);
+        return rc;
     }
-    *len = b.len;
-    if (!b.data)
-        return calloc(1, 1);
-    return b.data;
+    c->outs[c->nouts - 1].owned = path;
+    return 0;
 }
+
+/* Temporary output names, for a second Ctrl-C that ends the process at
+ * once: it removes them so no half-written file is left behind. */
+static const char *volatile temp_names[SCAN_CLI_MAX_OUTPUTS];
+
+void scan_cli_signal_cleanup(void)
+{
+    for (int i = 0; i < SCAN_CLI_MAX_OUTPUTS; i++)
+        if (temp_names[i])
+            unlink(temp_names[i]);
+}
+
+/* Target lists are text: a limit keeps -iL /dev/zero or a wrong file from
+ * taking all memory (64 MiB is about four million addresses). */
+#define TARGET_FILE_MAX (64u << 20)
 
 static int add_target_file(struct scan_cli *c, const char *path, bool exclude)
 {
+    const char *opt = exclude ? "--excludefile" : "-iL";
     size_t len;
-    char *text = read_all(path, &len);
-    if (!text)
-        return cli_usage_error("scan", "cannot read %s: %s", path, strerror(errno));
+    char *text;
     struct pk_err err = {0};
+    if (pk_file_read(path, TARGET_FILE_MAX, &text, &len, &err) < 0)
+        return cli_usage_error("scan", "%s: %s", opt, err.msg);
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t line = 1;
+        for (const char *p = text; p < nul; p++)
+            line += *p == '\n';
+        free(text);
+        return cli_usage_error("scan", "%s: '%s' line %zu holds a NUL byte: not a text file", opt, path,
+                               line);
+    }
     int rc = pk_targets_add_text(c->targets, text, len, exclude, path, &err);
     free(text);
     return rc < 0 ? cli_lib_error("scan", &err) : 0;
@@ -138,6 +151,10 @@ static int build_ports(struct scan_cli *c)
                 return cli_lib_error("scan", &err);
         }
     }
+    for (int t = PK_TCP; t <= PK_UDP; t++)
+        if (pk_ports_has(c->ports, (enum pk_proto)t, 0))
+            return cli_usage_error("scan", "port 0 cannot be scanned (no connection or datagram can reach "
+                                           "it); ports are 1-65535");
     if (c->exclude_ports) {
         struct pk_ports *ex = pk_ports_new();
         if (!ex)
@@ -182,8 +199,7 @@ static uint64_t derived_seed(const struct scan_cli *c)
 static long write_file(void *arg, const void *data, size_t len)
 {
     FILE *f = arg;
-    size_t n = fwrite(data, 1, len, f);
-    return n == len ? (long)n : -1;
+    return cli_write(f, data, len) == 0 ? (long)len : -1;
 }
 
 static const struct pk_output_module *module_for(char kind)
@@ -197,6 +213,29 @@ static const struct pk_output_module *module_for(char kind)
     }
 }
 
+/* No output may overwrite an input or another output: checked before any
+ * file is touched. */
+static int check_output_paths(struct scan_cli *c)
+{
+    const char *registry = cli_registry_path ? cli_registry_path : getenv("PORTKIT_REGISTRY");
+    const char *inputs[][2] = {{"-iL", c->target_file}, {"--excludefile", c->exclude_file},
+                               {"--registry", registry}};
+    for (int i = 0; i < c->nouts; i++) {
+        const char *p = c->outs[i].path;
+        if (!p || strcmp(p, "-") == 0)
+            continue;
+        for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++)
+            if (inputs[k][1] && strcmp(inputs[k][1], "-") != 0 &&
+                (strcmp(inputs[k][1], p) == 0 || pk_file_same(inputs[k][1], p)))
+                return cli_usage_error("scan", "-o%c %s would overwrite the %s input file", c->outs[i].kind,
+                                       p, inputs[k][0]);
+        for (int j = 0; j < i; j++)
+            if (c->outs[j].path && (strcmp(c->outs[j].path, p) == 0 || pk_file_same(c->outs[j].path, p)))
+                return cli_usage_error("scan", "-o%c and -o%c both write %s", c->outs[j].kind, c->outs[i].kind, p);
+    }
+    return 0;
+}
+
 static int open_outputs(struct scan_cli *c)
 {
     /* stdout: text, or JSON with --json, unless an -o option already sends
@@ -207,15 +246,35 @@ static int open_outputs(struct scan_cli *c)
             stdout_taken = true;
     if (!stdout_taken && scan_cli_add_output(c, c->json ? 'J' : 'N', "-") != 0)
         return CLI_USAGE;
+    int rc = check_output_paths(c);
+    if (rc)
+        return rc;
+    struct pk_err err = {0};
     for (int i = 0; i < c->nouts; i++) {
         struct scan_cli_output *o = &c->outs[i];
         o->is_stdout = !o->path || strcmp(o->path, "-") == 0;
-        o->f = o->is_stdout ? stdout : fopen(o->path, "w");
-        if (!o->f)
-            return cli_usage_error("scan", "cannot write %s: %s", o->path, strerror(errno));
+        if (o->is_stdout) {
+            o->f = stdout;
+        } else {
+            if (pk_outfile_open(&o->file, o->path, &err) < 0)
+                return cli_usage_error("scan", "-o%c: %s", o->kind, err.msg);
+            temp_names[i] = o->file.tmp;
+            if (!(o->f = fdopen(o->file.fd, "w")))
+                return cli_usage_error("scan", "cannot write %s: %s", o->path, strerror(errno));
+        }
+    }
+    return 0;
+}
+
+static int start_outputs(struct scan_cli *c)
+{
+    for (int i = 0; i < c->nouts; i++) {
+        struct scan_cli_output *o = &c->outs[i];
         struct pk_output_options opt = {
             .color = o->is_stdout && cli_use_color(stdout),
             .all_states = c->all_states,
+            .open_only = c->open_only,
+            .reason = c->reason,
             .reg = c->reg,
         };
         struct pk_err err = {0};
@@ -223,6 +282,30 @@ static int open_outputs(struct scan_cli *c)
             return cli_lib_error("scan", &err);
     }
     return 0;
+}
+
+/* Closes one file output: renamed into place when keep, else removed. */
+static int close_output(struct scan_cli_output *o, int index, bool keep)
+{
+    if (o->is_stdout || !o->f)
+        return 0;
+    int rc = 0;
+    bool ok = fclose(o->f) == 0;
+    o->f = NULL;
+    o->file.fd = -1; /* fclose closed it */
+    temp_names[index] = NULL;
+    struct pk_err err = {0};
+    if (!ok) {
+        cli_message("scan", "writing %s failed: %s", o->path, strerror(errno));
+        pk_outfile_abort(&o->file);
+        rc = CLI_FAIL;
+    } else if (!keep) {
+        pk_outfile_abort(&o->file);
+    } else if (pk_outfile_commit(&o->file, &err) < 0) {
+        cli_lib_error("scan", &err);
+        rc = CLI_FAIL;
+    }
+    return rc;
 }
 
 static void on_tick(void *arg);
@@ -234,6 +317,10 @@ int scan_cli_prepare(struct scan_cli *c)
     c->reg = cli_registry("scan");
     if (!c->reg)
         return CLI_USAGE;
+    /* outputs first: a bad path fails before minutes of name resolution,
+     * and nothing existing is touched until the end */
+    if ((rc = open_outputs(c)) != 0)
+        return rc;
     if ((rc = build_targets(c)) != 0 || (rc = build_ports(c)) != 0)
         return rc;
     c->cfg.targets = c->targets;
@@ -253,7 +340,7 @@ int scan_cli_prepare(struct scan_cli *c)
     c->cfg.arg = c;
     for (int i = 0; i < c->argc; i++)
         pk_buf_printf(&c->command, "%s%s", i ? " " : "portkit ", c->argv[i]);
-    return open_outputs(c);
+    return start_outputs(c);
 }
 
 /* ---- progress ---- */
@@ -361,8 +448,10 @@ int scan_cli_finish(struct scan_cli *c)
     for (uint64_t h = 0; h < st.hosts; h++) {
         struct pk_host_report rep;
         struct pk_err err = {0};
-        if (pk_scan_host_report(c->scan, h, &rep, &err) < 0)
+        if (pk_scan_host_report(c->scan, h, &rep, &err) < 0) {
+            c->failed = true;
             return cli_lib_error("scan", &err);
+        }
         for (int i = 0; i < c->nouts; i++)
             pk_output_host(c->outs[i].out, &rep);
         pk_host_report_free(&rep);
@@ -371,11 +460,17 @@ int scan_cli_finish(struct scan_cli *c)
     int rc = st.interrupted ? 130 : found ? CLI_OK : CLI_NOTFOUND;
     for (int i = 0; i < c->nouts; i++) {
         struct pk_err err = {0};
-        if (pk_output_end(c->outs[i].out, &st, &err) < 0 || fflush(c->outs[i].f) != 0) {
-            fprintf(stderr, "portkit: scan: writing %s failed: %s\n",
-                    c->outs[i].is_stdout ? "stdout" : c->outs[i].path, strerror(errno));
+        bool ok = pk_output_end(c->outs[i].out, &st, &err) == 0 && fflush(c->outs[i].f) == 0;
+        if (!ok) {
+            int e = cli_write_errno ? cli_write_errno : errno;
+            cli_message("scan", "writing %s failed: %s",
+                        c->outs[i].is_stdout ? "standard output" : c->outs[i].path, strerror(e));
+            if (c->outs[i].is_stdout)
+                clearerr(stdout); /* said once: main need not say it again */
             rc = CLI_FAIL;
         }
+        if (close_output(&c->outs[i], i, ok && !c->failed) != 0)
+            rc = CLI_FAIL;
     }
     if (c->verbose || (c->json && isatty(STDERR_FILENO)))
         fprintf(stderr, "portkit: scan: %llu of %llu ports decided in %.2f s, %llu probes, %llu open, "
@@ -390,10 +485,11 @@ void scan_cli_free(struct scan_cli *c)
 {
     for (int i = 0; i < c->nouts; i++) {
         pk_output_free(c->outs[i].out);
-        if (c->outs[i].f && !c->outs[i].is_stdout)
-            fclose(c->outs[i].f);
-        c->outs[i].f = NULL;
+        close_output(&c->outs[i], i, false); /* never finished: the old file stays */
+        pk_outfile_abort(&c->outs[i].file);
         c->outs[i].out = NULL;
+        free(c->outs[i].owned);
+        c->outs[i].owned = NULL;
     }
     pk_scan_free(c->scan);
     c->scan = NULL;

@@ -9,6 +9,7 @@
 
 #include "portkit/buf.h"
 #include "portkit/output.h"
+#include "portkit/safefile.h"
 #include "portkit/scan.h"
 
 #define SCAN_CLI_MAX_OUTPUTS 8
@@ -16,8 +17,10 @@
 struct scan_cli_output {
     char kind;      /* 'N' text, 'J' json, 'X' xml, 'G' grep, 'L' list */
     const char *path; /* NULL or "-": stdout */
+    char *owned;    /* path, when the CLI made it (-oA) */
     FILE *f;
     bool is_stdout;
+    struct pk_outfile file; /* written beside path, renamed into place at the end */
     struct pk_output *out;
 };
 
@@ -41,6 +44,10 @@ struct scan_cli {
     unsigned top_ports;
     int family;
     bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
+    bool open_only, reason;   /* --open, --reason */
+    double min_rate;          /* --min-rate: checked against the ceiling */
+    uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
+    bool max_rtt_given;  /* --max-rtt-timeout said: a longer --min-rtt-timeout is an error */
     int verbose;
     struct scan_cli_net net;
 
@@ -53,6 +60,7 @@ struct scan_cli {
     struct pk_scan *scan;
     struct pk_scan_info info;
     struct pk_buf command;
+    bool failed;      /* the scan failed: outputs are dropped, old files kept */
     bool bar_shown;   /* the progress line is on the terminal */
     bool stdout_tty;
 };
@@ -60,6 +68,8 @@ struct scan_cli {
 void scan_cli_init(struct scan_cli *c, int argc, char **argv);
 /* Records -oX FILE and friends; files are opened by scan_cli_prepare. */
 int scan_cli_add_output(struct scan_cli *c, char kind, const char *path);
+/* The same for a path the CLI allocated (freed with c). */
+int scan_cli_add_owned_output(struct scan_cli *c, char kind, char *path);
 /* Targets, ports, the configuration and the outputs; CLI_OK or an exit code
  * after reporting the problem. */
 int scan_cli_prepare(struct scan_cli *c);
@@ -67,6 +77,8 @@ void scan_cli_begin(struct scan_cli *c);
 /* Per-host outputs, the summary, closing every file; returns the exit code. */
 int scan_cli_finish(struct scan_cli *c);
 void scan_cli_free(struct scan_cli *c);
+/* Async-signal-safe: removes the temporary output files (a second Ctrl-C). */
+void scan_cli_signal_cleanup(void);
 
 /* scan_cli_net.c: -P<x>[ports] (nmap's discovery options) */
 int scan_cli_ping_option(struct scan_cli *c, const char *arg);

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -43,8 +44,8 @@ int scan_cli_ping_option(struct scan_cli *c, const char *arg)
 {
     struct scan_cli_net *n = &c->net;
     struct pk_ping_config *p = &n->ping;
-    char what[8] = "-P";
-    what[2] = arg[0];
+    char what[48];
+    snprintf(what, sizeof what, "-P%s", arg); /* errors name the option as typed */
     if (arg[0] && strchr("SAUEPR", arg[0]) && arg[0] != 'n')
         n->ping_given = true;
     switch (arg[0]) {

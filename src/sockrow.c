@@ -5,10 +5,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "portkit/registry.h"
 
 void sockrow_init(struct sockrow_ctx *c, FILE *stream, const struct pk_registry *reg)
 {
@@ -294,9 +296,50 @@ static void print_summary(struct sockrow_ctx *c, const struct pk_socklist *l,
 static void flush_buf(struct sockrow_ctx *c, struct pk_buf *o, bool force)
 {
     if (o->len && (force || o->len >= 1 << 16)) {
-        fwrite(o->data, 1, o->len, c->stream);
+        cli_write(c->stream, o->data, o->len);
         pk_buf_reset(o);
     }
+}
+
+/* The terminal's width, or 0 when unknown or not a terminal: a pipe gets
+ * every column whatever COLUMNS says, so scripts see one layout. */
+static size_t terminal_width(const struct sockrow_ctx *c)
+{
+    if (!c->tty)
+        return 0;
+    struct winsize ws;
+    if (ioctl(fileno(c->stream), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *env = getenv("COLUMNS");
+    long v = env ? strtol(env, NULL, 10) : 0;
+    return v > 0 && v < 10000 ? (size_t)v : 0;
+}
+
+/* On a narrow terminal, drops the columns a person misses least (in this
+ * order) until the table fits, then shortens PROCESS; returns the widest
+ * PROCESS cell to print whole. The same columns as a pipe when it fits. */
+static size_t fit_width(const struct sockrow_ctx *c, struct table *t, bool *show)
+{
+    size_t cols = terminal_width(c);
+    if (!cols)
+        return SIZE_MAX;
+    static const enum col drop_order[] = {C_RANGE, C_USER, C_REMOTE, C_PID, C_SERVICE};
+    size_t total = 0;
+    for (int k = 0; k < NCOL; k++)
+        total += show[k] ? t->width[k] + 1 : 0;
+    for (size_t i = 0; i < sizeof drop_order / sizeof *drop_order && total > cols; i++) {
+        enum col k = drop_order[i];
+        if (!show[k] || (k == C_REMOTE && t->used[C_REMOTE]))
+            continue;
+        show[k] = false;
+        total -= t->width[k] + 1;
+    }
+    if (total <= cols || !show[C_PROCESS])
+        return SIZE_MAX;
+    size_t over = total - cols, w = t->width[C_PROCESS];
+    size_t cap = w > over + 8 ? w - over : 8;
+    t->width[C_PROCESS] = cap > w ? w : cap;
+    return t->width[C_PROCESS];
 }
 
 int sockrow_table(struct sockrow_ctx *c, const struct pk_socklist *l)
@@ -318,16 +361,15 @@ int sockrow_table(struct sockrow_ctx *c, const struct pk_socklist *l)
         show[k] = true;
     if (c->numeric)
         show[C_SERVICE] = false;
-    if (c->tty && !t.used[C_REMOTE])
-        show[C_REMOTE] = false; /* only listeners: an all-dash column says nothing */
-    int last = NCOL - 1;
-    while (last > 0 && !show[last])
-        last--;
     for (int k = 0; k < NCOL; k++) {
         size_t w = strlen(col_title[k]);
         if (w > t.width[k])
             t.width[k] = w;
     }
+    size_t process_cap = fit_width(c, &t, show);
+    int last = NCOL - 1;
+    while (last > 0 && !show[last])
+        last--;
 
     struct pk_buf o = PK_BUF_INIT;
     if (c->header) {
@@ -349,10 +391,21 @@ int sockrow_table(struct sockrow_ctx *c, const struct pk_socklist *l)
             if (!show[k])
                 continue;
             const struct cell *ce = &t.cells[i * NCOL + k];
-            pk_buf_append(&o, t.arena.data + ce->off, ce->len);
+            size_t cw = ce->width;
+            if (k == C_PROCESS && cw > process_cap) {
+                /* shortened on a narrow terminal; '~' marks the cut */
+                size_t cut = process_cap - 1;
+                while (cut && ((unsigned char)t.arena.data[ce->off + cut] & 0xC0) == 0x80)
+                    cut--;
+                pk_buf_append(&o, t.arena.data + ce->off, cut);
+                pk_buf_putc(&o, '~');
+                cw = cut + 1;
+            } else {
+                pk_buf_append(&o, t.arena.data + ce->off, ce->len);
+            }
             if (k == last)
                 break;
-            size_t pad = t.width[k] - ce->width + 1;
+            size_t pad = t.width[k] - cw + 1;
             while (pad) {
                 size_t chunk = pad < sizeof spaces - 1 ? pad : sizeof spaces - 1;
                 pk_buf_append(&o, spaces, chunk);

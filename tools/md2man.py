@@ -61,7 +61,10 @@ def convert(md):
             flush()
             level, title = len(m.group(1)), m.group(2)
             if level == 1:
-                out.append('.SH "' + esc(re.sub(r"[*`]", "", title).upper()) + '"')
+                # flags keep their case: SCAN -sV, not SCAN -SV
+                words = re.sub(r"[*`]", "", title).split(" ")
+                title = " ".join(w if w.lstrip("(").startswith("-") else w.upper() for w in words)
+                out.append('.SH "' + esc(title) + '"')
             else:
                 out.append('.SS "' + esc(re.sub(r"[*`]", "", title)) + '"')
             i += 1

@@ -44,7 +44,8 @@ struct pk_fw_addr {
 };
 
 enum {
-    PK_FW_NUMERIC = 1u << 0, /* never resolve host names (fuzzers, offline checks) */
+    PK_FW_NUMERIC = 1u << 0,    /* never resolve host names (fuzzers, offline checks) */
+    PK_FW_NO_INCLUDE = 1u << 1, /* refuse `include` lines (fuzzers: no file access) */
 };
 
 /* Longest text pk_fw_sockaddr_format writes, NUL included. */
@@ -76,7 +77,11 @@ PK_EXPORT int pk_fw_duration_parse(const char *s, size_t len, uint64_t *ms, stru
  * small messages (cheaper for request/reply traffic), splice once a
  * direction carries bulk data. SPLICE and AUTO fall back to read/write
  * when splice is impossible or no pipe can be made. */
-enum pk_fw_copy { PK_FW_COPY_AUTO, PK_FW_COPY_SPLICE, PK_FW_COPY_READ };
+enum pk_fw_copy { PK_FW_COPY_AUTO, PK_FW_COPY_SPLICE, PK_FW_COPY_READ, PK_FW_COPY_COUNT };
+/* "auto", "splice", "read": the one table of copy-mode names. */
+PK_EXPORT const char *pk_fw_copy_name(enum pk_fw_copy copy);
+/* Case-insensitive; 0 and *out, or PK_EINVAL. */
+PK_EXPORT int pk_fw_copy_parse(const char *s, size_t len, enum pk_fw_copy *out);
 
 struct pk_fw_rule {
     enum pk_proto proto;          /* PK_TCP or PK_UDP */
@@ -87,6 +92,10 @@ struct pk_fw_rule {
     enum pk_fw_copy copy;
     struct pk_acl *acl;           /* the rule's own allow/deny lines; NULL none */
     unsigned line;                /* config line, 0 for a rule from the command line */
+    /* rinetd's src=: the local address connections to the target leave
+     * from (port 0). */
+    bool has_source;
+    struct pk_fw_addr source;
 };
 
 /* Option values a rule gets when it does not set them. */
@@ -96,7 +105,10 @@ struct pk_fw_defaults {
     unsigned max_conns;
     enum pk_fw_copy copy;
 };
-PK_EXPORT void pk_fw_defaults_init(struct pk_fw_defaults *d); /* 10 s, TCP never, UDP 60 s, no limit */
+/* connect 10 s; idle TCP 10 min (nginx stream's proxy_timeout), UDP 60 s;
+ * no per-rule limit (the forwarder's descriptor budget still applies, see
+ * pk_fw_options.max_conns); copy auto. */
+PK_EXPORT void pk_fw_defaults_init(struct pk_fw_defaults *d);
 
 struct pk_fw_config;
 
@@ -115,9 +127,14 @@ PK_EXPORT void pk_fw_config_free(struct pk_fw_config *cfg);
  * A rule is LISTEN TARGET (pk_fw_addr_parse) or rinetd's four words
  * ADDRESS PORT ADDRESS PORT (a port may carry /udp), then optionally tcp or
  * udp, then options: connect-timeout=, idle-timeout= (timeout=), max-conns=,
- * copy=auto|splice|read, allow=LIST, deny=LIST, bare or in rinetd's
- * [a=b,c=d]. `name` labels errors: "forward.conf:12: ...". Two rules may
- * not share a listening address. On error cfg holds the lines before it. */
+ * copy=auto|splice|read, allow=LIST, deny=LIST, src=ADDRESS, bare or in
+ * rinetd's [a=b,c=d]. allow/deny take addresses, CIDRs and rinetd's globs
+ * (192.168.2.*). rinetd's file-wide lines are read too: `logfile PATH`,
+ * `logcommon`, `pidlogfile PATH` (or `pidfile`), and `include PATH` (a
+ * glob; relative to the including file, or to the working directory for
+ * text; nested at most 8 deep). `name` labels errors: "forward.conf:12:
+ * ...". Two rules may not share a listening address. On error cfg holds the
+ * lines before it. */
 PK_EXPORT int pk_fw_config_parse(struct pk_fw_config *cfg, const char *text, size_t len, const char *name,
                        const struct pk_registry *reg, const struct pk_fw_defaults *defaults,
                        unsigned flags, struct pk_err *err);
@@ -132,6 +149,15 @@ PK_EXPORT struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg);
 PK_EXPORT const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg);
 PK_EXPORT size_t pk_fw_config_count(const struct pk_fw_config *cfg);
 PK_EXPORT const struct pk_fw_rule *pk_fw_config_rule(const struct pk_fw_config *cfg, size_t index);
+/* rinetd's file-wide settings: NULL / false when the file has none. */
+PK_EXPORT const char *pk_fw_config_logfile(const struct pk_fw_config *cfg);
+PK_EXPORT bool pk_fw_config_logcommon(const struct pk_fw_config *cfg);
+PK_EXPORT const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg);
+/* Writes cfg as a config file that pk_fw_config_parse reads back to the
+ * same configuration (what `forward -n` prints): file-wide settings, global
+ * allow/deny, then one line per rule with every option spelled out.
+ * Returns 0 or PK_ENOMEM. */
+PK_EXPORT int pk_fw_config_format(const struct pk_fw_config *cfg, struct pk_buf *out);
 
 /* ---- the forwarder -------------------------------------------------------- */
 
@@ -142,6 +168,7 @@ enum pk_fw_event_kind {
     PK_FW_EV_DENY,     /* a client the allow/deny lists turned away */
     PK_FW_EV_LIMIT,    /* a client turned away by max-conns */
     PK_FW_EV_WARN,     /* something the operator should know (reason) */
+    PK_FW_EV_OPEN,     /* a TCP connection was accepted or a UDP session began */
 };
 
 struct pk_fw_event {
@@ -168,6 +195,15 @@ typedef void pk_fw_log_fn(void *arg, const struct pk_fw_event *ev);
  * last) or, with json, one JSON object. now_unix_us stamps it. */
 PK_EXPORT void pk_fw_event_format(const struct pk_fw_event *ev, uint64_t now_unix_us, bool json,
                         struct pk_buf *out);
+/* The same event as rinetd writes it to its `logfile`: tab-separated
+ * (time, client, listen host, port, target host, port, bytes from and to
+ * the client, result), or with common the web-server "common log format"
+ * of rinetd's `logcommon`. Results are rinetd's words: opened,
+ * done-remote-closed, done-local-closed, local-connect-failed, denied,
+ * not-allowed. Returns false (nothing appended) for events rinetd has no
+ * line for (listen, unlisten, warn). */
+PK_EXPORT bool pk_fw_event_format_rinetd(const struct pk_fw_event *ev, uint64_t now_unix_us,
+                                         bool common, struct pk_buf *out);
 /* UTC with milliseconds: "2026-01-02T10:11:12.345Z". 40 bytes is enough. */
 PK_EXPORT void pk_fw_time_format(uint64_t unix_us, char *buf, size_t size);
 
@@ -180,6 +216,18 @@ struct pk_fw_options {
     void *drained_arg;
     size_t pipe_pool;      /* idle splice pipes kept for reuse; 0 = default (16) */
     size_t pipe_size;      /* bytes per pipe; 0 = default (1 MiB) */
+    /* TCP connections (two descriptors each) plus UDP sessions (one) the
+     * whole forwarder holds at once. 0 = derived from RLIMIT_NOFILE when
+     * rules are applied: the limit minus a reserve for listeners, splice
+     * pipes and the accept-and-close of clients over the limit, so a crowd
+     * of idle clients is turned away with a reset and a log line instead of
+     * starving every newcomer in the listen queue. */
+    size_t max_conns;
+    /* SO_RCVBUF/SO_SNDBUF of UDP sockets; 0 = default (4 MiB, or as much
+     * as the kernel grants: rmem_max/wmem_max, beyond them with
+     * CAP_NET_ADMIN). Bursts of large datagrams need room while the
+     * forwarder relays the ones before. */
+    size_t udp_buffer;
 };
 
 struct pk_fw;
@@ -204,6 +252,7 @@ PK_EXPORT void pk_fw_shutdown(struct pk_fw *fw, uint64_t deadline_ms);
 
 struct pk_fw_stats {
     size_t listeners;
+    size_t max_conns;   /* the budget in force (pk_fw_options.max_conns or derived) */
     size_t tcp_conns, udp_sessions;
     size_t pipes_busy, pipes_idle;
     uint64_t accepted, denied, limited;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portkit/addr.h"
 #include "portkit/error.h"
 #include "portkit/hostinfo.h"
 #include "portkit/registry.h"
@@ -39,9 +40,6 @@ PK_EXPORT int pk_freeport_find(const struct pk_freeport_opts *o, unsigned *ports
 /* True when (port, proto) binds on the wildcard address, IPv4 and IPv6
  * alike, at this moment. The test socket is closed before returning. */
 PK_EXPORT bool pk_port_bindable(unsigned port, enum pk_proto proto);
-
-/* "LO-HI" or a single "PORT" (1-65535, LO <= HI). Returns 0 or PK_EINVAL. */
-PK_EXPORT int pk_portrange_parse(const char *text, unsigned *lo, unsigned *hi, struct pk_err *err);
 
 #ifdef __cplusplus
 }

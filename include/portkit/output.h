@@ -36,6 +36,8 @@ struct pk_output_options {
     bool color;                     /* text: ANSI colours */
     bool all_states;                /* text, json, list: every port, not only open ones */
     const struct pk_registry *reg;  /* text: the registry's risk flags; may be NULL */
+    bool open_only;                 /* nmap's --open: only open ports, only hosts with one */
+    bool reason;                    /* text: a REASON column, as nmap's --reason */
 };
 
 struct pk_output;

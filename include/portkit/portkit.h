@@ -7,8 +7,10 @@
 
 #include "portkit/export.h"
 #include "portkit/acl.h"
+#include "portkit/addr.h"
 #include "portkit/banner.h"
 #include "portkit/buf.h"
+#include "portkit/duration.h"
 #include "portkit/error.h"
 #include "portkit/forward.h"
 #include "portkit/freeport.h"
@@ -23,6 +25,7 @@
 #include "portkit/procmap.h"
 #include "portkit/query.h"
 #include "portkit/registry.h"
+#include "portkit/safefile.h"
 #include "portkit/scan.h"
 #include "portkit/sockets.h"
 #include "portkit/target.h"

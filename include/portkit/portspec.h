@@ -11,13 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portkit/addr.h"
 #include "portkit/buf.h"
 #include "portkit/error.h"
-#include "portkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct pk_registry;
 
 struct pk_ports;
 

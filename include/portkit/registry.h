@@ -11,26 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portkit/addr.h"
 #include "portkit/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum pk_proto { PK_TCP = 0, PK_UDP = 1, PK_SCTP = 2, PK_DCCP = 3, PK_PROTO_COUNT };
-#define PK_PROTO_MASK(p) (1u << (p))
-#define PK_PROTO_ALL ((1u << PK_PROTO_COUNT) - 1)
-
-PK_EXPORT const char *pk_proto_name(enum pk_proto p);               /* "tcp", ... */
-/* Case-insensitive; returns 0 and sets *out, or PK_EINVAL. */
-PK_EXPORT int pk_proto_parse(const char *s, size_t len, enum pk_proto *out);
-
-enum pk_range { PK_RANGE_WELL_KNOWN, PK_RANGE_REGISTERED, PK_RANGE_DYNAMIC };
-PK_EXPORT enum pk_range pk_port_range(unsigned port);
-PK_EXPORT const char *pk_range_name(enum pk_range r); /* "well-known", "registered", "dynamic" */
-
-/* Parses a decimal port 0-65535 (no sign, no spaces, no trailing junk). */
-PK_EXPORT int pk_port_parse(const char *s, size_t len, unsigned *out);
 
 enum {
     PK_SVC_RESERVED = 1u << 0, /* IANA lists the port as Reserved */

@@ -19,15 +19,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portkit/addr.h"
 #include "portkit/error.h"
 #include "portkit/permute.h"
 #include "portkit/portspec.h"
-#include "portkit/registry.h"
 #include "portkit/target.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct pk_registry;
 
 enum pk_port_state {
     PK_STATE_UNKNOWN = 0,    /* not decided (the scan was stopped first) */

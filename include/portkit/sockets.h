@@ -12,13 +12,15 @@
 #include <stdint.h>
 
 #include "portkit/buf.h"
+#include "portkit/addr.h"
 #include "portkit/error.h"
 #include "portkit/hostinfo.h"
-#include "portkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct pk_registry;
 
 /* The kernel's own TCP state numbers (include/net/tcp_states.h), so masks
  * go to sock_diag unchanged. UDP uses ESTABLISHED (connected) and CLOSE
@@ -89,6 +91,7 @@ PK_EXPORT extern const struct pk_sock_source pk_sock_source_netlink;
 PK_EXPORT extern const struct pk_sock_source pk_sock_source_proc;
 
 enum { PK_MATCH_LOCAL = 1u << 0, PK_MATCH_REMOTE = 1u << 1 };
+#define PK_PORTSET_WORDS (65536 / 64)
 enum { PK_FAMILY_V4 = 1u << 0, PK_FAMILY_V6 = 1u << 1 };
 
 struct pk_sock_query {
@@ -99,6 +102,11 @@ struct pk_sock_query {
     bool has_port;
     unsigned port;            /* with has_port: only sockets using this port ... */
     unsigned port_match;      /* ... as PK_MATCH_LOCAL and/or PK_MATCH_REMOTE port (0 = local) */
+    /* Port sets (PK_PORTSET_WORDS words, bit p = port p), NULL = no filter;
+     * every set given must match: either_ports the local or the remote
+     * port, local_ports the local one, remote_ports a connected socket's
+     * remote one. */
+    const uint64_t *either_ports, *local_ports, *remote_ports;
     int pid;                  /* > 0: only sockets this process holds (implies processes) */
     const char *process;      /* only sockets held by a process of this name (implies processes) */
     /* Sources tried in order until one answers; NULL = netlink, then /proc. */

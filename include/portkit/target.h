@@ -1,6 +1,8 @@
 /* Scan targets: addresses (IPv4, IPv6 with %scope), CIDR blocks, ranges
  * (192.0.2.1-20, 10.0.0-3.*, 192.0.2.1-192.0.2.9, fd00::1-fd00::9),
- * host names (resolved once) and exclusions. The finished set is a sorted,
+ * host names (resolved once) and exclusions. Addresses are read by
+ * portkit/addr.h, so ::ffff:224.0.0.1 is the multicast 224.0.0.1 (refused)
+ * and 127.1 or 0x7f.1 are refused rather than resolved. The finished set is a sorted,
  * de-duplicated list of hosts that the scan addresses by index, so it
  * never needs one entry per host in memory. */
 #ifndef PORTKIT_TARGET_H
@@ -13,32 +15,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "portkit/addr.h"
 #include "portkit/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-struct pk_addr {
-    int family;         /* AF_INET or AF_INET6 */
-    uint8_t bytes[16];  /* network order; IPv4 uses the first 4 */
-    uint32_t scope_id;  /* IPv6 link-local interface index, else 0 */
-};
-
-#define PK_ADDR_STRLEN 64 /* an IPv6 literal with %interface and NUL */
-
-/* Parses one literal address (no names, no ranges); 0 or PK_EINVAL. */
-PK_EXPORT int pk_addr_parse(const char *s, struct pk_addr *out);
-/* Writes the address as text ("192.0.2.1", "fd00::1", "fe80::1%eth0"). */
-PK_EXPORT void pk_addr_format(const struct pk_addr *a, char *buf, size_t len);
-/* Fills a sockaddr for (a, port); returns its length. */
-PK_EXPORT socklen_t pk_addr_sockaddr(const struct pk_addr *a, uint16_t port, struct sockaddr_storage *ss);
-/* Orders IPv4 before IPv6, then by interface (scope), then numerically:
- * the order of a finished target set. */
-PK_EXPORT int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b);
-/* True when this host's routes make a a broadcast address (a directed
- * broadcast of an attached network). Asks the kernel; sends nothing. */
-PK_EXPORT bool pk_addr_is_local_broadcast(const struct pk_addr *a);
 
 /* How host names become addresses. The default uses getaddrinfo; tests and
  * the fuzzer plug in their own. Writes up to max addresses of `family`

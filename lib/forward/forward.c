@@ -4,6 +4,7 @@
 #include "forward/forward_impl.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,31 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 4096
+/* Descriptors kept out of the connection budget: stdio, the loop, the log,
+ * signalfd, a resolver, and spares to accept a client over the limit and
+ * close it at once. Listeners come on top. */
+#define FD_RESERVE 16
+
+static void compute_budget(struct pk_fw *fw)
+{
+    if (fw->opts.max_conns) {
+        fw->budget = 2 * fw->opts.max_conns;
+        return;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) {
+        fw->budget = SIZE_MAX;
+        return;
+    }
+    size_t listeners = 0;
+    for (struct fw_listener *l = fw->listeners; l; l = l->next)
+        listeners++;
+    /* Splice pipes are not reserved: without a descriptor for one, a
+     * connection copies through memory instead. */
+    size_t reserve = FD_RESERVE + listeners;
+    fw->budget = rl.rlim_cur > reserve + 2 ? (size_t)rl.rlim_cur - reserve : 2;
+}
+
 
 /* ---- listeners ---- */
 
@@ -64,6 +90,8 @@ static int open_socket(struct fw_listener *l, int family, bool *no_family, struc
         else
             setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
     }
+    if (udp)
+        fw_udp_buffers(l->fw, fd);
     l->fd = fd;
     return 0;
 }
@@ -160,7 +188,10 @@ int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err 
         if (rc < 0 && r->line) {
             char msg[PK_ERR_MSG_MAX];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            int sys = err ? err->sys_errno : 0;
             pk_err_set(err, rc, "rule on line %u: %s", r->line, msg);
+            if (err)
+                err->sys_errno = sys; /* EADDRINUSE or EACCES, for the caller to explain */
         }
     }
     if (rc < 0) {
@@ -210,6 +241,7 @@ int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err 
         listener_close(fw, l, "reload");
     }
     fw->listeners = list;
+    compute_budget(fw);
     for (size_t i = 0; i < n; i++)
         if (fresh[i])
             log_listen(fw, fresh[i]);
@@ -310,6 +342,7 @@ void pk_fw_stats(const struct pk_fw *fw, struct pk_fw_stats *out)
     out->tcp_conns = fw_tcp_count(fw);
     out->udp_sessions = fw_udp_count(fw);
     fw_tcp_pipe_stats(fw, &out->pipes_busy, &out->pipes_idle);
+    out->max_conns = fw->budget / 2;
     out->accepted = fw->accepted;
     out->denied = fw->denied;
     out->limited = fw->limited;

@@ -1,5 +1,6 @@
 /* LISTEN/TARGET addresses and option durations as users write them. */
 #include "portkit/forward.h"
+#include "portkit/duration.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -33,8 +34,10 @@ static int parse_port(const char *p, enum pk_proto proto, bool target,
         if (!reg)
             reg = pk_registry_builtin();
         if (pk_registry_resolve(reg, p, proto, port) < 0)
-            return pk_err_set(err, PK_EINVAL, "'%s': no %s service named '%s'", whole,
-                              pk_proto_name(proto), p);
+            return pk_err_set(err, PK_EINVAL, "'%s': no %s service named '%s'%s", whole,
+                              pk_proto_name(proto), p,
+                              strchr(whole, ':') ? ""
+                              : target ? " (a TARGET is HOST:PORT)" : " (a LISTEN is [ADDR]:PORT)");
     }
     if (target && *port == 0)
         return pk_err_set(err, PK_EINVAL, "'%s': target port 0 cannot be connected to", whole);
@@ -49,30 +52,14 @@ static void set_port(struct pk_fw_addr *a, unsigned port)
         ((struct sockaddr_in6 *)(void *)&a->ss)->sin6_port = htons((uint16_t)port);
 }
 
-/* A numeric host, IPv6 scope ("fe80::1%lo") included; never touches DNS. */
+/* A numeric host, IPv6 scope ("fe80::1%lo") included; never touches DNS.
+ * IPv4-mapped IPv6 becomes the IPv4 address it carries. */
 static bool numeric_host(const char *host, struct pk_fw_addr *a)
 {
-    struct sockaddr_in *in = (struct sockaddr_in *)(void *)&a->ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&a->ss;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        a->len = sizeof *in;
-        return true;
-    }
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        a->len = sizeof *in6;
-        return true;
-    }
-    if (!strchr(host, '%'))
+    struct pk_addr addr;
+    if (pk_addr_parse(host, &addr) < 0)
         return false;
-    struct addrinfo hints = {.ai_family = AF_INET6, .ai_flags = AI_NUMERICHOST};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
-        return false;
-    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-    a->len = res->ai_addrlen;
-    freeaddrinfo(res);
+    a->len = pk_addr_sockaddr(&addr, 0, &a->ss);
     return true;
 }
 
@@ -89,8 +76,9 @@ static int resolve_host(const char *host, enum pk_proto proto, const char *whole
         return pk_err_set(err, PK_EINVAL, "'%s': cannot resolve '%s': %s", whole, host,
                           rc ? gai_strerror(rc) : "no address");
     /* The first answer, as getaddrinfo orders them (RFC 6724). */
-    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-    a->len = res->ai_addrlen;
+    struct pk_addr addr;
+    pk_addr_from_sockaddr(res->ai_addr, &addr);
+    a->len = pk_addr_sockaddr(&addr, 0, &a->ss);
     freeaddrinfo(res);
     return 0;
 }
@@ -137,6 +125,13 @@ int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target
         }
     }
 
+    /* "127.0.0.1" alone is an address without its port, not a service
+     * name: say so rather than "no tcp service named '127.0.0.1'". */
+    struct pk_addr bare;
+    if (!strchr(text, ':') && !all_digits(text) &&
+        (pk_addr_parse(text, &bare) == 0 || pk_addr_is_aton_form(text, &bare)))
+        return pk_err_set(err, PK_EINVAL, "'%s': the %s lacks :PORT (write %s:PORT)", text, what,
+                          text);
     unsigned port;
     int rc = parse_port(portbuf, proto, target, reg, text, &port, err);
     if (rc < 0)
@@ -160,9 +155,17 @@ int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target
             out->any = true;
         }
     } else if (!numeric_host(hostbuf, out) ||
-               (text[0] == '[' && out->ss.ss_family != AF_INET6)) {
+               (text[0] == '[' && !strchr(hostbuf, ':'))) {
         if (text[0] == '[')
             return pk_err_set(err, PK_EINVAL, "'%s': '%s' is not an IPv6 address", text, hostbuf);
+        struct pk_addr meant;
+        if (pk_addr_is_aton_form(hostbuf, &meant)) {
+            char m[PK_ADDR_STRLEN];
+            pk_addr_format(&meant, m, sizeof m);
+            return pk_err_set(err, PK_EINVAL,
+                              "'%s': '%s' is not an IPv4 or IPv6 address (did you mean %s? "
+                              "write all four numbers in decimal)", text, hostbuf, m);
+        }
         if (strspn(hostbuf, "0123456789.") == strlen(hostbuf))
             return pk_err_set(err, PK_EINVAL, "'%s': '%s' is not an IPv4 address", text, hostbuf);
         if (flags & PK_FW_NUMERIC)
@@ -175,38 +178,9 @@ int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target
     return 0;
 }
 
-static void format_sa(const struct sockaddr *sa, bool unmap, char *buf, size_t size)
-{
-    char host[INET6_ADDRSTRLEN + 20];
-    if (!sa) {
-        snprintf(buf, size, "-");
-        return;
-    }
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        if (unmap && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-            inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, host, sizeof host);
-            snprintf(buf, size, "%s:%u", host, ntohs(in6->sin6_port));
-            return;
-        }
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, INET6_ADDRSTRLEN);
-        if (in6->sin6_scope_id) {
-            size_t n = strlen(host);
-            snprintf(host + n, sizeof host - n, "%%%u", in6->sin6_scope_id);
-        }
-        snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        snprintf(buf, size, "?");
-    }
-}
-
 void pk_fw_sockaddr_format(const struct sockaddr *sa, char *buf, size_t size)
 {
-    format_sa(sa, true, buf, size);
+    pk_sockaddr_format(sa, buf, size);
 }
 
 void pk_fw_addr_format(const struct pk_fw_addr *a, char *buf, size_t size)
@@ -216,7 +190,7 @@ void pk_fw_addr_format(const struct pk_fw_addr *a, char *buf, size_t size)
         snprintf(buf, size, "*:%u", ntohs(in6->sin6_port));
         return;
     }
-    format_sa((const struct sockaddr *)&a->ss, false, buf, size); /* as configured */
+    pk_sockaddr_format((const struct sockaddr *)&a->ss, buf, size);
 }
 
 bool pk_fw_addr_equal(const struct pk_fw_addr *a, const struct pk_fw_addr *b)
@@ -237,52 +211,5 @@ bool pk_fw_addr_equal(const struct pk_fw_addr *a, const struct pk_fw_addr *b)
 
 int pk_fw_duration_parse(const char *s, size_t len, uint64_t *ms, struct pk_err *err)
 {
-    /* Thirty days: long enough for any timeout, short enough that
-     * microsecond arithmetic on it never overflows. */
-    const uint64_t max_ms = 30ull * 24 * 3600 * 1000;
-    size_t i = 0;
-    uint64_t whole = 0, frac = 0, frac_div = 1;
-    bool digits = false;
-    while (i < len && isdigit((unsigned char)s[i])) {
-        whole = whole * 10 + (uint64_t)(s[i] - '0');
-        if (whole > max_ms)
-            goto bad;
-        digits = true;
-        i++;
-    }
-    if (i < len && s[i] == '.') {
-        i++;
-        while (i < len && isdigit((unsigned char)s[i])) {
-            if (frac_div < 1000000) {
-                frac = frac * 10 + (uint64_t)(s[i] - '0');
-                frac_div *= 10;
-            }
-            digits = true;
-            i++;
-        }
-    }
-    if (!digits)
-        goto bad;
-    uint64_t unit_ms;
-    size_t rest = len - i;
-    if (rest == 0 || (rest == 1 && s[i] == 's'))
-        unit_ms = 1000;
-    else if (rest == 2 && s[i] == 'm' && s[i + 1] == 's')
-        unit_ms = 1;
-    else if (rest == 1 && s[i] == 'm')
-        unit_ms = 60000;
-    else if (rest == 1 && s[i] == 'h')
-        unit_ms = 3600000;
-    else
-        goto bad;
-    uint64_t total = whole * unit_ms + frac * unit_ms / frac_div;
-    if (whole > max_ms / unit_ms || total > max_ms)
-        return pk_err_set(err, PK_EINVAL, "duration '%.*s' is too long (at most 30 days)",
-                          (int)(len > 40 ? 40 : len), s);
-    *ms = total;
-    return 0;
-bad:
-    return pk_err_set(err, PK_EINVAL,
-                      "bad duration '%.*s' (seconds, or a number with ms, s, m or h)",
-                      (int)(len > 40 ? 40 : len), s);
+    return pk_duration_parse(s, len, 0, ms, err);
 }

@@ -2,6 +2,8 @@
  * file or built one rule at a time by the command line. */
 #include "portkit/forward.h"
 
+#include <glob.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +16,45 @@
 #define MAX_TOKENS 64
 #define MAX_CONFIG_BYTES (16u << 20)
 
+#define MAX_INCLUDE_DEPTH 8
+#define PATH_TEXT_MAX 4096
+
 struct pk_fw_config {
     struct pk_fw_rule *rules;
     size_t n, cap;
     struct pk_acl *acl;
+    char *logfile, *pidfile;
+    bool logcommon;
+    size_t bytes_read; /* by include lines, against MAX_CONFIG_BYTES */
 };
+
+static const char *const copy_names[PK_FW_COPY_COUNT] = {
+    [PK_FW_COPY_AUTO] = "auto", [PK_FW_COPY_SPLICE] = "splice", [PK_FW_COPY_READ] = "read",
+};
+
+const char *pk_fw_copy_name(enum pk_fw_copy copy)
+{
+    return (unsigned)copy < PK_FW_COPY_COUNT ? copy_names[copy] : "?";
+}
+
+int pk_fw_copy_parse(const char *s, size_t len, enum pk_fw_copy *out)
+{
+    for (int i = 0; i < PK_FW_COPY_COUNT; i++) {
+        if (strlen(copy_names[i]) == len && strncasecmp(s, copy_names[i], len) == 0) {
+            *out = (enum pk_fw_copy)i;
+            return 0;
+        }
+    }
+    return PK_EINVAL;
+}
 
 void pk_fw_defaults_init(struct pk_fw_defaults *d)
 {
     d->connect_timeout_ms = 10000;
-    d->tcp_idle_ms = 0;
+    /* A client that says nothing for ten minutes gives its descriptors
+     * back (nginx's stream proxy_timeout default); 0 would let idle
+     * clients hold the forwarder's whole descriptor budget. */
+    d->tcp_idle_ms = 600000;
     d->udp_idle_ms = 60000;
     d->max_conns = 0;
     d->copy = PK_FW_COPY_AUTO;
@@ -50,8 +81,14 @@ void pk_fw_config_free(struct pk_fw_config *cfg)
         pk_acl_free(cfg->rules[i].acl);
     free(cfg->rules);
     pk_acl_free(cfg->acl);
+    free(cfg->logfile);
+    free(cfg->pidfile);
     free(cfg);
 }
+
+const char *pk_fw_config_logfile(const struct pk_fw_config *cfg) { return cfg->logfile; }
+bool pk_fw_config_logcommon(const struct pk_fw_config *cfg) { return cfg->logcommon; }
+const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg) { return cfg->pidfile; }
 
 struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg) { return cfg->acl; }
 const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg) { return cfg->acl; }
@@ -141,7 +178,14 @@ struct parse_ctx {
     unsigned flags;
     ssize_t last_rule; /* index in cfg of the rule allow/deny lines attach to; -1 global */
     struct pk_err *err;
+    const char *dir;   /* where relative include paths start */
+    unsigned depth;    /* of include nesting */
 };
+
+static int path_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static int line_error(struct parse_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -223,15 +267,22 @@ static int apply_option(struct parse_ctx *c, struct pk_fw_rule *r, const struct 
         if (parse_uint(&val, 1000000000u, &r->max_conns) < 0)
             return line_error(c, "max-conns: expected a number, got '%.*s'", (int)val.len, val.s);
     } else if (tok_is(&key, "copy")) {
-        if (tok_is(&val, "auto"))
-            r->copy = PK_FW_COPY_AUTO;
-        else if (tok_is(&val, "splice"))
-            r->copy = PK_FW_COPY_SPLICE;
-        else if (tok_is(&val, "read"))
-            r->copy = PK_FW_COPY_READ;
-        else
+        if (pk_fw_copy_parse(val.s, val.len, &r->copy) < 0)
             return line_error(c, "copy: expected auto, splice or read, got '%.*s'", (int)val.len,
                               val.s);
+    } else if (tok_is(&key, "src")) {
+        char text[PK_ADDR_STRLEN + 8];
+        if (val.len == 0 || val.len >= PK_ADDR_STRLEN)
+            return line_error(c, "src: expected an address, got '%.*s'",
+                              (int)(val.len > 40 ? 40 : val.len), val.s);
+        /* An address of ours to leave from; the kernel picks the port. */
+        snprintf(text, sizeof text, memchr(val.s, ':', val.len) ? "[%.*s]:0" : "%.*s:0",
+                 (int)val.len, val.s);
+        rc = pk_fw_addr_parse(text, strlen(text), r->proto, false, c->reg, c->flags | PK_FW_NUMERIC,
+                              &r->source, c->err);
+        if (rc == 0 && r->source.any)
+            return line_error(c, "src: expected an address, got '%.*s'", (int)val.len, val.s);
+        r->has_source = rc == 0;
     } else if (tok_is(&key, "allow") || tok_is(&key, "deny")) {
         if (!r->acl && !(r->acl = pk_acl_new()))
             return pk_err_set(c->err, PK_ENOMEM, "out of memory");
@@ -239,7 +290,7 @@ static int apply_option(struct parse_ctx *c, struct pk_fw_rule *r, const struct 
     } else {
         return line_error(c,
                           "unknown option '%.*s' (known: connect-timeout, idle-timeout, "
-                          "timeout, max-conns, copy, allow, deny)",
+                          "timeout, max-conns, copy, allow, deny, src)",
                           (int)key.len, key.s);
     }
     return rc < 0 ? relabel(c, rc) : 0;
@@ -381,6 +432,97 @@ static int parse_rule(struct parse_ctx *c, struct tok *t, size_t n)
     return 0;
 }
 
+static int parse_text(struct parse_ctx *c, const char *text, size_t len);
+static int read_file(const char *path, size_t budget, struct pk_buf *text, struct pk_err *err);
+
+/* rinetd's filename: the rest of the line, or "a quoted one" with blanks. */
+static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_t len,
+                     char **out)
+{
+    const char *p = s + strlen(word);
+    const char *end = s + len;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    if (p < end && *p == '"') {
+        const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+        if (!q || q + 1 != end)
+            return line_error(c, "%s: a quoted path needs its closing '\"' at the end", word);
+        p++;
+        end = q;
+    } else if (p < end && memchr(p, '#', (size_t)(end - p))) {
+        end = memchr(p, '#', (size_t)(end - p));
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+    }
+    if (p == end)
+        return line_error(c, "%s: expected a file name", word);
+    if ((size_t)(end - p) >= PATH_TEXT_MAX)
+        return line_error(c, "%s: file name is too long", word);
+    char *copy = strndup(p, (size_t)(end - p));
+    if (!copy)
+        return pk_err_set(c->err, PK_ENOMEM, "out of memory");
+    free(*out);
+    *out = copy;
+    return 0;
+}
+
+static int include_files(struct parse_ctx *c, const char *s, size_t len)
+{
+    if (c->flags & PK_FW_NO_INCLUDE)
+        return line_error(c, "include: not allowed here");
+    if (c->depth >= MAX_INCLUDE_DEPTH)
+        return line_error(c, "include: nested more than %d deep (does a file include itself?)",
+                          MAX_INCLUDE_DEPTH);
+    char *pattern = NULL;
+    int rc = rest_path(c, "include", s, len, &pattern);
+    if (rc < 0)
+        return rc;
+    char full[PATH_TEXT_MAX * 2];
+    if (pattern[0] != '/' && c->dir && c->dir[0])
+        snprintf(full, sizeof full, "%s/%s", c->dir, pattern);
+    else
+        snprintf(full, sizeof full, "%s", pattern);
+    free(pattern);
+    glob_t g;
+    int grc = glob(full, GLOB_NOSORT | GLOB_NOCHECK, NULL, &g);
+    if (grc != 0)
+        return line_error(c, "include %s: %s", full,
+                          grc == GLOB_NOSPACE ? "out of memory" : "cannot read the directory");
+    if (g.gl_pathc > 1)
+        qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, path_cmp);
+    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
+        const char *path = g.gl_pathv[i];
+        /* A pattern that matched nothing comes back as itself: a wildcard
+         * over an empty directory is no error, a missing literal name is. */
+        if (strpbrk(full, "*?[") && strcmp(path, full) == 0)
+            break;
+        struct pk_buf text = PK_BUF_INIT;
+        size_t budget = MAX_CONFIG_BYTES > c->cfg->bytes_read ? MAX_CONFIG_BYTES - c->cfg->bytes_read : 0;
+        struct pk_err sub = {0};
+        rc = read_file(path, budget, &text, &sub);
+        if (rc < 0) {
+            rc = line_error(c, "include: %s", sub.msg);
+        } else {
+            c->cfg->bytes_read += text.len;
+            char *dir = strdup(path);
+            struct parse_ctx inner = *c;
+            inner.name = path;
+            inner.line = 0;
+            inner.depth = c->depth + 1;
+            inner.dir = dir ? dirname(dir) : ".";
+            rc = dir ? parse_text(&inner, text.data ? text.data : "", text.len)
+                     : pk_err_set(c->err, PK_ENOMEM, "out of memory");
+            c->last_rule = inner.last_rule;
+            free(dir);
+        }
+        pk_buf_free(&text);
+    }
+    globfree(&g);
+    return rc;
+}
+
 static int parse_line(struct parse_ctx *c, const char *s, size_t len)
 {
     struct tok t[MAX_TOKENS];
@@ -403,7 +545,39 @@ static int parse_line(struct parse_ctx *c, const char *s, size_t len)
         return 0;
     if (tok_is(&t[0], "allow") || tok_is(&t[0], "deny"))
         return parse_acl_line(c, t, n);
+    const char *at = t[0].s;
+    size_t rest = len - (size_t)(at - s);
+    if (tok_is(&t[0], "logfile"))
+        return rest_path(c, "logfile", at, rest, &c->cfg->logfile);
+    if (tok_is(&t[0], "pidlogfile") || tok_is(&t[0], "pidfile"))
+        return rest_path(c, tok_is(&t[0], "pidfile") ? "pidfile" : "pidlogfile", at, rest,
+                         &c->cfg->pidfile);
+    if (tok_is(&t[0], "include"))
+        return include_files(c, at, rest);
+    if (tok_is(&t[0], "logcommon")) {
+        if (n > 1)
+            return line_error(c, "logcommon takes no value");
+        c->cfg->logcommon = true;
+        return 0;
+    }
     return parse_rule(c, t, n);
+}
+
+static int parse_text(struct parse_ctx *c, const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        c->line++;
+        if (memchr(text + i, '\0', end - i))
+            return line_error(c, "NUL byte in the file (is it text?)");
+        int rc = parse_line(c, text + i, end - i);
+        if (rc < 0)
+            return rc;
+        i = end + 1;
+    }
+    return 0;
 }
 
 int pk_fw_config_parse(struct pk_fw_config *cfg, const char *text, size_t len, const char *name,
@@ -417,53 +591,60 @@ int pk_fw_config_parse(struct pk_fw_config *cfg, const char *text, size_t len, c
     }
     struct parse_ctx c = {
         .cfg = cfg, .name = name, .reg = reg, .defaults = defaults, .flags = flags,
-        .last_rule = -1, .err = err,
+        .last_rule = -1, .err = err, .dir = ".",
     };
-    size_t i = 0;
-    while (i < len) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t end = nl ? (size_t)(nl - text) : len;
-        c.line++;
-        if (memchr(text + i, '\0', end - i))
-            return line_error(&c, "NUL byte in the file (is it text?)");
-        int rc = parse_line(&c, text + i, end - i);
-        if (rc < 0)
-            return rc;
-        i = end + 1;
-    }
-    return 0;
+    return parse_text(&c, text, len);
 }
 
-int pk_fw_config_load(struct pk_fw_config *cfg, const char *path, const struct pk_registry *reg,
-                      const struct pk_fw_defaults *defaults, struct pk_err *err)
+static int read_file(const char *path, size_t budget, struct pk_buf *text, struct pk_err *err)
 {
     FILE *f = fopen(path, "re");
     if (!f)
         return pk_err_sys(err, "cannot open %s", path);
-    struct pk_buf text = PK_BUF_INIT;
     int rc = 0;
     for (;;) {
-        if (pk_buf_reserve(&text, 1 << 16) < 0) {
+        if (pk_buf_reserve(text, 1 << 16) < 0) {
             rc = pk_err_set(err, PK_ENOMEM, "out of memory");
             break;
         }
-        size_t got = fread(text.data + text.len, 1, text.cap - text.len - 1, f);
-        text.len += got;
+        size_t got = fread(text->data + text->len, 1, text->cap - text->len - 1, f);
+        text->len += got;
         if (got == 0) {
             if (ferror(f))
                 rc = pk_err_sys(err, "cannot read %s", path);
             break;
         }
-        if (text.len > MAX_CONFIG_BYTES) {
-            rc = pk_err_set(err, PK_EINVAL, "%s: larger than %u MiB; is it a config file?", path,
-                            MAX_CONFIG_BYTES >> 20);
+        if (text->len > budget) {
+            rc = pk_err_set(err, PK_EINVAL, "%s: larger than %u MiB with its includes; is it a "
+                            "config file?", path, MAX_CONFIG_BYTES >> 20);
             break;
         }
     }
     fclose(f);
-    if (rc == 0)
-        rc = pk_fw_config_parse(cfg, text.data ? text.data : "", text.len, path, reg, defaults, 0,
-                                err);
+    return rc;
+}
+
+int pk_fw_config_load(struct pk_fw_config *cfg, const char *path, const struct pk_registry *reg,
+                      const struct pk_fw_defaults *defaults, struct pk_err *err)
+{
+    struct pk_buf text = PK_BUF_INIT;
+    int rc = read_file(path, MAX_CONFIG_BYTES, &text, err);
+    if (rc == 0) {
+        struct pk_fw_defaults builtin;
+        if (!defaults) {
+            pk_fw_defaults_init(&builtin);
+            defaults = &builtin;
+        }
+        char *dir = strdup(path);
+        struct parse_ctx c = {
+            .cfg = cfg, .name = path, .reg = reg, .defaults = defaults, .last_rule = -1,
+            .err = err, .dir = dir ? dirname(dir) : ".",
+        };
+        cfg->bytes_read = text.len;
+        rc = dir ? parse_text(&c, text.data ? text.data : "", text.len)
+                 : pk_err_set(err, PK_ENOMEM, "out of memory");
+        free(dir);
+    }
     pk_buf_free(&text);
     return rc;
 }

@@ -52,6 +52,8 @@ struct pk_fw {
     struct pk_timer accept_timer; /* resumes accepting after EMFILE */
     bool accept_paused;
     uint64_t fd_warned_us;
+    size_t budget;             /* descriptor units: TCP connection 2, UDP session 1 */
+    uint64_t limit_warned_us;  /* the budget-reached line, once per quiet period */
     uint64_t accepted, denied, limited;
     /* Bytes in flight for the read/write path and for UDP datagrams; never
      * held across loop iterations. */
@@ -61,8 +63,15 @@ struct pk_fw {
 /* forward_svc.c */
 void fw_log(struct pk_fw *fw, const struct pk_fw_event *ev);
 void fw_warn(struct pk_fw *fw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The allow/deny lists and max-conns for a new client; logs a refusal. */
+/* The allow/deny lists, max-conns and the descriptor budget for a new
+ * client; logs a refusal. */
 bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client);
+/* Logs PK_FW_EV_OPEN for a client just admitted. */
+void fw_log_open(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client);
+/* Sizes a UDP socket's buffers (opts.udp_buffer). */
+void fw_udp_buffers(struct pk_fw *fw, int fd);
+/* Binds fd to the rule's src= address, if any; 0 or -1 with errno. */
+int fw_bind_source(const struct fw_listener *l, int fd);
 void fw_listener_put(struct fw_listener *l);
 /* A connection or session ended: finishes a drain when it was the last. */
 void fw_active_changed(struct pk_fw *fw);

@@ -2,7 +2,9 @@
  * every embedder logs the same thing. */
 #include "portkit/forward.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "portkit/json.h"
@@ -19,6 +21,7 @@ void pk_fw_time_format(uint64_t unix_us, char *buf, size_t size)
 static const char *const kind_names[] = {
     [PK_FW_EV_LISTEN] = "listen", [PK_FW_EV_UNLISTEN] = "unlisten", [PK_FW_EV_END] = "conn",
     [PK_FW_EV_DENY] = "deny",     [PK_FW_EV_LIMIT] = "limit",       [PK_FW_EV_WARN] = "warn",
+    [PK_FW_EV_OPEN] = "open",
 };
 
 static void format_json(const struct pk_fw_event *ev, const char *ts, struct pk_buf *b)
@@ -102,5 +105,71 @@ void pk_fw_event_format(const struct pk_fw_event *ev, uint64_t now_unix_us, bool
     case PK_FW_EV_WARN:
         pk_buf_printf(b, " %s", reason);
         break;
+    case PK_FW_EV_OPEN:
+        pk_buf_printf(b, " %s client=%s listen=%s target=%s", proto, client, listen, target);
+        break;
     }
+}
+
+/* rinetd's result words for how a connection went. */
+static const char *rinetd_result(const struct pk_fw_event *ev)
+{
+    const char *r = ev->reason ? ev->reason : "";
+    switch (ev->kind) {
+    case PK_FW_EV_OPEN: return "opened";
+    case PK_FW_EV_DENY: return "denied";
+    case PK_FW_EV_LIMIT: return "not-allowed";
+    default: break;
+    }
+    if (strcmp(r, "target-reset") == 0)
+        return "done-local-closed";
+    if (strcmp(r, "refused") == 0 || strcmp(r, "connect-timeout") == 0 ||
+        strncmp(r, "connect-error", 13) == 0)
+        return "local-connect-failed";
+    return "done-remote-closed";
+}
+
+static void host_port(const struct sockaddr *sa, char *host, size_t size, unsigned *port)
+{
+    struct pk_addr a;
+    *port = 0;
+    if (!sa || pk_addr_from_sockaddr(sa, &a) < 0) {
+        snprintf(host, size, "?");
+        return;
+    }
+    pk_addr_format(&a, host, size);
+    *port = ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)(const void *)sa)->sin_port
+                                           : ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+}
+
+bool pk_fw_event_format_rinetd(const struct pk_fw_event *ev, uint64_t now_unix_us, bool common,
+                               struct pk_buf *b)
+{
+    if (ev->kind != PK_FW_EV_OPEN && ev->kind != PK_FW_EV_END && ev->kind != PK_FW_EV_DENY &&
+        ev->kind != PK_FW_EV_LIMIT)
+        return false;
+    char client[PK_ADDR_STRLEN], from[PK_ADDR_STRLEN], to[PK_ADDR_STRLEN], ts[48];
+    unsigned client_port, from_port, to_port;
+    host_port(ev->client, client, sizeof client, &client_port);
+    host_port(ev->listen, from, sizeof from, &from_port);
+    host_port(ev->target, to, sizeof to, &to_port);
+    /* rinetd stamps local time, day/month/year, and the zone offset. */
+    time_t sec = (time_t)(now_unix_us / 1000000u);
+    struct tm tm;
+    localtime_r(&sec, &tm);
+    strftime(ts, sizeof ts, "%d/%b/%Y:%H:%M:%S ", &tm);
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    unsigned long long in = ev->kind == PK_FW_EV_END ? ev->bytes_up : 0;
+    unsigned long long out = ev->kind == PK_FW_EV_END ? ev->bytes_down : 0;
+    if (common)
+        pk_buf_printf(b, "%s - - [%s %c%02ld%02ld] \"GET /rinetd-services/%s/%u/%s/%u/%s HTTP/1.0\" "
+                      "200 %llu - - - %llu", client, ts, sign, off / 60, off % 60, from, from_port,
+                      to, to_port, rinetd_result(ev), out, in);
+    else
+        pk_buf_printf(b, "%s\t%s\t%s\t%u\t%s\t%u\t%llu\t%llu\t%s", ts, client, from, from_port, to,
+                      to_port, in, out, rinetd_result(ev));
+    return true;
 }

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #define DENY_LOG_QUIET_US 10000000   /* one log line per denied UDP client per 10 s */
+#define LIMIT_LOG_QUIET_US 10000000  /* and one about the descriptor budget */
+#define DEFAULT_UDP_BUFFER (4u << 20)
 
 uint64_t fw_unix_us(void)
 {
@@ -66,13 +68,46 @@ static bool quiet_repeat(struct pk_fw *fw, struct fw_listener *l, const struct s
     return false;
 }
 
+static size_t units_used(const struct pk_fw *fw)
+{
+    return 2 * fw->live_count[0](fw) + fw->live_count[1](fw);
+}
+
+void fw_log_open(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
+{
+    struct pk_fw_event ev = {
+        .kind = PK_FW_EV_OPEN, .proto = l->rule.proto, .line = l->rule.line, .client = client,
+        .listen = &l->bound.sa, .target = (const struct sockaddr *)&l->rule.target.ss,
+        .start_unix_us = fw_unix_us(),
+    };
+    fw_log(fw, &ev);
+}
+
+void fw_udp_buffers(struct pk_fw *fw, int fd)
+{
+    int want = (int)(fw->opts.udp_buffer ? fw->opts.udp_buffer : DEFAULT_UDP_BUFFER);
+    /* The FORCE variants pass rmem_max/wmem_max with CAP_NET_ADMIN; without
+     * it the plain ones give what the kernel allows. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+}
+
+int fw_bind_source(const struct fw_listener *l, int fd)
+{
+    if (!l->rule.has_source)
+        return 0;
+    return bind(fd, (const struct sockaddr *)&l->rule.source.ss, l->rule.source.len);
+}
+
 bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *client)
 {
     struct pk_fw_event ev = {
         .proto = l->rule.proto, .line = l->rule.line, .client = client, .listen = &l->bound.sa,
         .target = (const struct sockaddr *)&l->rule.target.ss,
     };
-    char why[64];
+    char why[160];
     bool global_ok = pk_acl_permits(fw->acl, client);
     if (!global_ok || !pk_acl_permits(l->rule.acl, client)) {
         fw->denied++;
@@ -88,6 +123,25 @@ bool fw_admit(struct pk_fw *fw, struct fw_listener *l, const struct sockaddr *cl
         if (quiet_repeat(fw, l, client))
             return false;
         snprintf(why, sizeof why, "max-conns %u reached", l->rule.max_conns);
+        ev.kind = PK_FW_EV_LIMIT;
+        ev.reason = why;
+        fw_log(fw, &ev);
+        return false;
+    }
+    size_t need = l->rule.proto == PK_UDP ? 1 : 2;
+    if (units_used(fw) + need > fw->budget) {
+        fw->limited++;
+        /* A crowd is over the limit at once: one line per quiet period. */
+        uint64_t now = pk_loop_now(fw->loop);
+        if (fw->limit_warned_us && now - fw->limit_warned_us < LIMIT_LOG_QUIET_US)
+            return false;
+        fw->limit_warned_us = now;
+        if (fw->opts.max_conns)
+            snprintf(why, sizeof why, "forwarder max-conns %zu reached", fw->opts.max_conns);
+        else
+            snprintf(why, sizeof why,
+                     "%zu connections at once reached (from the open-file limit, ulimit -n); "
+                     "new clients are reset", fw->budget / 2);
         ev.kind = PK_FW_EV_LIMIT;
         ev.reason = why;
         fw_log(fw, &ev);

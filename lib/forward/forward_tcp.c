@@ -567,6 +567,12 @@ static void connect_target(struct fw_conn *c)
      * latency. */
     int one = 1;
     setsockopt(c->tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (fw_bind_source(c->l, c->tfd) < 0) {
+        char reason[96];
+        snprintf(reason, sizeof reason, "connect-error: src: %s", strerror(errno));
+        conn_end(c, reason, RST_CLIENT);
+        return;
+    }
     if (connect(c->tfd, &c->target.sa, fw_sa_len(&c->target)) == 0) {
         start_relay(c);
         return;
@@ -646,6 +652,7 @@ void fw_tcp_on_accept(struct pk_loop *loop, int fd, unsigned events, void *arg)
             close(cfd);
             continue;
         }
+        fw_log_open(fw, l, &client.sa);
         conn_start(fw, l, cfd, &client);
     }
 }

@@ -259,7 +259,10 @@ static struct fw_session *session_new(struct pk_fw *fw, struct fw_listener *l,
     }
     memcpy(&s->target, &l->rule.target.ss, sizeof s->target);
     s->fd = socket(s->target.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->fd < 0 || connect(s->fd, &s->target.sa, fw_sa_len(&s->target)) < 0 ||
+    if (s->fd >= 0)
+        fw_udp_buffers(fw, s->fd);
+    if (s->fd < 0 || fw_bind_source(l, s->fd) < 0 ||
+        connect(s->fd, &s->target.sa, fw_sa_len(&s->target)) < 0 ||
         pk_loop_watch(fw->loop, s->fd, PK_EV_READ, session_io, s, NULL) < 0) {
         char t[PK_FW_ADDRSTRLEN];
         pk_fw_sockaddr_format(&s->target.sa, t, sizeof t);
@@ -345,6 +348,7 @@ void fw_udp_on_datagram(struct pk_loop *loop, int fd, unsigned events, void *arg
             if (!fw_admit(fw, l, &client.sa) || !(s = session_new(fw, l, &client, hash)))
                 continue;
             fw->accepted++;
+            fw_log_open(fw, l, &client.sa);
         }
         if (l->pktinfo)
             note_local(s, &mh);

@@ -130,7 +130,9 @@ void pk_output_service_line(const struct pk_scan_result *r, struct pk_buf *out)
 
 bool pk_output_wanted(const struct pk_output *o, enum pk_port_state st)
 {
-    return o->opt.all_states || st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED;
+    /* --open keeps nmap's "possibly open" ports: open and open|filtered */
+    return (o->opt.all_states && !o->opt.open_only) || st == PK_STATE_OPEN ||
+           st == PK_STATE_OPEN_FILTERED;
 }
 
 /* ---- helpers for the modules (output_impl.h) ---- */

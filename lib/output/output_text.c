@@ -8,7 +8,9 @@
 
 struct text_state {
     bool service_detect;
-    uint64_t hosts_shown;
+    uint64_t hosts, hosts_shown;
+    /* hosts that answered nothing: one summary line, not one line each */
+    uint64_t silent_hosts, silent_ports;
 };
 
 static const char *sgr(const struct pk_output *o, const char *code)
@@ -37,6 +39,7 @@ static void text_begin(struct pk_output *o, const struct pk_scan_info *info)
 {
     struct text_state *ts = pk_output_state(o);
     ts->service_detect = info->service_detect;
+    ts->hosts = info->hosts;
     struct pk_buf *b = pk_output_buf(o);
     size_t nt = info->tcp ? pk_ports_count(info->ports, PK_TCP) : 0;
     size_t nu = info->udp ? pk_ports_count(info->ports, PK_UDP) : 0;
@@ -58,6 +61,8 @@ static bool listed(const struct pk_output *o, const struct pk_host_report *h,
 {
     if (pk_output_opts(o)->all_states || st == PK_STATE_OPEN)
         return true;
+    if (pk_output_opts(o)->open_only)
+        return st == PK_STATE_OPEN_FILTERED;
     if (st != PK_STATE_OPEN_FILTERED)
         return false;
     return h->counts[0][st] + h->counts[1][st] <= 25;
@@ -99,6 +104,16 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_putc(b, '\n');
         return;
     }
+    uint64_t maybe_open = 0;
+    for (int t = 0; t < 2; t++)
+        maybe_open += h->counts[t][PK_STATE_OPEN] + h->counts[t][PK_STATE_OPEN_FILTERED];
+    if (pk_output_opts(o)->open_only && maybe_open == 0)
+        return; /* --open: only hosts with something (possibly) open */
+    if (!h->answered && ts->hosts > 1) {
+        ts->silent_hosts++;
+        ts->silent_ports += decided;
+        return;
+    }
     ts->hosts_shown++;
     pk_buf_printf(b, "\n%s%s%s", sgr(o, BOLD), h->hostname ? h->hostname : addr, sgr(o, RESET));
     if (h->hostname)
@@ -113,7 +128,8 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_printf(b, "  %srtt %.2f ms%s", sgr(o, DIM), h->srtt_us / 1000.0, sgr(o, RESET));
     pk_buf_putc(b, '\n');
 
-    size_t shown = 0, portw = 4, svcw = 7, statew = 5;
+    bool reason = pk_output_opts(o)->reason;
+    size_t shown = 0, portw = 4, svcw = 7, statew = 5, reasonw = 6;
     for (size_t i = 0; i < h->nports; i++) {
         const struct pk_scan_result *r = &h->ports[i];
         if (!listed(o, h, r->state))
@@ -126,14 +142,19 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
         size_t n = (size_t)snprintf(pp, sizeof pp, "%u/%s", r->port, pk_proto_name(r->proto));
         if (n > portw)
             portw = n;
+        size_t rl = strlen(pk_reason_name(r->reason));
+        if (rl > reasonw)
+            reasonw = rl;
         size_t sl = r->service ? strlen(r->service) : 1;
         if (sl > svcw)
             svcw = sl > 24 ? 24 : sl;
     }
     if (shown) {
-        pk_buf_printf(b, "  %s%-*s  %-*s  %-*s  %s%s\n", sgr(o, DIM), (int)portw, "PORT", (int)statew,
-                      "STATE", (int)svcw, "SERVICE", ts->service_detect ? "VERSION / NOTES" : "NOTES",
-                      sgr(o, RESET));
+        pk_buf_printf(b, "  %s%-*s  %-*s  ", sgr(o, DIM), (int)portw, "PORT", (int)statew, "STATE");
+        if (reason)
+            pk_buf_printf(b, "%-*s  ", (int)reasonw, "REASON");
+        pk_buf_printf(b, "%-*s  %s%s\n", (int)svcw, "SERVICE",
+                      ts->service_detect ? "VERSION / NOTES" : "NOTES", sgr(o, RESET));
         struct pk_buf v = PK_BUF_INIT;
         for (size_t i = 0; i < h->nports; i++) {
             const struct pk_scan_result *r = &h->ports[i];
@@ -141,15 +162,17 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
                 continue;
             char pp[16];
             snprintf(pp, sizeof pp, "%u/%s", r->port, pk_proto_name(r->proto));
-            pk_buf_printf(b, "  %-*s  %s%-*s%s  %-*.*s", (int)portw, pp, state_colour(o, r->state),
-                          (int)statew, pk_state_name(r->state), sgr(o, RESET), (int)svcw, (int)svcw,
-                          r->service ? r->service : "");
+            pk_buf_printf(b, "  %-*s  %s%-*s%s  ", (int)portw, pp, state_colour(o, r->state),
+                          (int)statew, pk_state_name(r->state), sgr(o, RESET));
+            if (reason)
+                pk_buf_printf(b, "%-*s  ", (int)reasonw, pk_reason_name(r->reason));
+            pk_buf_printf(b, "%-*.*s", (int)svcw, (int)svcw, r->service ? r->service : "");
             pk_buf_reset(&v);
             pk_output_service_line(r, &v);
             const char *info = v.len ? v.data : r->banner;
             if (info && *info)
                 pk_buf_printf(b, "  %s", info);
-            else if (pk_output_opts(o)->all_states && r->state != PK_STATE_OPEN)
+            else if (!reason && pk_output_opts(o)->all_states && r->state != PK_STATE_OPEN)
                 pk_buf_printf(b, "  %s%s%s", sgr(o, DIM), pk_reason_name(r->reason), sgr(o, RESET));
             risk_line(o, r, b);
             pk_buf_putc(b, '\n');
@@ -166,7 +189,7 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
     }
     /* What was not listed, by state and transport. */
     bool any = false;
-    for (int st = 1; st < PK_STATE_COUNT; st++) {
+    for (int st = 1; st < PK_STATE_COUNT && !pk_output_opts(o)->open_only; st++) {
         for (int t = 0; t < 2; t++) {
             uint64_t n = h->counts[t][st];
             if (!n || listed(o, h, (enum pk_port_state)st))
@@ -185,6 +208,11 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
 static void text_end(struct pk_output *o, const struct pk_scan_stats *st)
 {
     struct pk_buf *b = pk_output_buf(o);
+    struct text_state *ts = pk_output_state(o);
+    if (ts->silent_hosts)
+        pk_buf_printf(b, "\n%llu address%s did not answer (%llu port%s filtered or open|filtered)\n",
+                      (unsigned long long)ts->silent_hosts, ts->silent_hosts == 1 ? "" : "es",
+                      (unsigned long long)ts->silent_ports, ts->silent_ports == 1 ? "" : "s");
     double secs = st->elapsed_us / 1e6;
     pk_buf_printf(b, "\n%s%s%s %llu host%s (%llu answered), %llu of %llu port%s decided: ",
                   sgr(o, BOLD), st->interrupted ? "Stopped:" : "Done:", sgr(o, RESET),

@@ -7,58 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const proto_names[PK_PROTO_COUNT] = {"tcp", "udp", "sctp", "dccp"};
-
-const char *pk_proto_name(enum pk_proto p)
-{
-    return (unsigned)p < PK_PROTO_COUNT ? proto_names[p] : "?";
-}
-
-int pk_proto_parse(const char *s, size_t len, enum pk_proto *out)
-{
-    for (int i = 0; i < PK_PROTO_COUNT; i++) {
-        if (strlen(proto_names[i]) == len && strncasecmp(s, proto_names[i], len) == 0) {
-            *out = (enum pk_proto)i;
-            return 0;
-        }
-    }
-    return PK_EINVAL;
-}
-
-enum pk_range pk_port_range(unsigned port)
-{
-    if (port <= 1023)
-        return PK_RANGE_WELL_KNOWN;
-    if (port <= 49151)
-        return PK_RANGE_REGISTERED;
-    return PK_RANGE_DYNAMIC;
-}
-
-const char *pk_range_name(enum pk_range r)
-{
-    switch (r) {
-    case PK_RANGE_WELL_KNOWN: return "well-known";
-    case PK_RANGE_REGISTERED: return "registered";
-    default: return "dynamic";
-    }
-}
-
-int pk_port_parse(const char *s, size_t len, unsigned *out)
-{
-    if (len == 0 || len > 5)
-        return PK_EINVAL;
-    unsigned v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return PK_EINVAL;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    if (v > 65535)
-        return PK_EINVAL;
-    *out = v;
-    return 0;
-}
-
 int reg_name_cmp(const char *a, const char *b)
 {
     return strcasecmp(a, b);

@@ -11,6 +11,7 @@
 #include "util/csv.h"
 #include "registry/notes.h"
 #include "portkit/buf.h"
+#include "portkit/safefile.h"
 
 /* A pool of NUL-terminated strings with interning, so the thousands of
  * repeated descriptions (tcp and udp rows) are stored once. */
@@ -399,30 +400,13 @@ int pk_registry_from_text(const char *csv, size_t csv_len, const char *notes_tex
     return rc;
 }
 
+/* IANA's CSV is about 1 MiB; a limit keeps /dev/zero or a wrong file from
+ * taking all memory. */
+#define REGISTRY_FILE_MAX (64u << 20)
+
 static int slurp(const char *path, char **data, size_t *len, struct pk_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pk_err_set(err, PK_EINVAL, "cannot open %s: %s", path, strerror(errno));
-    struct pk_buf buf = PK_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (pk_buf_append(&buf, chunk, n)) {
-            fclose(f);
-            pk_buf_free(&buf);
-            return pk_err_set(err, PK_ENOMEM, "out of memory reading %s", path);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        pk_buf_free(&buf);
-        return pk_err_set(err, PK_EIO, "cannot read %s", path);
-    }
-    *data = buf.data ? buf.data : calloc(1, 1);
-    *len = buf.len;
-    return *data ? 0 : PK_ENOMEM;
+    return pk_file_read(path, REGISTRY_FILE_MAX, data, len, err);
 }
 
 int pk_registry_load_csv(const char *csv_path, const char *const *note_paths, size_t nnote_paths,

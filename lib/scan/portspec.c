@@ -1,4 +1,5 @@
 #include "portkit/portspec.h"
+#include "portkit/registry.h"
 
 #include <ctype.h>
 #include <fnmatch.h>

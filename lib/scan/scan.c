@@ -14,6 +14,7 @@
 
 #include "scan/rawnet.h"
 #include "scan/scan_impl.h"
+#include "portkit/registry.h"
 
 static const char *const state_names[PK_STATE_COUNT] = {
     [PK_STATE_UNKNOWN] = "unknown",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "scan/scan_impl.h"
+#include "portkit/registry.h"
 
 /* ---- results ---- */
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "portkit/banner.h"
+#include "portkit/registry.h"
 #include "scan/scan_impl.h"
 
 struct session {

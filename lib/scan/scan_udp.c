@@ -34,6 +34,7 @@
 
 #include "portkit/banner.h"
 #include "portkit/udp_probes.h"
+#include "portkit/registry.h"
 #include "scan/scan_impl.h"
 
 #define FREE_WINDOW 64           /* discovery probes in flight per host */

@@ -71,101 +71,6 @@ static void value_addr(int family, u128 v, uint32_t scope, struct pk_addr *out)
     }
 }
 
-int pk_addr_parse(const char *s, struct pk_addr *out)
-{
-    memset(out, 0, sizeof *out);
-    if (inet_pton(AF_INET, s, out->bytes) == 1) {
-        out->family = AF_INET;
-        return 0;
-    }
-    char buf[PK_ADDR_STRLEN];
-    size_t n = strlen(s);
-    if (n >= sizeof buf)
-        return PK_EINVAL;
-    memcpy(buf, s, n + 1);
-    char *pct = strchr(buf, '%');
-    if (pct)
-        *pct++ = '\0';
-    if (inet_pton(AF_INET6, buf, out->bytes) != 1)
-        return PK_EINVAL;
-    out->family = AF_INET6;
-    if (pct) {
-        if (!*pct)
-            return PK_EINVAL;
-        char *end;
-        unsigned long idx = strtoul(pct, &end, 10);
-        if (*end)
-            idx = if_nametoindex(pct);
-        if (idx == 0 || idx > UINT32_MAX)
-            return PK_EINVAL;
-        out->scope_id = (uint32_t)idx;
-    }
-    return 0;
-}
-
-void pk_addr_format(const struct pk_addr *a, char *buf, size_t len)
-{
-    if (!len)
-        return;
-    if (!inet_ntop(a->family, a->bytes, buf, (socklen_t)len)) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    if (a->family == AF_INET6 && a->scope_id) {
-        char ifname[IF_NAMESIZE];
-        size_t used = strlen(buf);
-        if (if_indextoname(a->scope_id, ifname))
-            snprintf(buf + used, len - used, "%%%s", ifname);
-        else
-            snprintf(buf + used, len - used, "%%%u", a->scope_id);
-    }
-}
-
-socklen_t pk_addr_sockaddr(const struct pk_addr *a, uint16_t port, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof *ss);
-    if (a->family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        memcpy(&sin->sin_addr, a->bytes, 4);
-        return sizeof *sin;
-    }
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    memcpy(&sin6->sin6_addr, a->bytes, 16);
-    sin6->sin6_scope_id = a->scope_id;
-    return sizeof *sin6;
-}
-
-int pk_addr_cmp(const struct pk_addr *a, const struct pk_addr *b)
-{
-    if (a->family != b->family)
-        return a->family == AF_INET ? -1 : 1;
-    /* The interface first: link-local addresses of one link stay together,
-     * the order the finished target set uses. */
-    if (a->scope_id != b->scope_id)
-        return a->scope_id < b->scope_id ? -1 : 1;
-    return memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
-}
-
-bool pk_addr_is_local_broadcast(const struct pk_addr *a)
-{
-    if (a->family != AF_INET)
-        return false; /* IPv6 has no broadcast */
-    /* Connecting a UDP socket routes without sending; the kernel refuses a
-     * broadcast route to a socket without SO_BROADCAST. */
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_storage ss;
-    socklen_t len = pk_addr_sockaddr(a, 9, &ss);
-    bool bcast = connect(fd, (struct sockaddr *)&ss, len) < 0 && errno == EACCES;
-    close(fd);
-    return bcast;
-}
-
 /* ---- building ---- */
 
 struct pk_targets *pk_targets_new(const struct pk_target_opts *opts)
@@ -238,6 +143,17 @@ static int add_range(struct pk_targets *t, int family, uint32_t scope, u128 lo, 
         int rc = check_unicast(family, lo, hi, spec, err);
         if (rc < 0)
             return rc;
+        /* A wide IPv6 block (::/1, ::ffff:0:0/95) also holds ::ffff:0:0/96,
+         * whose hosts are IPv4 ones: its multicast and broadcast part is
+         * left out, as an IPv4 block's would be refused. */
+        u128 mapped = (u128)0xffff << 32;
+        if (family == AF_INET6 && overlaps(lo, hi, mapped | 0xe0000000u, mapped | 0xffffffffu)) {
+            if ((rc = rvec_push(&t->exc, AF_INET6, 0, mapped | 0xe0000000u, mapped | 0xefffffffu,
+                                err)) < 0 ||
+                (rc = rvec_push(&t->exc, AF_INET6, 0, mapped | 0xffffffffu, mapped | 0xffffffffu,
+                                err)) < 0)
+                return rc;
+        }
     }
     return rvec_push(exclude ? &t->exc : &t->inc, family, scope, lo, hi, err);
 }
@@ -296,6 +212,7 @@ static int default_resolve(void *arg, const char *name, int family, struct pk_ad
         } else {
             continue;
         }
+        pk_addr_unmap(&a);
         bool dup = false;
         for (size_t i = 0; i < n && !dup; i++)
             dup = pk_addr_cmp(&out[i], &a) == 0;
@@ -338,6 +255,7 @@ static int add_hostname(struct pk_targets *t, const char *name, int plen, bool e
         return n;
     int used = 0;
     for (int i = 0; i < n && i < 64; i++) {
+        pk_addr_unmap(&addrs[i]); /* a plugged-in resolver may answer ::ffff:a.b.c.d */
         if (t->opts.family && addrs[i].family != t->opts.family)
             continue;
         if (plen > (addrs[i].family == AF_INET ? 32 : 128))
@@ -463,6 +381,16 @@ static int add_one(struct pk_targets *t, const char *spec, bool exclude, struct 
     }
     struct pk_addr a;
     if (pk_addr_parse(host, &a) == 0) {
+        if (a.family == AF_INET && strchr(host, ':') && plen >= 0) {
+            /* ::ffff:a.b.c.d/P: an IPv4 block when P reaches into the
+             * IPv4 part, else the IPv6 block it is. */
+            if (plen >= 96) {
+                plen -= 96;
+            } else {
+                inet_pton(AF_INET6, host, a.bytes);
+                a.family = AF_INET6;
+            }
+        }
         int max = a.family == AF_INET ? 32 : 128;
         if (plen > max)
             return pk_err_set(err, PK_EINVAL, "prefix /%d in '%s' is too long for %s (0-%d)", plen,
@@ -483,6 +411,14 @@ static int add_one(struct pk_targets *t, const char *spec, bool exclude, struct 
                 return pk_err_set(err, PK_EINVAL, "range '%s' is backwards", SHOW(spec));
             return add_range(t, a.family, a.scope_id, lo, hi, exclude, spec, err);
         }
+    }
+    struct pk_addr meant;
+    if (pk_addr_is_aton_form(host, &meant)) {
+        char m[PK_ADDR_STRLEN];
+        pk_addr_format(&meant, m, sizeof m);
+        return pk_err_set(err, PK_EINVAL,
+                          "'%s' is not an IPv4 or IPv6 address (did you mean %s? write all four numbers in decimal)",
+                          SHOW(spec), m);
     }
     if (looks_octets(host)) {
         if (plen >= 0)

@@ -47,25 +47,6 @@ bool pk_port_bindable(unsigned port, enum pk_proto proto)
     return bind_one(AF_INET, type, port) == 0;
 }
 
-int pk_portrange_parse(const char *text, unsigned *lo, unsigned *hi, struct pk_err *err)
-{
-    const char *dash = strchr(text, '-');
-    size_t n1 = dash ? (size_t)(dash - text) : strlen(text);
-    if (pk_port_parse(text, n1, lo) < 0 || *lo == 0)
-        goto bad;
-    if (!dash) {
-        *hi = *lo;
-        return 0;
-    }
-    if (pk_port_parse(dash + 1, strlen(dash + 1), hi) < 0 || *hi == 0)
-        goto bad;
-    if (*lo > *hi)
-        return pk_err_set(err, PK_EINVAL, "range '%.40s' runs backwards (LO must not exceed HI)", text);
-    return 0;
-bad:
-    return pk_err_set(err, PK_EINVAL, "bad port range '%.40s' (expected LO-HI, ports 1-65535)", text);
-}
-
 /* Up to two runs of candidate ports: the range, minus the ephemeral one. */
 struct runs {
     unsigned lo[2], hi[2];

@@ -30,8 +30,21 @@ static bool comm_matches(const char *comm, const char *want)
     return n == 15 && strlen(want) > 15 && strncmp(comm, want, 15) == 0;
 }
 
+static bool in_set(const uint64_t *set, unsigned port)
+{
+    return (set[port >> 6] >> (port & 63)) & 1;
+}
+
 static bool port_matches(const struct pk_sock_query *q, const struct pk_sock *s)
 {
+    bool connected = pk_sock_is_connected(s);
+    if (q->local_ports && !in_set(q->local_ports, s->local_port))
+        return false;
+    if (q->remote_ports && !(connected && in_set(q->remote_ports, s->remote_port)))
+        return false;
+    if (q->either_ports && !in_set(q->either_ports, s->local_port) &&
+        !(connected && in_set(q->either_ports, s->remote_port)))
+        return false;
     if (!q->has_port)
         return true;
     unsigned how = q->port_match ? q->port_match : PK_MATCH_LOCAL;

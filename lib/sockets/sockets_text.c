@@ -9,6 +9,7 @@
 
 #include "portkit/json.h"
 #include "portkit/sockets.h"
+#include "portkit/registry.h"
 
 static const char *const state_names[PK_SS_COUNT] = {
     [PK_SS_UNKNOWN] = "UNKNOWN",        [PK_SS_ESTABLISHED] = "ESTABLISHED",

@@ -96,8 +96,14 @@ static void prefix_matching(void **state)
     /* an IPv4-mapped client (dual-stack listener) matches the IPv4 block */
     struct sockaddr_storage mapped = addr("::ffff:192.168.1.5");
     assert_true(pk_cidr_match(&c, (struct sockaddr *)&mapped));
-    /* and never an IPv6 block that merely shares bits */
+    /* an IPv6 block covering ::ffff:0:0/96 covers IPv4 clients too (issue
+     * 8: "deny ::/0" on a dual-stack listener admitted them); one that
+     * merely shares bits does not */
     assert_int_equal(pk_cidr_parse("::/0", 4, &c, &err), 0);
+    assert_true(pk_cidr_match(&c, (struct sockaddr *)&mapped));
+    struct sockaddr_storage plain4 = addr("192.168.1.5");
+    assert_true(pk_cidr_match(&c, (struct sockaddr *)&plain4));
+    assert_int_equal(pk_cidr_parse("2000::/3", 8, &c, &err), 0);
     assert_false(pk_cidr_match(&c, (struct sockaddr *)&mapped));
     struct sockaddr_storage v6 = addr("2001:db8::1");
     assert_true(pk_cidr_match(&c, (struct sockaddr *)&v6));
@@ -149,12 +155,100 @@ static void list_errors(void **state)
     pk_acl_free(acl);
 }
 
+
+/* Issue 8: an IPv4-mapped entry is the IPv4 entry it carries, whichever way
+ * the client arrives (IPv4 socket or dual-stack). */
+static void mapped_entries(void **state)
+{
+    (void)state;
+    struct pk_acl *acl = pk_acl_new();
+    add(acl, false, "::ffff:127.0.0.3");
+    assert_false(permits(acl, "127.0.0.3"));
+    assert_false(permits(acl, "::ffff:127.0.0.3"));
+    assert_true(permits(acl, "127.0.0.4"));
+    char buf[64];
+    pk_acl_format(acl, false, 0, buf, sizeof buf);
+    assert_string_equal(buf, "127.0.0.3/32");
+    add(acl, false, "::ffff:10.0.0.0/104");
+    pk_acl_format(acl, false, 1, buf, sizeof buf);
+    assert_string_equal(buf, "10.0.0.0/8");
+    assert_false(permits(acl, "10.9.9.9"));
+    pk_acl_free(acl);
+
+    acl = pk_acl_new();
+    add(acl, true, "::ffff:127.0.0.2");
+    assert_true(permits(acl, "127.0.0.2"));
+    assert_true(permits(acl, "::ffff:127.0.0.2"));
+    assert_false(permits(acl, "127.0.0.5"));
+    pk_acl_free(acl);
+
+    acl = pk_acl_new();
+    add(acl, false, "::/0");
+    assert_false(permits(acl, "127.0.0.1"));
+    assert_false(permits(acl, "::ffff:127.0.0.1"));
+    assert_false(permits(acl, "::1"));
+    pk_acl_free(acl);
+}
+
+/* rinetd's patterns: * any run, ? one character, over the address text. */
+static void glob_patterns(void **state)
+{
+    (void)state;
+    struct pk_acl *acl = pk_acl_new();
+    add(acl, true, "192.168.2.*");
+    add(acl, true, "FE80:*");
+    add(acl, false, "192.168.2.1?");
+    assert_true(permits(acl, "192.168.2.7"));
+    assert_true(permits(acl, "::ffff:192.168.2.7"));
+    assert_false(permits(acl, "192.168.2.15"));
+    assert_true(permits(acl, "192.168.2.150")); /* ? is exactly one character */
+    assert_false(permits(acl, "192.168.3.7"));
+    assert_true(permits(acl, "fe80::1"));
+    assert_int_equal(pk_acl_count(acl, true), 2);
+    assert_null(pk_acl_get(acl, true, 0));
+    char buf[64];
+    pk_acl_format(acl, true, 1, buf, sizeof buf);
+    assert_string_equal(buf, "fe80:*");
+    pk_acl_free(acl);
+
+    acl = pk_acl_new();
+    add(acl, false, "10.?.*");
+    assert_false(permits(acl, "10.1.2.3"));
+    assert_true(permits(acl, "10.10.2.3"));
+    struct pk_err err = {0};
+    assert_int_equal(pk_acl_add(acl, true, "host*.example", 13, &err), PK_EINVAL);
+    assert_int_equal(pk_acl_add(acl, true, "10.[1].*", 8, &err), PK_EINVAL);
+    pk_acl_free(acl);
+}
+
+/* Issue 8: one rule for inet_aton's short forms: refused, naming the
+ * address they would have meant. */
+static void aton_forms(void **state)
+{
+    (void)state;
+    bad_cidr("127.1", "127.0.0.1");
+    bad_cidr("0x7f.1", "127.0.0.1");
+    bad_cidr("010.0.0.1", "8.0.0.1");
+    bad_cidr("2130706433", "127.0.0.1");
+    struct pk_addr a;
+    assert_int_equal(pk_addr_parse("0x7f.1", &a), PK_EINVAL);
+    assert_true(pk_addr_is_aton_form("127.1", &a));
+    assert_false(pk_addr_is_aton_form("127.0.0.1", &a));
+    assert_false(pk_addr_is_aton_form("example.com", &a));
+    assert_int_equal(pk_addr_parse("::ffff:224.0.0.1", &a), 0);
+    assert_int_equal(a.family, AF_INET);
+    assert_true(pk_addr_is_multicast(&a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cidr_parsing),
         cmocka_unit_test(prefix_matching),
         cmocka_unit_test(allow_and_deny),
+        cmocka_unit_test(mapped_entries),
+        cmocka_unit_test(glob_patterns),
+        cmocka_unit_test(aton_forms),
         cmocka_unit_test(list_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

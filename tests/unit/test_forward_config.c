@@ -178,7 +178,7 @@ static void both_rule_forms(void **state)
     assert_int_equal(r->proto, PK_TCP);
     assert_int_equal(r->line, 3);
     assert_int_equal(r->connect_timeout_ms, 10000); /* the built-in defaults */
-    assert_int_equal(r->idle_timeout_ms, 0);
+    assert_int_equal(r->idle_timeout_ms, 600000); /* issue 8: idle TCP clients time out */
     r = pk_fw_config_rule(cfg, 1);
     assert_string_equal(fmt_listen(r, l), "0.0.0.0:8443");
     assert_false(r->listen.any);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "portkit/scan.h"
+#include "portkit/registry.h"
 
 struct seen {
     unsigned open, closed, other, total;

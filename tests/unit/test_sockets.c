@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "portkit/sockets.h"
+#include "portkit/registry.h"
 
 /* Real rows as Linux 6.x prints them (x86-64, little endian). */
 static const char TCP4[] =

@@ -242,6 +242,43 @@ static void test_addr_helpers(void **state)
     assert_int_equal(pk_addr_sockaddr(&b, 443, &ss), sizeof(struct sockaddr_in6));
 }
 
+
+/* Issue 8: IPv4-mapped targets obey the IPv4 rules (multicast, broadcast,
+ * exclusions), and inet_aton's short forms are refused, never resolved. */
+static void test_mapped_and_aton(void **state)
+{
+    (void)state;
+    add_bad("::ffff:224.0.0.1", AF_UNSPEC, "multicast");
+    add_bad("[::ffff:239.1.2.3]", AF_UNSPEC, "multicast");
+    add_bad("::ffff:224.0.0.0/100", AF_UNSPEC, "multicast");
+    add_bad("::ffff:255.255.255.255", AF_UNSPEC, "broadcast");
+    add_bad("::ffff:224.0.0.1-::ffff:224.0.0.9", AF_UNSPEC, "multicast");
+    add_bad("0x7f.1", AF_UNSPEC, "127.0.0.1");
+    add_bad("127.1", AF_UNSPEC, "127.0.0.1");
+    add_bad("010.0.0.1", AF_UNSPEC, "8.0.0.1");
+
+    struct pk_targets *t = mk(AF_UNSPEC);
+    struct pk_err err = {0};
+    char buf[PK_ADDR_STRLEN];
+    add_ok(t, "::ffff:192.0.2.1", false);
+    add_ok(t, "192.0.2.2", false);
+    add_ok(t, "::ffff:192.0.2.2", true); /* excludes the IPv4 host it is */
+    assert_int_equal(pk_targets_finish(t, 65536, &err), 0);
+    assert_int_equal(pk_targets_count(t), 1);
+    host_str(t, 0, buf);
+    assert_string_equal(buf, "192.0.2.1");
+    pk_targets_free(t);
+
+    /* A wide IPv6 block leaves out the mapped multicast hosts it holds. */
+    t = mk(AF_UNSPEC);
+    add_ok(t, "::ffff:0.0.0.0/95", false);
+    add_ok(t, "::fffe:0:0/96", true);
+    assert_int_equal(pk_targets_finish(t, UINT64_MAX, &err), 0);
+    /* 2^32 mapped hosts minus 224.0.0.0/4 and 255.255.255.255 */
+    assert_int_equal(pk_targets_count(t), (1ull << 32) - (1ull << 28) - 1);
+    pk_targets_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_names), cmocka_unit_test(test_bad),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_text),
         cmocka_unit_test(test_addr_helpers),
+        cmocka_unit_test(test_mapped_and_aton),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

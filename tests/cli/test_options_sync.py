@@ -1,0 +1,147 @@
+"""Options, --help, the man page and bash completion say the same thing
+(curl's test1139 is the model): an option the code accepts must be in all
+three, and an option any of them names must be accepted by the code.
+
+Sources: the long options in each src/cmd_VERB.c option table and the
+letters of its getopt string; `portkit VERB --help`; the verb's part of
+doc/sections/*.md; the verb's list in doc/portkit.bash-completion. Options
+portkit refuses on purpose (nmap's -A, -O, ...) must be documented in the
+help and man page but are not offered for completion."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import pktest  # noqa: E402
+from pktest import run  # noqa: E402
+
+SRC = pktest.SOURCE_DIR
+VERBS = ["info", "ls", "who", "free", "scan", "forward"]
+
+# The verb's part of the man page: (file, first heading, next heading or None).
+MAN = {
+    "info": ("info.md", None, None),
+    "ls": ("ls.md", "## portkit ls", "## portkit who"),
+    "who": ("ls.md", "## portkit who", "## portkit free"),
+    "free": ("ls.md", "## portkit free", "## Environment"),
+    "scan": ("scan.md", None, None),
+    "forward": ("forward.md", None, None),
+}
+
+# Refused on purpose: one line saying what to use instead; in help and man, not completion.
+REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-d", "--packet-trace", "--host-timeout"}}
+
+# Letters in a getopt string that start nmap-style two-letter options, and what they make.
+NMAP_PREFIX = {"scan": {"s": ["-sS", "-sT", "-sU", "-sV", "-sn"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oA"],
+                        "i": ["-iL"], "P": ["-Pn", "-PS", "-PA", "-PU", "-PE", "-PP", "-PR"],
+                        "T": ["-T%d" % i for i in range(6)]}}
+
+# Words that look like options in prose but name another tool's flag or an example value.
+PROSE = {
+    "ls": {"-o"},                                 # ps -o comm
+    "who": {"-i"},                                # lsof -i
+    "free": {"--port"},                           # ./server --port "$port"
+    "scan": {"--array", "--job-name", "-c"},      # the Slurm example's #SBATCH lines, sh -c
+}
+
+# Accepted by every verb (main takes --color itself); documented once, in the
+# global help and the man page's GLOBAL OPTIONS.
+GLOBAL = {"--color", "--no-color", "--registry", "--help", "-h"}
+
+TOKEN = re.compile(r"(?<![\w.=-])(--[a-z][a-z0-9-]*|-[A-Za-z][A-Za-z0-9]?|-[46])(?![\w-])")
+
+
+def tokens(text):
+    return set(TOKEN.findall(text))
+
+
+def from_source(verb):
+    with open(os.path.join(SRC, "src", f"cmd_{verb}.c"), encoding="utf-8") as f:
+        code = f.read()
+    longs = {"--" + n for n in re.findall(r'\{"([a-z][a-z0-9-]*)",\s*(?:no|required|optional)_argument', code)}
+    m = re.search(r'getopt_long\([^,]+,\s*[^,]+,\s*"([^"]*)"', code)
+    shorts = set()
+    letters = re.sub(r"[:+]", "", m.group(1)) if m else ""
+    for ch in letters:
+        shorts.update(NMAP_PREFIX.get(verb, {}).get(ch, ["-" + ch]))
+    return longs | shorts
+
+
+def from_help(verb):
+    return tokens(run(verb, "--help", check=0).stdout)
+
+
+def from_man(verb):
+    name, start, end = MAN[verb]
+    with open(os.path.join(SRC, "doc", "sections", name), encoding="utf-8") as f:
+        text = f.read()
+    if start:
+        text = text[text.index(start):]
+    if end:
+        text = text[:text.index(end)]
+    text = re.sub(r"[*`]", " ", text)  # **-a**, `--port`
+    return tokens(text)
+
+
+def from_completion(verb):
+    with open(os.path.join(SRC, "doc", "portkit.bash-completion"), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"\n\s*%s\) opts=\"([^\"]*)\"" % re.escape(verb), text)
+    return {w.rstrip("=") for w in m.group(1).split()} if m else set()
+
+
+class Sync(unittest.TestCase):
+    def test_code_help_man_and_completion_agree(self):
+        for verb in VERBS:
+            with self.subTest(verb=verb):
+                code = (from_source(verb) | REFUSED.get(verb, set())) - GLOBAL
+                help_ = from_help(verb) - PROSE.get(verb, set()) - GLOBAL
+                man = from_man(verb) - PROSE.get(verb, set()) - GLOBAL
+                comp = from_completion(verb) - GLOBAL
+                refused = REFUSED.get(verb, set())
+                problems = {
+                    "in the code, not in --help": code - help_,
+                    "in the code, not in the man page": code - man,
+                    "in the code, not in completion": code - comp - refused,
+                    "in --help, not in the code": help_ - code,
+                    "in the man page, not in the code": man - code,
+                    "in completion, not in the code": comp - code,
+                    "refused, yet offered for completion": comp & refused,
+                }
+                problems = {k: sorted(v) for k, v in problems.items() if v}
+                self.assertEqual(problems, {}, verb)
+
+    def test_everything_named_is_accepted(self):
+        """The code check above reads tables; this asks the binary itself."""
+        # what follows the option keeps anything from running: port 0 is
+        # refused before a scan starts, -n only checks a forward
+        tail = {"scan": ["-p", "0", "127.0.0.1"], "forward": ["-n"]}
+        with tempfile.TemporaryDirectory() as cwd:
+            for verb in VERBS:
+                for opt in sorted(from_completion(verb) | REFUSED.get(verb, set())):
+                    with self.subTest(verb=verb, opt=opt):
+                        cp = subprocess.run([pktest.PORTKIT, verb, opt, "1", *tail.get(verb, [])],
+                                            capture_output=True, text=True, timeout=10, cwd=cwd,
+                                            stdin=subprocess.DEVNULL)
+                        self.assertNotIn("unknown option", cp.stderr)
+                        self.assertGreaterEqual(cp.returncode, 0)
+
+    def test_global_options(self):
+        help_ = tokens(run("--help").stdout)
+        roff = ""
+        for part in ("head.roff", "tail.roff"):
+            with open(os.path.join(SRC, "doc", "man", part), encoding="utf-8") as f:
+                roff += f.read()
+        man = tokens(re.sub(r"\\f[BIRP]", " ", roff.replace("\\-", "-")))
+        comp = from_completion("\"\"")
+        for opt in ("--registry", "--color", "--no-color", "--help", "--version"):
+            self.assertIn(opt, help_, opt)
+            self.assertIn(opt, man, opt)
+            self.assertIn(opt, comp, opt)
+
+
+if __name__ == "__main__":
+    pktest.main()
