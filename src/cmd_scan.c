@@ -409,8 +409,12 @@ int cmd_scan(int argc, char **argv)
     if (pk_scan_new(&c.cfg, &scan, &err) < 0)
         return scan_cli_fail(&c, cli_lib_error("scan", &err));
     c.scan = scan;
-    if ((rc = scan_cli_drop_privileges(&c)) != 0)
+    bool done = false;
+    int code = 0;
+    if ((rc = scan_cli_drop_privileges(&c, &done, &code)) != 0)
         return scan_cli_fail(&c, rc);
+    if (done) /* the privileged parent: the child scanned, the files are in place */
+        return scan_cli_fail(&c, code);
     scan_cli_begin(&c);
     running = scan;
     int run = pk_scan_run(scan, &err);

@@ -52,6 +52,13 @@ int scan_cli_add_owned_output(struct scan_cli *c, char kind, char *path)
  * once: it removes them so no half-written file is left behind. */
 static const char *volatile temp_names[SCAN_CLI_MAX_OUTPUTS];
 
+static int commit_pipe = -1;
+
+void scan_cli_commit_through(int fd)
+{
+    commit_pipe = fd;
+}
+
 void scan_cli_signal_cleanup(void)
 {
     for (int i = 0; i < SCAN_CLI_MAX_OUTPUTS; i++)
@@ -295,6 +302,19 @@ static int close_output(struct scan_cli_output *o, int index, bool keep)
     o->file.fd = -1; /* fclose closed it */
     temp_names[index] = NULL;
     struct pk_err err = {0};
+    if (commit_pipe >= 0) {
+        /* Privileges were dropped: the process that kept them puts the
+         * file in place (scan_cli_net.c). Tell it whether to. */
+        unsigned char msg[2] = {(unsigned char)index, ok && keep};
+        if (write(commit_pipe, msg, 2) != 2)
+            rc = CLI_FAIL;
+        free(o->file.tmp);
+        free(o->file.path);
+        o->file.tmp = o->file.path = NULL;
+        if (!ok)
+            cli_message("scan", "writing %s failed: %s", o->path, strerror(errno));
+        return ok ? rc : CLI_FAIL;
+    }
     if (!ok) {
         cli_message("scan", "writing %s failed: %s", o->path, strerror(errno));
         pk_outfile_abort(&o->file);

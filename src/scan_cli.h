@@ -85,8 +85,14 @@ int scan_cli_ping_option(struct scan_cli *c, const char *arg);
 /* Chooses discovery, -sS or -sT and raw sockets once targets are known. */
 int scan_cli_net_prepare(struct scan_cli *c);
 /* After pk_scan_new opened the raw sockets: become an unprivileged user
- * with no capability. CLI_OK or CLI_FAIL (reported). */
-int scan_cli_drop_privileges(struct scan_cli *c);
+ * with no capability. As root this forks: the child drops everything and
+ * scans; the parent keeps root only to put the output files in place at
+ * the end (a temporary file in a root-owned directory), then sets *done
+ * and the exit code to return. CLI_OK or CLI_FAIL (reported). */
+int scan_cli_drop_privileges(struct scan_cli *c, bool *done, int *exit_code);
+/* Output files are then closed unrenamed and (index, keep) pairs written
+ * to fd for the parent. */
+void scan_cli_commit_through(int fd);
 /* Frees c and returns rc, for early exits. */
 int scan_cli_fail(struct scan_cli *c, int rc);
 

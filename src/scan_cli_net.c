@@ -6,7 +6,10 @@
  * scanned. Once pk_scan_new has opened its raw sockets the process becomes
  * `nobody` with no capability left, before any reply is parsed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -138,10 +141,82 @@ static int clear_capabilities(void)
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
-int scan_cli_drop_privileges(struct scan_cli *c)
+static volatile pid_t scan_child;
+
+/* A signal sent to the parent alone (kill PID) is passed on; a Ctrl-C
+ * reaches the child from the terminal already, and passing it again would
+ * count as the second Ctrl-C that ends the scan without its outputs. */
+static void forward_signal(int sig, siginfo_t *info, void *ctx)
 {
+    (void)ctx;
+    if (scan_child > 0 && info && info->si_code == SI_USER)
+        kill(scan_child, sig);
+}
+
+/* The parent's part: wait for the scanning child, then rename (or remove)
+ * each output file as it asks. Files it never mentioned are removed. */
+static int keep_outputs(struct scan_cli *c, pid_t child, int rd)
+{
+    bool keep[SCAN_CLI_MAX_OUTPUTS] = {false};
+    unsigned char msg[2];
+    ssize_t n;
+    while ((n = read(rd, msg, 2)) == 2 || (n < 0 && errno == EINTR))
+        if (n == 2 && msg[0] < SCAN_CLI_MAX_OUTPUTS)
+            keep[msg[0]] = msg[1] != 0;
+    close(rd);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : CLI_FAIL;
+    for (int i = 0; i < c->nouts; i++) {
+        struct scan_cli_output *o = &c->outs[i];
+        if (o->is_stdout || !o->f)
+            continue;
+        fclose(o->f); /* the child wrote through its own copy: nothing is buffered here */
+        o->f = NULL;
+        o->file.fd = -1;
+        struct pk_err err = {0};
+        if (!keep[i])
+            pk_outfile_abort(&o->file);
+        else if (pk_outfile_commit(&o->file, &err) < 0 && cli_lib_error("scan", &err))
+            rc = CLI_FAIL;
+    }
+    return rc;
+}
+
+int scan_cli_drop_privileges(struct scan_cli *c, bool *done, int *exit_code)
+{
+    *done = false;
     if (!c->net.raw)
         return CLI_OK;
+    if (geteuid() == 0) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+            fprintf(stderr, "portkit: scan: pipe: %s\n", strerror(errno));
+            return CLI_FAIL;
+        }
+        fflush(NULL);
+        pid_t child = fork();
+        if (child < 0) {
+            fprintf(stderr, "portkit: scan: fork: %s\n", strerror(errno));
+            return CLI_FAIL;
+        }
+        if (child > 0) {
+            close(fds[1]);
+            pk_scan_free(c->scan); /* the raw sockets: only the child uses them */
+            c->scan = NULL;
+            scan_child = child;
+            struct sigaction sa = {.sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO};
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGINT, &sa, NULL);
+            sigaction(SIGTERM, &sa, NULL);
+            *exit_code = keep_outputs(c, child, fds[0]);
+            *done = true;
+            return CLI_OK;
+        }
+        close(fds[0]);
+        scan_cli_commit_through(fds[1]);
+    }
     uid_t uid = 65534;
     gid_t gid = 65534;
     struct passwd *pw = getpwnam("nobody");

@@ -145,15 +145,36 @@ class ScanNet(unittest.TestCase):
             self.assertEqual(st[0]["service"], "ssh", st)
 
     def test_privileges_dropped(self):
-        """After the raw sockets open: uid nobody, no capability at all,
-        checked from /proc/PID/status while the scan runs."""
+        """After the raw sockets open the scanning process is uid nobody
+        with no capability at all, checked from /proc/PID/status while the
+        scan runs."""
         silent = f"{BIG}.7.7"  # nobody holds it: every probe goes unanswered
         p = self.t.popen_portkit("scan", "-sS", "-Pn", "-p", "1-50", silent, "--initial-rtt-timeout", "4s",
                                  "--no-progress", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(1.0)
-            with open(f"/proc/{p.pid}/status") as f:
+            # As root the process forks: the child scans without privileges,
+            # the parent only waits to put output files in place.
+            with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                kids = f.read().split()
+            self.assertEqual(len(kids), 1)
+            with open(f"/proc/{kids[0]}/status") as f:
                 status = f.read()
+            # The parent holds no raw or packet socket any more.
+            with open(f"/proc/{p.pid}/net/packet") as f:  # the scanner namespace's view
+                inodes = {line.split()[-1] for line in f.read().splitlines()[1:]}
+
+            def packet_sockets(pid):
+                out = 0
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    try:
+                        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    except OSError:
+                        continue
+                    out += link.startswith("socket:[") and link[8:-1] in inodes
+                return out
+            self.assertEqual(packet_sockets(p.pid), 0)
+            self.assertGreaterEqual(packet_sockets(kids[0]), 1)
         finally:
             p.wait(20)
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
@@ -162,6 +183,19 @@ class ScanNet(unittest.TestCase):
         for cap in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
             self.assertEqual(int(fields[cap].strip(), 16), 0, cap)
         self.assertEqual(fields["NoNewPrivs"].strip(), "1")
+
+    def test_outputs_after_privilege_drop(self):
+        """The scan runs as nobody, yet -oX/-oA land in a directory only root
+        may write: the parent that kept root puts them in place, and leaves
+        no temporary file behind."""
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:  # mode 0700, owned by root
+            cp = self.t.portkit("scan", "-sS", "-p", "22,23", self.live[5], "-oX", f"{d}/x.xml", "-oA",
+                                f"{d}/all", "--no-progress")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertEqual(sorted(os.listdir(d)), ["all.gnmap", "all.nmap", "all.xml", "x.xml"])
+            with open(f"{d}/x.xml") as f:
+                self.assertIn('portid="22"><state state="open" reason="syn-ack"', f.read())
 
     def test_ends_within_timeout(self):
         """A scan of silence ends within its last timeout plus one second."""
