@@ -399,7 +399,7 @@ static void on_tick(void *arg)
     if (secs < 0.3)
         return; /* short scans need no bar */
     double frac = st.total ? (double)st.done / (double)st.total : 1;
-    double rate = secs > 0 ? st.probes / secs : 0;
+    double rate = secs > 0 ? (double)(st.probes + st.ping_probes) / secs : 0;
     double eta = frac > 0.001 ? secs / frac - secs : 0;
     char done[16], total[16], rs[16];
     human_count((double)st.done, done, sizeof done);
@@ -410,8 +410,15 @@ static void on_tick(void *arg)
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "\r\033[K%3.0f%% [%s] %s/%s ports  %s probes/s  %u in flight  ETA %d:%02d  %llu open",
-            frac * 100, bar, done, total, rs, st.inflight, (int)eta / 60, (int)eta % 60,
+    char limit[24] = "";
+    if (c->cfg.rate > 0) /* the rate in force beside the rate achieved */
+        snprintf(limit, sizeof limit, " (max %.0f)", c->cfg.rate);
+    char hosts[64] = "";
+    if (st.hosts_pinged)
+        snprintf(hosts, sizeof hosts, "hosts %llu up/%llu  ", (unsigned long long)st.hosts_up,
+                 (unsigned long long)st.hosts);
+    fprintf(stderr, "\r\033[K%3.0f%% [%s] %s%s/%s ports  %s probes/s%s  %u in flight  ETA %d:%02d  %llu open",
+            frac * 100, bar, hosts, done, total, rs, limit, st.inflight, (int)eta / 60, (int)eta % 60,
             (unsigned long long)st.states[PK_STATE_OPEN]);
     fflush(stderr);
     c->bar_shown = true;
@@ -498,6 +505,13 @@ int scan_cli_finish(struct scan_cli *c)
                 (unsigned long long)st.done, (unsigned long long)st.total, st.elapsed_us / 1e6,
                 (unsigned long long)st.probes, (unsigned long long)st.states[PK_STATE_OPEN],
                 (unsigned long long)st.self_connects, st.interrupted ? " (stopped)" : "");
+    if (c->verbose && st.last_send_us > 0) {
+        uint64_t sent = st.probes + st.ping_probes;
+        fprintf(stderr, "portkit: scan: sent %llu probes (%llu pings) in %.3f s: %.0f probes/s%s\n",
+                (unsigned long long)sent, (unsigned long long)st.ping_probes, st.last_send_us / 1e6,
+                sent > 1 ? (double)(sent - 1) * 1e6 / (double)st.last_send_us : 0.0,
+                c->cfg.rate > 0 ? " (--rate in force)" : "");
+    }
     return rc;
 }
 

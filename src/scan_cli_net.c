@@ -23,6 +23,8 @@
 #include "portkit/portspec.h"
 #include "scan_cli.h"
 
+#define SCAN_DEFAULT_RAW_RATE 300000.0
+
 static int parse_port_list(const char *what, const char *list, uint16_t *out, uint8_t *n)
 {
     char buf[256];
@@ -126,6 +128,11 @@ int scan_cli_net_prepare(struct scan_cli *c)
     }
     c->cfg.raw = privileged && ping && (!loopback || n->want_syn);
     n->raw = c->cfg.method == PK_SCAN_SYN || c->cfg.raw;
+    /* Raw probes cost no descriptor, so nothing else would slow them: the
+     * default keeps a LAN scan fast and a 1 GbE link (1.4 M small frames/s)
+     * four-fifths free. */
+    if (n->raw && c->cfg.rate == 0)
+        c->cfg.rate = SCAN_DEFAULT_RAW_RATE;
     if (ping && !privileged && !loopback)
         fprintf(stderr, "portkit: scan: without root, host discovery only tries TCP connects (-PS/-PA ports, "
                         "default 80 and 443); a host answering on neither is reported down (-Pn scans it "

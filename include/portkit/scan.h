@@ -165,6 +165,8 @@ struct pk_scan_stats {
     uint64_t hosts_up, hosts_down; /* host discovery (-Pn: every probed host is up) */
     uint64_t ping_probes;        /* discovery packets and connects sent */
     uint64_t hosts_pinged;       /* hosts whose discovery was started */
+    uint64_t last_send_us;       /* when the last probe left, from the start: with probes and
+                                    ping_probes, the rate actually sent */
 };
 
 /* Fills cfg with the defaults: whole scan, no rate limit, in-flight sized

@@ -239,6 +239,7 @@ static unsigned disc_fill(struct pk_scan *s, unsigned budget)
         used++;
         s->st.hosts_pinged++;
         s->st.ping_probes += (uint64_t)(n > 0 ? n : 0);
+        s->st.last_send_us = w->sent_us - s->start_mono_us;
         if (n == 0 && pks_host_status(s, host) == HOST_PENDING)
             host_down(s, host);
     }

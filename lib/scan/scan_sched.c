@@ -290,7 +290,9 @@ bool pks_rate_take_n(struct pk_scan *s, unsigned n)
     if (s->cfg.rate <= 0)
         return true;
     uint64_t now = pk_loop_now(s->loop);
-    double burst = s->cfg.rate / 100.0;
+    /* 50 ms of credit: a process the scheduler kept waiting that long
+     * catches up, so the rate holds on a busy machine. */
+    double burst = s->cfg.rate / 20.0;
     if (burst < 1)
         burst = 1;
     s->tokens += (double)(now - s->tokens_us) * s->cfg.rate / 1e6;
@@ -319,6 +321,7 @@ static int send_probe(struct pk_scan *s, struct scan_job *j)
     if (j->tries == 1)
         j->first_us = j->last_us;
     s->st.probes++;
+    s->st.last_send_us = j->last_us - s->start_mono_us;
     int rc = m->start(s, j);
     if (rc == SCAN_AGAIN) {
         j->tries--;

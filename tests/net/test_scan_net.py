@@ -4,6 +4,7 @@ connect), the SYN scan against the connect scan, the privilege drop, the
 end-of-scan bound, memory on a large silent range, and --shard with
 discovery. Every packet stays between two namespaces made here."""
 import json
+import re
 import os
 import resource
 import subprocess
@@ -207,6 +208,16 @@ class ScanNet(unittest.TestCase):
         self.assertEqual(cp.returncode, 1, cp.stderr)
         self.assertIn("2000 filtered", cp.stdout)
         self.assertLess(took, 2.0 + 1.0)
+
+    def test_rate_honoured(self):
+        """--rate N: probes leave at N per second, within 5 %."""
+        silent = f"{BIG}.7.9"
+        cp = self.t.portkit("scan", "-sS", "-Pn", "-p", "1-6000", silent, "--rate", "4000", "--max-retries",
+                            "0", "--initial-rtt-timeout", "200ms", "--no-progress", "-v")
+        m = re.search(r"sent (\d+) probes \(0 pings\) in [\d.]+ s: (\d+) probes/s", cp.stderr)
+        self.assertTrue(m, cp.stderr)
+        self.assertEqual(int(m.group(1)), 6000)
+        self.assertLess(abs(int(m.group(2)) - 4000) / 4000, 0.05, cp.stderr)
 
     def test_large_silent_range_memory(self):
         """A /16 where nothing answers, 3 ports: discovery keeps per-host
