@@ -44,7 +44,7 @@ PROSE = {
     "ls": {"-o"},                                 # ps -o comm
     "who": {"-i"},                                # lsof -i
     "free": {"--port"},                           # ./server --port "$port"
-    "scan": {"--array", "--job-name", "-c"},      # the Slurm example's #SBATCH lines, sh -c
+    "scan": {"--array", "--job-name", "-c", "-le"},  # the Slurm example: #SBATCH lines, sh -c, [ $? -le 1 ]
 }
 
 # Accepted by every verb (main takes --color itself); documented once, in the
