@@ -83,7 +83,7 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
     bool down = h->status == PK_HOST_DOWN;
     /* Hosts never reached (a stopped scan) are left out, and down hosts
      * unless all_states, as nmap leaves them out unless verbose. */
-    if (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states))
+    if (!h->nports && (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states)))
         return;
     if (!down)
         xs->hosts_up++;

@@ -109,6 +109,8 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
 int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, uint16_t id, uint16_t seq,
                   uint64_t stamp);
 
+/* rawnet_link.c: reads the attached networks into r->links. */
+void raw_load_links(struct raw_net *r);
 /* The attached network a is on (index into links), or -1. */
 int raw_link_of(const struct raw_net *r, const struct pk_addr *a);
 /* ARP request (IPv4) or neighbour solicitation (IPv6) for a on its link. */
