@@ -4,16 +4,36 @@
 #   1. iperf3 throughput, one TCP stream (iperf3 -t $DUR)
 #   2. wrk requests/s against nginx (wrk -t2 -c$CONNS -d$DUR), nginx started
 #      here with its own prefix and config in a temp dir
-#   3. memory of portkit forward holding $IDLE idle connections
-#   4. UDP loss for bursts of 512 B, 4 KB and 64 KB datagrams (bench/udp_burst.py),
+#   3. UDP: iperf3 -u at a fixed rate ($UDP_RATE), loss and jitter: direct,
+#      the relay, the kernel
+#   4. memory of portkit forward holding $IDLE idle connections
+#   5. UDP loss for bursts of 512 B, 4 KB and 64 KB datagrams (bench/udp_burst.py),
 #      direct vs portkit forward --udp
+# `portkit --kernel` (nftables NAT) runs beside the relay in every round.
+# Its rules may only ever be loaded in a namespace this script creates, so
+# as root the whole bench re-runs itself inside a fresh network namespace
+# (loopback only, every tool alike); without root the kernel rows are left
+# out.
 # Every figure is the median of $ROUNDS rounds; the rounds interleave the
 # tools so a burst of load from elsewhere hits them all alike.
 # Usage: bench/forward.sh [path/to/portkit]
-#        env DUR=5 CONNS=50 ROUNDS=3 IDLE=9000
+#        env DUR=5 CONNS=50 ROUNDS=3 IDLE=9000 UDP_RATE=500M
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PK=${1:-build/portkit}
+if [ "$(id -u)" = 0 ] && [ -z "${PK_BENCH_NETNS:-}" ]; then
+  slot=${PK_NETNS_SLOT:-0}; [ "$slot" = 0 ] && slot=
+  ns="pk${slot}-fwdbench"
+  ip netns del "$ns" 2>/dev/null || true
+  ip netns add "$ns"
+  ip netns exec "$ns" ip link set lo up
+  rc=0
+  PK_BENCH_NETNS=$ns ip netns exec "$ns" "$0" "$@" || rc=$?
+  ip netns del "$ns"
+  exit "$rc"
+fi
+KERNEL=${PK_BENCH_NETNS:+yes}
+UDP_RATE=${UDP_RATE:-500M}
 DUR=${DUR:-5}
 CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-3}
@@ -26,8 +46,10 @@ done
 PATH=$PATH:/usr/sbin
 tmp=$(mktemp -d /tmp/pk-bench-forward.XXXXXX)
 pids=()
+PID=
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # PID: a forwarder start() left running when a step failed.
+  for p in "${pids[@]}" $PID; do kill "$p" 2>/dev/null || true; done
   [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$tmp"
@@ -46,10 +68,25 @@ for _ in range(200):
 sys.exit("port %s never opened" % sys.argv[1])
 PY
 }
+# One iperf3 run's Gbit/s; on a loaded machine the server can refuse a run
+# (busy, or a control timeout): try again, three times at most.
+iperf_gbps() {
+  local t out
+  for t in 1 2 3; do
+    out=$(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$1" -t "$DUR" -J 2>/dev/null |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' \
+      2>/dev/null) && { echo "$out"; return 0; }
+    sleep 1
+  done
+  echo "iperf3 through port $1 failed three times" >&2
+  return 1
+}
 median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print(statistics.median(v))' "$@"; }
 
 echo "== machine: $(nproc) cores, $(uname -r); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== portkit: $PK ($("$PK" --version))"
+if [ -n "$KERNEL" ]; then echo "== in network namespace $PK_BENCH_NETNS (portkit --kernel rules live only there)"
+else echo "== not root: no portkit --kernel rows (its rules need a namespace of their own)"; fi
 
 # ---- the servers ----------------------------------------------------------
 IPERF_PORT=$(freeport)
@@ -80,6 +117,7 @@ start() {
   local name=$1 lp=$2 tp=$3
   case $name in
     portkit) "$PK" forward -q "127.0.0.1:$lp" "127.0.0.1:$tp" >/dev/null 2>"$tmp/portkit.log" & ;;
+    kernel) "$PK" forward --kernel -q "127.0.0.1:$lp" "127.0.0.1:$tp" >/dev/null 2>"$tmp/kernel.log" & ;;
     socat) socat "TCP-LISTEN:$lp,bind=127.0.0.1,reuseaddr,fork,backlog=4096" "TCP:127.0.0.1:$tp" \
              >/dev/null 2>&1 & ;;
     rinetd) echo "127.0.0.1 $lp 127.0.0.1 $tp" >"$tmp/rinetd.conf"
@@ -93,6 +131,7 @@ start() {
 stop() { pkill -P "$1" 2>/dev/null || true; kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 TOOLS=(direct portkit socat rinetd redir)
+[ -n "$KERNEL" ] && TOOLS=(direct portkit kernel socat rinetd redir)
 declare -A GBPS RPS
 for r in $(seq "$ROUNDS"); do
   for tool in "${TOOLS[@]}"; do
@@ -100,8 +139,7 @@ for r in $(seq "$ROUNDS"); do
     if [ "$tool" = direct ]; then ip=$IPERF_PORT; np=$NGINX_PORT
     else ip=$(freeport); start "$tool" "$ip" "$IPERF_PORT"
     fi
-    g=$(iperf3 -c 127.0.0.1 -p "$ip" -t "$DUR" -J |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
+    g=$(iperf_gbps "$ip")
     [ -n "$PID" ] && stop "$PID"
     if [ "$tool" != direct ]; then np=$(freeport); start "$tool" "$np" "$NGINX_PORT"; fi
     q=$(wrk -t2 -c"$CONNS" -d"${DUR}s" "http://127.0.0.1:$np/" | awk '/Requests\/sec/{print $2}')
@@ -141,6 +179,55 @@ print(f"portkit throughput: {med(vs_direct):.2f}x direct (goal >= 0.75; rounds {
 print(f"portkit requests/s: {med(rq_rinetd):.2f}x rinetd (goal >= 1.2; rounds {f(rq_rinetd)}), "
       f"{med(rq_direct):.2f}x direct")
 PY
+
+if [ -n "$KERNEL" ]; then
+  python3 - "$ROUNDS" "${GBPS[direct]}" "${GBPS[kernel]}" "${RPS[direct]}" "${RPS[kernel]}" <<'PY'
+import statistics, sys
+n = int(sys.argv[1])
+d, k, rd, rk = ([float(x) for x in a.split()] for a in sys.argv[2:])
+tp = [k[i] / d[i] for i in range(n)]
+rq = [rk[i] / rd[i] for i in range(n)]
+f = lambda v: " ".join(f"{x:.2f}" for x in v)
+print(f"portkit --kernel throughput: {statistics.median(tp):.2f}x direct (goal >= 0.95; rounds {f(tp)})")
+print(f"portkit --kernel requests/s: {statistics.median(rq):.2f}x direct (goal >= 0.95; rounds {f(rq)})")
+PY
+fi
+
+# ---- UDP: iperf3 -u at a fixed rate ----------------------------------------
+# iperf3 keeps a TCP control connection beside the UDP stream on the same
+# port, so each forwarder gets both rules.
+echo
+echo "== UDP: iperf3 -u -b $UDP_RATE -l 1400 -t $DUR, median of $ROUNDS rounds"
+UTOOLS=(direct portkit)
+[ -n "$KERNEL" ] && UTOOLS=(direct portkit kernel)
+declare -A ULOSS UJIT UGBPS
+for r in $(seq "$ROUNDS"); do
+  for tool in "${UTOOLS[@]}"; do
+    PID=
+    if [ "$tool" = direct ]; then up=$IPERF_PORT
+    else
+      up=$(freeport)
+      printf '127.0.0.1:%s 127.0.0.1:%s tcp\n127.0.0.1:%s 127.0.0.1:%s udp\n' \
+        "$up" "$IPERF_PORT" "$up" "$IPERF_PORT" >"$tmp/udp.conf"
+      if [ "$tool" = kernel ]; then "$PK" forward --kernel -q -c "$tmp/udp.conf" 2>"$tmp/kernel.log" &
+      else "$PK" forward -q -c "$tmp/udp.conf" 2>"$tmp/portkit.log" &
+      fi
+      PID=$!
+      wait_port "$up"
+    fi
+    read -r loss jit gb < <(timeout $((DUR + 30)) iperf3 -c 127.0.0.1 -p "$up" -u -b "$UDP_RATE" -l 1400 -t "$DUR" -J |
+      python3 -c 'import json,sys; s=json.load(sys.stdin)["end"]["sum"]; print(s["lost_percent"], s["jitter_ms"], s["bits_per_second"]*(1-s["lost_percent"]/100)/1e9)')
+    [ -n "$PID" ] && stop "$PID"
+    ULOSS[$tool]="${ULOSS[$tool]:-} $loss"; UJIT[$tool]="${UJIT[$tool]:-} $jit"; UGBPS[$tool]="${UGBPS[$tool]:-} $gb"
+    printf 'round %d  %-8s loss %6.2f %%  jitter %7.4f ms  %6.3f Gbit/s received\n' "$r" "$tool" "$loss" "$jit" "$gb"
+  done
+done
+printf '| %-8s | %8s | %11s | %14s |\n' tool "loss %" "jitter ms" "Gbit/s"
+printf '|%s|%s|%s|%s|\n' ---------- ---------- ------------- ----------------
+for tool in "${UTOOLS[@]}"; do
+  printf '| %-8s | %8.2f | %11.4f | %14.3f |\n' "$tool" "$(median ${ULOSS[$tool]})" \
+    "$(median ${UJIT[$tool]})" "$(median ${UGBPS[$tool]})"
+done
 
 # ---- memory with idle connections -----------------------------------------
 echo

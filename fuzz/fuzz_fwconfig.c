@@ -2,7 +2,8 @@
  * whatever parses must print as a config that parses back to the same
  * text (parse → print → parse is stable). Host names are never resolved
  * (PK_FW_NUMERIC: a fuzzer must not send DNS queries) and include lines are
- * refused (PK_FW_NO_INCLUDE: no file access). */
+ * refused (PK_FW_NO_INCLUDE: no file access). Rules marked `kernel` also go
+ * through the nft script writer of forward --kernel. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc < 0 && err.msg[0] == '\0')
         __builtin_trap(); /* every error names what was wrong */
+    if (rc == 0 && pk_fw_config_count(cfg) <= 8) {
+        /* The nft script for the `kernel` rules: written or refused with a
+         * reason, never half. (Bounded: judging a target looks at this
+         * host's interfaces.) */
+        struct pk_buf nft = PK_BUF_INIT;
+        int krc = pk_fw_kernel_ruleset(cfg, "portkit_fwd_1", 1, "fuzz", &nft, &err);
+        if (krc < 0 && (err.msg[0] == '\0' || nft.len))
+            __builtin_trap();
+        pk_buf_free(&nft);
+    }
     if (rc == 0) {
         struct pk_buf first = PK_BUF_INIT, second = PK_BUF_INIT;
         struct pk_fw_config *again = pk_fw_config_new();

@@ -20,9 +20,9 @@ const char *cli_registry_path;
 static void put_message(const char *verb, const char *msg)
 {
     char line[CLI_MSG_MAX];
-    size_t k = 0, n = strlen(msg);
+    size_t k = 0, i = 0, n = strlen(msg);
     const unsigned char *u = (const unsigned char *)msg;
-    for (size_t i = 0; i < n && k + 8 < sizeof line;) {
+    while (i < n && k + 8 < sizeof line) {
         size_t len = u[i] < 0x80 ? 1 : (u[i] & 0xE0) == 0xC0 ? 2 : (u[i] & 0xF0) == 0xE0 ? 3
                                      : (u[i] & 0xF8) == 0xF0 ? 4 : 0;
         bool ok = len > 0 && i + len <= n && !(len == 2 && u[i] < 0xC2);
@@ -41,7 +41,7 @@ static void put_message(const char *verb, const char *msg)
         k += len;
         i += len;
     }
-    if (k < n && k + 8 >= sizeof line) {
+    if (i < n) {
         memcpy(line + k, "...", 3);
         k += 3;
     }

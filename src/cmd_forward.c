@@ -18,6 +18,7 @@
 #include "portkit/forward.h"
 #include "portkit/json.h"
 #include "portkit/loop.h"
+#include "portkit/safefile.h"
 
 void usage_forward(FILE *out)
 {
@@ -32,21 +33,33 @@ void usage_forward(FILE *out)
             "Options:\n"
             "  -u, --udp                  forward UDP datagrams (default TCP)\n"
             "  -c, --config FILE          rules from FILE, one per line (see portkit(1));\n"
-            "                             SIGHUP reloads it\n"
-            "  -a, --allow LIST           admit only these addresses/CIDRs (repeatable)\n"
-            "  -d, --deny LIST            turn these addresses/CIDRs away (repeatable)\n"
+            "                             rinetd's files run as they are; SIGHUP reloads it\n"
+            "  -a, --allow LIST           admit only these addresses, CIDRs or patterns\n"
+            "                             (192.168.2.*); repeatable; ::ffff:a.b.c.d is a.b.c.d\n"
+            "  -d, --deny LIST            turn these addresses/CIDRs/patterns away (repeatable)\n"
             "      --connect-timeout DUR  give up on the target after DUR (default 10s)\n"
-            "      --idle-timeout DUR     end a connection quiet for DUR (default: TCP never,\n"
+            "      --idle-timeout DUR     end a connection quiet for DUR (default: TCP 10m,\n"
             "                             UDP sessions 60s); 0 = never\n"
-            "      --max-conns N          connections (UDP: sessions) at once per rule\n"
+            "      --max-conns N          connections (UDP: sessions) at once per rule; the\n"
+            "                             whole forwarder holds at most what the open-file\n"
+            "                             limit allows, clients beyond it are reset and logged\n"
             "      --copy MODE            auto (read/write for small messages, splice for\n"
             "                             bulk), splice, read\n"
             "      --drain DUR            on SIGTERM/SIGINT, let connections finish for DUR\n"
             "                             (default 10s); a second signal ends them now\n"
-            "      --log FILE             append log lines to FILE (default stderr)\n"
+            "      --log FILE             append log lines to FILE (default stderr; a new file\n"
+            "                             is 0640; a planted symlink is refused)\n"
             "      --log-json             log JSON Lines\n"
             "  -q, --quiet                no line per connection (listeners and errors only)\n"
-            "  -n, --check                check the rules, print them, exit\n"
+            "  -n, --check                check the rules, print them (and the nft script\n"
+            "                             of --kernel rules), exit\n"
+            "  -k, --kernel               forward in the kernel: nftables NAT in a table this\n"
+            "                             process owns (needs root); rules the kernel cannot\n"
+            "                             express stay with the relay, said at start\n"
+            "      --enable-forwarding    --kernel with a target on another host: switch IP\n"
+            "                             forwarding on, and back off on exit\n"
+            "      --cleanup              with --kernel: remove tables left by forwarders that\n"
+            "                             no longer run, exit\n"
             "  -h, --help                 this help\n\n"
             "DUR is seconds, or a number with ms, s, m or h (250ms, 1.5s, 10m).\n"
             "Signals: HUP reloads -c FILE (a bad file is logged and ignored) and reopens\n"
@@ -54,13 +67,16 @@ void usage_forward(FILE *out)
             "Examples:\n"
             "  portkit forward :8080 127.0.0.1:80\n"
             "  portkit forward --udp '[::]:5353' 127.0.0.1:53\n"
-            "  portkit forward -c /etc/portkit/forward.conf --log /var/log/portkit-forward.log\n\n"
+            "  portkit forward -c /etc/portkit/forward.conf --log /var/log/portkit-forward.log\n"
+            "  portkit forward --kernel :80 127.0.0.1:8080\n\n"
             "Exit status: 0 after a clean stop, 2 bad option or config, 3 cannot listen.\n");
 }
 
 struct fwd_cli {
     struct pk_loop *loop;
     struct pk_fw *fw;
+    struct pk_fw_kernel *kfw;  /* --kernel or a rule with `kernel` */
+    bool enable_forwarding;
     const char *config_path;
     const struct pk_registry *reg;
     struct pk_fw_defaults defaults;
@@ -161,7 +177,7 @@ static int open_log(struct fwd_cli *c)
         return 0;
     }
     struct pk_err err = {0};
-    int fd = fwcli_open_log(c->log_path, &err);
+    int fd = pk_file_open_append(c->log_path, &err);
     if (fd < 0) {
         snprintf(c->log_error, sizeof c->log_error, "%s", err.msg);
         return -1;
@@ -229,6 +245,90 @@ static int print_rules(const struct pk_fw_config *cfg)
     return CLI_OK;
 }
 
+/* ---- the kernel's share ---- */
+
+/* Gives the kernel its rules (replacing its table in one transaction) and
+ * the relay the rest. */
+static int apply_both(struct fwd_cli *c, const struct pk_fw_config *cfg, struct pk_err *err)
+{
+    struct pk_fw_config *kcfg = NULL, *rcfg = NULL;
+    /* Against the built-in defaults: --connect-timeout on the command line
+     * is an option the user set, as much as one in the file. */
+    struct pk_fw_defaults builtin;
+    pk_fw_defaults_init(&builtin);
+    int rc = pk_fw_kernel_partition(cfg, &builtin, &kcfg, &rcfg, on_event, c, err);
+    if (rc == 0 && pk_fw_config_count(kcfg) && !c->kfw) {
+        struct pk_fw_kernel_options ko = {
+            .log = on_event, .log_arg = c, .enable_forwarding = c->enable_forwarding,
+        };
+        if (!(c->kfw = pk_fw_kernel_new(c->loop, &ko, err)))
+            rc = err->code;
+    }
+    if (rc == 0 && c->kfw && (rc = pk_fw_kernel_apply(c->kfw, kcfg, err)) == 0) {
+        note(c, "kernel", "table inet %s: %zu rule%s", pk_fw_kernel_table(c->kfw),
+             pk_fw_config_count(kcfg), pk_fw_config_count(kcfg) == 1 ? "" : "s");
+        for (size_t i = 0; i < pk_fw_config_count(kcfg); i++) {
+            const struct pk_fw_rule *r = pk_fw_config_rule(kcfg, i);
+            struct pk_fw_event ev = {
+                .kind = PK_FW_EV_LISTEN, .proto = r->proto, .line = r->line,
+                .listen = (const struct sockaddr *)&r->listen.ss,
+                .target = (const struct sockaddr *)&r->target.ss,
+            };
+            on_event(c, &ev);
+        }
+    }
+    if (rc == 0)
+        rc = pk_fw_apply(c->fw, rcfg, err);
+    pk_fw_config_free(kcfg);
+    pk_fw_config_free(rcfg);
+    return rc;
+}
+
+/* --check: the relay's rules as a config file, the kernel's as the exact
+ * nft script it would load (table named for this process). */
+static int check_rules(struct fwd_cli *c, const struct pk_fw_config *cfg)
+{
+    struct pk_fw_config *kcfg = NULL, *rcfg = NULL;
+    struct pk_err err = {0};
+    struct pk_fw_defaults builtin;
+    pk_fw_defaults_init(&builtin);
+    if (pk_fw_kernel_partition(cfg, &builtin, &kcfg, &rcfg, on_event, c, &err) < 0)
+        return cli_lib_error("forward", &err);
+    int rc = CLI_OK;
+    if (pk_fw_config_count(rcfg) || !pk_fw_config_count(kcfg))
+        rc = print_rules(rcfg);
+    if (rc == CLI_OK && pk_fw_config_count(kcfg)) {
+        char table[64];
+        struct pk_buf script = PK_BUF_INIT;
+        pk_fw_kernel_table_name((long)getpid(), table, sizeof table);
+        if (pk_fw_kernel_ruleset(kcfg, table, (uint16_t)(getpid() % 0xfffe + 1), "", &script,
+                                 &err) < 0)
+            rc = cli_lib_error("forward", &err);
+        else
+            fputs(script.data, stdout);
+        pk_buf_free(&script);
+    }
+    pk_fw_config_free(kcfg);
+    pk_fw_config_free(rcfg);
+    return rc;
+}
+
+static void print_cleanup(void *arg, const struct pk_fw_event *ev)
+{
+    fprintf(stderr, "portkit: forward: %s\n", ev->reason);
+}
+
+static int cleanup_tables(void)
+{
+    struct pk_err err = {0};
+    unsigned removed = 0;
+    if (pk_fw_kernel_cleanup(&removed, print_cleanup, NULL, &err) < 0)
+        return cli_lib_error("forward", &err);
+    if (!removed)
+        fprintf(stderr, "portkit: forward: no tables left by stopped forwarders\n");
+    return CLI_OK;
+}
+
 /* ---- signals ---- */
 
 static void reload(struct fwd_cli *c)
@@ -241,7 +341,7 @@ static void reload(struct fwd_cli *c)
     }
     struct pk_err err = {0};
     struct pk_fw_config *cfg = load_config(c, &err);
-    if (!cfg || pk_fw_apply(c->fw, cfg, &err) < 0) {
+    if (!cfg || apply_both(c, cfg, &err) < 0) {
         note(c, "reload", "failed: %s; the running configuration stays", err.msg);
         pk_fw_config_free(cfg);
         return;
@@ -294,7 +394,7 @@ static void on_signal(struct pk_loop *loop, int fd, unsigned events, void *arg)
 
 enum {
     OPT_CONNECT_TIMEOUT = 256, OPT_IDLE_TIMEOUT, OPT_MAX_CONNS, OPT_COPY, OPT_DRAIN, OPT_LOG,
-    OPT_LOG_JSON,
+    OPT_LOG_JSON, OPT_ENABLE_FORWARDING, OPT_CLEANUP,
 };
 
 static int parse_duration_opt(const char *name, const char *v, uint64_t *ms)
@@ -339,7 +439,7 @@ static int started(struct fwd_cli *c, const struct pk_fw_config *cfg, struct pk_
 static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
 {
     if (check)
-        return print_rules(cfg);
+        return check_rules(c, cfg);
     signal(SIGPIPE, SIG_IGN);
     pk_fw_raise_nofile();
     sigset_t set;
@@ -362,7 +462,7 @@ static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
         rc = cli_lib_error("forward", (pk_err_sys(&err, "signalfd"), &err));
     else if (!c->loop || !c->fw)
         rc = cli_lib_error("forward", &err);
-    else if (pk_fw_apply(c->fw, cfg, &err) < 0)
+    else if (apply_both(c, cfg, &err) < 0)
         rc = cli_lib_error("forward", (fwcli_explain_listen_error(cfg, &err), &err));
     else if (started(c, cfg, &err) < 0)
         rc = cli_lib_error("forward", &err);
@@ -373,6 +473,7 @@ static int run(struct fwd_cli *c, struct pk_fw_config *cfg, bool check)
     if (c->loop && c->sigfd >= 0)
         pk_loop_unwatch(c->loop, c->sigfd);
     pk_fw_free(c->fw);
+    pk_fw_kernel_free(c->kfw); /* removes the table, restores the sysctls */
     pk_loop_free(c->loop);
     if (c->pidfile)
         unlink(c->pidfile);
@@ -398,16 +499,19 @@ int cmd_forward(int argc, char **argv)
         {"log-json", no_argument, NULL, OPT_LOG_JSON},
         {"quiet", no_argument, NULL, 'q'},
         {"check", no_argument, NULL, 'n'},
+        {"kernel", no_argument, NULL, 'k'},
+        {"enable-forwarding", no_argument, NULL, OPT_ENABLE_FORWARDING},
+        {"cleanup", no_argument, NULL, OPT_CLEANUP},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
     struct fwd_cli c = {.log_fd = STDERR_FILENO, .drain_ms = 10000, .sigfd = -1};
     pk_fw_defaults_init(&c.defaults);
-    bool udp = false, check = false, idle_set = false;
+    bool udp = false, check = false, idle_set = false, cleanup = false;
     uint64_t idle_ms = 0;
     int rc = CLI_OK, opt;
     opterr = 0;
-    while (rc == CLI_OK && (opt = getopt_long(argc, argv, ":uc:a:d:qnh", opts, NULL)) != -1) {
+    while (rc == CLI_OK && (opt = getopt_long(argc, argv, ":uc:a:d:qnkh", opts, NULL)) != -1) {
         switch (opt) {
         case 'u': udp = true; break;
         case 'c': c.config_path = optarg; break;
@@ -449,6 +553,9 @@ int cmd_forward(int argc, char **argv)
         case OPT_LOG_JSON: c.json = true; break;
         case 'q': c.quiet = true; break;
         case 'n': check = true; break;
+        case 'k': c.defaults.kernel = true; break;
+        case OPT_ENABLE_FORWARDING: c.enable_forwarding = true; break;
+        case OPT_CLEANUP: cleanup = true; break;
         case 'h': usage_forward(stdout); goto out;
         default: rc = cli_option_error("forward", argv, opt); break;
         }
@@ -458,6 +565,13 @@ int cmd_forward(int argc, char **argv)
     if (idle_set)
         c.defaults.tcp_idle_ms = c.defaults.udp_idle_ms = idle_ms;
     int nargs = argc - optind;
+    if (cleanup) {
+        if (!c.defaults.kernel || nargs || c.config_path)
+            rc = cli_usage_error("forward", "--cleanup goes with --kernel alone");
+        else
+            rc = cleanup_tables();
+        goto out;
+    }
     if (c.config_path && nargs > 0) {
         rc = cli_usage_error("forward", "give either LISTEN TARGET or -c FILE, not both");
         goto out;
@@ -495,6 +609,7 @@ int cmd_forward(int argc, char **argv)
             .idle_timeout_ms = udp ? c.defaults.udp_idle_ms : c.defaults.tcp_idle_ms,
             .max_conns = c.defaults.max_conns,
             .copy = c.defaults.copy,
+            .kernel = c.defaults.kernel,
         };
         const char *l = argv[optind], *t = argv[optind + 1];
         if (fwcli_socat_hint(l, t)) {

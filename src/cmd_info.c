@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "info.h"
 #include "portkit/buf.h"
 #include "portkit/frequency.h"
 #include "portkit/hostinfo.h"
@@ -22,30 +23,22 @@ void usage_info(FILE *out)
             "transport it lists), the range class, portkit's curated notes (alternate ports,\n"
             "de-facto uses, trojan/backdoor risk) and what this host's kernel says about it.\n\n"
             "QUERY is a port (80), port/proto (53/udp), a range (6000-6010, 6000-6010/tcp)\n"
-            "or a service name or alias (ssh, https, postgresql, mongodb).\n\n"
+            "or a service name or alias (ssh, https, postgresql, mongodb, 远程桌面).\n\n"
             "Options:\n"
-            "  -s, --search WORD   ports whose name, description or notes contain WORD\n"
+            "  -s, --search WORD   ports whose names, aliases, description or notes contain\n"
+            "                      WORD (case, accents and full-width forms folded: vo lam\n"
+            "                      finds Võ Lâm; Chinese and Vietnamese notes are searched)\n"
             "  -t, --tcp           only TCP        -u, --udp   only UDP\n"
             "  -j, --json          JSON Lines: one object per (port, proto)\n"
+            "  -a, --all           every port of a wide range (a terminal shows the ports\n"
+            "                      with a name or note and counts the rest)\n"
+            "      --lang LANG     notes and labels in en, vi or zh (default: from\n"
+            "                      LC_ALL/LC_MESSAGES/LANG; English where untranslated)\n"
             "      --registry FILE use this IANA CSV instead of the compiled-in table\n"
             "  -h, --help          this help\n\n"
             "Ranges: well-known 0-1023, registered 1024-49151, dynamic/private 49152-65535.\n"
             "Exit status: 0 answered, 1 no such service or no match, 2 bad query.\n");
 }
-
-struct info_ctx {
-    const struct pk_registry *reg;
-    struct pk_hostinfo host;
-    bool json;
-    unsigned proto_filter; /* from -t/-u; 0 = none */
-    struct pk_buf out;
-    FILE *stream;
-    /* nmap-services frequencies: looked up one by one for the first few
-     * answers, then loaded whole once a batch or range makes that cheaper. */
-    struct pk_frequency *freq;
-    unsigned freq_lookups;
-    bool freq_missing;
-};
 
 #define FREQ_SINGLE_LOOKUPS 16
 
@@ -56,7 +49,7 @@ static double frequency(struct info_ctx *c, unsigned port, enum pk_proto proto)
         return -1.0;
     if (c->freq)
         return pk_frequency_get(c->freq, port, proto);
-    double f = 0.0;
+    double f = -1.0;
     int rc;
     if (++c->freq_lookups <= FREQ_SINGLE_LOOKUPS) {
         rc = pk_frequency_lookup(NULL, port, proto, &f, NULL);
@@ -80,92 +73,6 @@ static void flush_out(struct info_ctx *c, bool force)
     }
 }
 
-/* Writes one '\n'-separated text as indented continuation lines. */
-static void put_lines(struct pk_buf *b, const char *label, const char *text, const char *on,
-                      const char *off)
-{
-    bool first = true;
-    while (*text) {
-        const char *nl = strchr(text, '\n');
-        size_t n = nl ? (size_t)(nl - text) : strlen(text);
-        pk_buf_printf(b, "  %-9s %s%.*s%s\n", first ? label : "", on, (int)n, text, off);
-        first = false;
-        text += n + (nl ? 1 : 0);
-    }
-}
-
-static void render_text(struct info_ctx *c, const struct pk_portinfo *pi, double freq)
-{
-    struct pk_buf *b = &c->out;
-    FILE *s = c->stream;
-    const char *bold = cli_sgr(s, CLI_BOLD), *reset = cli_sgr(s, CLI_RESET);
-    const char *red = cli_sgr(s, CLI_RED), *dim = cli_sgr(s, CLI_DIM), *cyan = cli_sgr(s, CLI_CYAN);
-    char head[32];
-    snprintf(head, sizeof head, "%u/%s", pi->port, pk_proto_name(pi->proto));
-    const char *name = pi->name ? pi->name : pi->reserved ? "(reserved)" : "(unassigned)";
-    const char *desc = pi->description[0] ? pi->description : "";
-    pk_buf_printf(b, "%s%-11s %s%s%s", bold, head, cyan, name, reset);
-    if (desc[0] && strcasecmp(desc, name) != 0)
-        pk_buf_printf(b, "  %s", desc);
-    if (!pi->official && pi->has_note)
-        pk_buf_printf(b, "  %s[de-facto use; %s by IANA]%s", dim, pi->reserved ? "reserved" : "unassigned", reset);
-    pk_buf_putc(b, '\n');
-    static const char *const span[] = {"0-1023", "1024-49151", "49152-65535"};
-    pk_buf_printf(b, "  %-9s %s (%s)\n", "range", pk_range_name(pi->range), span[pi->range]);
-
-    /* aliases: other IANA names for the same (port, proto), listed once each */
-    struct pk_buf aliases = PK_BUF_INIT;
-    const char *unauth = "", *anotes = "";
-    for (size_t i = pi->first; i < pi->first + pi->count; i++) {
-        struct pk_service sv;
-        pk_registry_get(c->reg, i, &sv);
-        if (!unauth[0])
-            unauth = sv.unauthorized_use;
-        if (!anotes[0])
-            anotes = sv.assignment_notes;
-        if (!sv.name[0] || (pi->name && strcasecmp(sv.name, pi->name) == 0))
-            continue;
-        bool dup = false;
-        for (size_t k = pi->first; k < i && !dup; k++) {
-            struct pk_service t;
-            pk_registry_get(c->reg, k, &t);
-            dup = strcasecmp(t.name, sv.name) == 0;
-        }
-        if (!dup)
-            pk_buf_printf(&aliases, "%s%s", aliases.len ? ", " : "", sv.name);
-    }
-    if (pi->has_note && pi->note.official && pi->name && strcasecmp(pi->note.name, pi->name) != 0)
-        pk_buf_printf(&aliases, "%s%s", aliases.len ? ", " : "", pi->note.name);
-    if (aliases.len)
-        pk_buf_printf(b, "  %-9s %s\n", "aliases", aliases.data);
-    if (pi->has_note && !pi->note.official && pi->official && strcasecmp(pi->note.name, pi->name) != 0)
-        pk_buf_printf(b, "  %-9s %s (de-facto, not what IANA assigned)\n", "known as", pi->note.name);
-    pk_buf_free(&aliases);
-
-    if (pi->has_note) {
-        put_lines(b, "notes", pi->note.text, "", "");
-        if (pi->note.nalt) {
-            pk_buf_printf(b, "  %-9s ", "alt ports");
-            for (size_t i = 0; i < pi->note.nalt; i++)
-                pk_buf_printf(b, "%s%u", i ? ", " : "", pi->note.alt[i]);
-            pk_buf_putc(b, '\n');
-        }
-        if (pi->note.risk[0])
-            put_lines(b, "RISK", pi->note.risk, red, reset);
-    }
-    if (unauth[0])
-        put_lines(b, "iana-use", unauth, "", "");
-    if (anotes[0])
-        put_lines(b, "iana-note", anotes, dim, reset);
-    if (freq > 0.0)
-        pk_buf_printf(b, "  %-9s open on %.3g%% of hosts nmap scanned (nmap-services)\n", "seen", freq * 100);
-    pk_buf_printf(b, "  %-9s %s; %s\n", "this host",
-                  pi->privileged ? "binding needs privilege" : "any user may bind it",
-                  pi->ephemeral ? "INSIDE the ephemeral range (the kernel may hand it to clients)"
-                                : "outside the ephemeral range");
-    pk_buf_putc(b, '\n');
-}
-
 static void render(struct info_ctx *c, unsigned port, enum pk_proto proto)
 {
     struct pk_portinfo pi;
@@ -180,7 +87,7 @@ static void render(struct info_ctx *c, unsigned port, enum pk_proto proto)
         else
             pk_buf_puts(&c->out, ",\"frequency\":null}\n");
     } else {
-        render_text(c, &pi, freq);
+        info_render_text(c, &pi, freq);
     }
     flush_out(c, false);
 }
@@ -203,28 +110,99 @@ static unsigned protos_for(struct info_ctx *c, unsigned port, unsigned asked, bo
     return mask;
 }
 
+/* Whether a port of a wide range is worth a block of its own: IANA names
+ * it or a note of its own covers it (a range note alone is said once). */
+static bool port_stands_out(struct info_ctx *c, unsigned port, unsigned mask)
+{
+    for (unsigned t = 0; t < PK_PROTO_COUNT; t++) {
+        if (!(mask & PK_PROTO_MASK(t)))
+            continue;
+        struct pk_note n;
+        if (pk_registry_name(c->reg, port, (enum pk_proto)t) || pk_registry_note(c->reg, port, (enum pk_proto)t, &n))
+            return true;
+        if (pk_registry_range_note(c->reg, port, (enum pk_proto)t, &n) && n.range_lo == port)
+            return true;
+    }
+    return false;
+}
+
+static int answer_ports(struct info_ctx *c, const struct pk_query *q, unsigned asked)
+{
+    /* On a terminal, a range longer than the screen shows the ports that
+     * have something to say and counts the rest (--all shows them). */
+    unsigned nports = q->hi - q->lo + 1;
+    bool trim = !c->json && !c->all && c->rows && q->lo != q->hi && nports * 8 > c->rows;
+    unsigned skipped = 0;
+    if (trim)
+        pk_buf_printf(&c->out, "%u ports, one line each (--all for every port's full entry):\n", nports);
+    for (unsigned p = q->lo; p <= q->hi; p++) {
+        unsigned mask = protos_for(c, p, asked, q->lo == q->hi);
+        if (trim && !port_stands_out(c, p, mask)) {
+            skipped++;
+            continue;
+        }
+        for (unsigned t = 0; t < PK_PROTO_COUNT; t++) {
+            if (!(mask & PK_PROTO_MASK(t)))
+                continue;
+            if (!trim) {
+                render(c, p, (enum pk_proto)t);
+                continue;
+            }
+            struct pk_portinfo pi;
+            pk_portinfo_get(c->reg, &c->host, p, (enum pk_proto)t, &pi);
+            if (pi.has_range && pi.range_note.range_lo == p) {
+                char text[600];
+                pk_note_render(pk_note_text(&pi.range_note, c->lang), p, p, text, sizeof text);
+                pk_buf_printf(&c->out, "%u-%u/%s %s: %.*s\n", pi.range_note.range_lo, pi.range_note.range_hi,
+                              pk_proto_name(pi.proto), pi.range_note.name, (int)strcspn(text, "\n"), text);
+            }
+            info_render_brief(c, &pi);
+            flush_out(c, false);
+        }
+    }
+    if (skipped)
+        pk_buf_printf(&c->out, "%u other port%s in %u-%u %s no IANA name and no note of %s own\n",
+                      skipped, skipped == 1 ? "" : "s", q->lo, q->hi, skipped == 1 ? "has" : "have",
+                      skipped == 1 ? "its" : "their");
+    if (trim)
+        pk_buf_putc(&c->out, '\n');
+    return CLI_OK;
+}
+
+struct ranked_port {
+    struct pk_port_proto pp;
+    double freq;
+    size_t order;
+};
+
+static int by_frequency(const void *a, const void *b)
+{
+    const struct ranked_port *x = a, *y = b;
+    if (x->freq != y->freq)
+        return x->freq > y->freq ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
 /* Answers one parsed query. Returns CLI_OK or CLI_NOTFOUND. */
 static int answer(struct info_ctx *c, const struct pk_query *q, bool quiet_notfound)
 {
     unsigned asked = q->proto_mask ? q->proto_mask : c->proto_filter;
-    if (q->kind == PK_QUERY_PORTS) {
-        for (unsigned p = q->lo; p <= q->hi; p++) {
-            unsigned mask = protos_for(c, p, asked, q->lo == q->hi);
-            for (unsigned t = 0; t < PK_PROTO_COUNT; t++)
-                if (mask & PK_PROTO_MASK(t))
-                    render(c, p, (enum pk_proto)t);
-        }
-        return CLI_OK;
-    }
+    if (q->kind == PK_QUERY_PORTS)
+        return answer_ports(c, q, asked);
     struct pk_port_proto found[256];
     size_t n = pk_registry_find_name(c->reg, q->name, found, 256);
+    struct ranked_port ranked[256];
     size_t shown = 0;
     for (size_t i = 0; i < n && i < 256; i++) {
         if (asked && !(asked & PK_PROTO_MASK(found[i].proto)))
             continue;
-        render(c, found[i].port, found[i].proto);
+        ranked[shown] = (struct ranked_port){found[i], frequency(c, found[i].port, found[i].proto), i};
         shown++;
     }
+    /* the port people meet most comes first: http-alt is 8080 before 8000 */
+    qsort(ranked, shown, sizeof *ranked, by_frequency);
+    for (size_t i = 0; i < shown; i++)
+        render(c, ranked[i].pp.port, ranked[i].pp.proto);
     if (!shown) {
         flush_out(c, true);
         if (!quiet_notfound)
@@ -257,10 +235,7 @@ static int run_search(struct info_ctx *c, const char *word)
         }
         struct pk_portinfo pi;
         pk_portinfo_get(c->reg, &c->host, found[i].port, found[i].proto, &pi);
-        char head[32];
-        snprintf(head, sizeof head, "%u/%s", pi.port, pk_proto_name(pi.proto));
-        pk_buf_printf(&c->out, "%-11s %-20s %s%s\n", head, pi.name ? pi.name : "-", pi.description,
-                      pi.has_note && pi.note.risk[0] ? "  [RISK]" : "");
+        info_render_match(c, &pi, word);
         flush_out(c, false);
     }
     free(found);
@@ -346,17 +321,24 @@ int cmd_info(int argc, char **argv)
         {"tcp", no_argument, NULL, 't'},
         {"udp", no_argument, NULL, 'u'},
         {"registry", required_argument, NULL, 'R'},
+        {"lang", required_argument, NULL, 'L'},
+        {"all", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
-    struct info_ctx c = {.stream = stdout};
+    struct info_ctx c = {.stream = stdout, .lang = pk_lang_from_env()};
     const char *search = NULL;
     int opt;
     /* '-' alone is the stdin query, not an option; "+" keeps negative-looking
      * queries like -1 from being read as options only after the first query. */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":s:jtuh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":s:jtuah", opts, NULL)) != -1) {
         switch (opt) {
+        case 'a': c.all = true; break;
+        case 'L':
+            if (pk_lang_parse(optarg, &c.lang) < 0)
+                return cli_usage_error("info", "--lang expects en, vi or zh");
+            break;
         case 's': search = optarg; break;
         case 'j': c.json = true; break;
         case 't': c.proto_filter |= PK_PROTO_MASK(PK_TCP); break;
@@ -391,6 +373,8 @@ int cmd_info(int argc, char **argv)
         return CLI_USAGE;
     }
     pk_hostinfo_read(&c.host, NULL);
+    info_term_size(c.stream, &c.width, &c.rows);
+    info_init_colors(&c);
 
     int rc = CLI_OK;
     if (search)

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fwcli.h"
+#include "history_cli.h"
 #include "portkit/freeport.h"
 #include "portkit/registry.h"
 #include "portkit/sockets.h"
@@ -41,13 +43,19 @@ void usage_ls(FILE *out)
             "      --no-process     do not look up processes (faster)\n"
             "      --proc           read /proc/net instead of asking netlink\n"
             "                       (also PORTKIT_SOCKETS=proc)\n"
+            "      --save           also store this host's listeners as a run (portkit\n"
+            "                       history), whatever the filters shown\n"
+            "      --label NAME     name the saved run (implies --save)\n"
+            "      --db PATH        the history database (also PORTKIT_DB)\n"
             "  -h, --help           this help\n\n"
             "Columns: PROTO LOCAL REMOTE STATE PID PROCESS USER SERVICE RANGE FLAGS, the\n"
             "same on a terminal and through a pipe; a narrow terminal drops RANGE, USER,\n"
             "an empty REMOTE, PID and SERVICE in that order, then shortens PROCESS (~).\n"
             "A '+' after a pid means more processes share the socket. SERVICE names the\n"
             "local port, or for a client connection the remote one.\n"
-            "Flags: EXPOSED   listening on a wildcard or non-loopback address\n"
+            "Flags: EXPOSED   reachable from outside through the firewall (the evaluation of\n"
+            "                 portkit audit); where the ruleset cannot be read (not root):\n"
+            "                 listening on a wildcard or non-loopback address\n"
             "       RISK      the port is known for trojans/backdoors (portkit info PORT)\n"
             "       PRIVILEGED below this host's unprivileged port start\n"
             "       EPHEMERAL inside this host's ephemeral port range\n"
@@ -121,7 +129,8 @@ static int parse_pid(const char *arg, int *pid)
 
 int cmd_ls(int argc, char **argv)
 {
-    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY, OPT_PORT, OPT_SPORT, OPT_DPORT };
+    enum { OPT_PID = 256, OPT_PROC, OPT_NOPROC, OPT_REGISTRY, OPT_PORT, OPT_SPORT, OPT_DPORT, OPT_SAVE, OPT_LABEL,
+           OPT_DB };
     static const struct option opts[] = {
         {"all", no_argument, NULL, 'a'},
         {"listening", no_argument, NULL, 'l'},
@@ -142,6 +151,9 @@ int cmd_ls(int argc, char **argv)
         {"no-process", no_argument, NULL, OPT_NOPROC},
         {"proc", no_argument, NULL, OPT_PROC},
         {"registry", required_argument, NULL, OPT_REGISTRY},
+        {"save", no_argument, NULL, OPT_SAVE},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -150,6 +162,8 @@ int cmd_ls(int argc, char **argv)
     unsigned states = 0;
     static uint64_t sets[3][PK_PORTSET_WORDS]; /* --port, --sport, --dport */
     bool set_used[3] = {false, false, false};
+    bool save = false;
+    const char *save_label = NULL, *save_db = NULL;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":altu46pc:s:njHh", opts, NULL)) != -1) {
@@ -193,6 +207,14 @@ int cmd_ls(int argc, char **argv)
         case OPT_NOPROC: q.processes = false; break;
         case OPT_PROC: force_proc = true; break;
         case OPT_REGISTRY: cli_registry_path = optarg; break;
+        case OPT_SAVE: save = true; break;
+        case OPT_LABEL:
+            if (!*optarg)
+                return cli_usage_error("ls", "--label needs a name");
+            save_label = optarg;
+            save = true;
+            break;
+        case OPT_DB: save_db = optarg; break;
         case 'h': usage_ls(stdout); return CLI_OK;
         default: return cli_option_error("ls", argv, opt);
         }
@@ -224,7 +246,25 @@ int cmd_ls(int argc, char **argv)
     sockrow_init(&c, stdout, reg);
     c.header = header;
     c.numeric = numeric;
+    struct pk_firewall *fw = NULL;
+    unsigned char *exposed = NULL;
+    bool readable = false;
+    char why[PK_ERR_MSG_MAX];
+    if ((q.states & PK_SS_LISTENING) && fwcli_open("ls", NULL, &fw, &readable, why, sizeof why) == 0) {
+        struct pk_firewall_finding *f = NULL;
+        size_t nf = 0;
+        if (readable && pk_firewall_audit(fw, l, NULL, &f, &nf, &err) == 0 && pk_socklist_count(l))
+            exposed = fwcli_exposed(f, nf, pk_socklist_count(l));
+        free(f);
+        c.exposed = exposed;
+        c.exposed_base = exposed ? pk_socklist_get(l, 0) : NULL;
+        c.fw_note = readable ? NULL : "the firewall ruleset was not read (needs root)";
+    }
     int rc = json ? sockrow_json(&c, l) : sockrow_table(&c, l);
+    free(exposed);
+    pk_firewall_free(fw);
     pk_socklist_free(l);
+    if (save && rc == CLI_OK)
+        rc = hist_cli_save_listeners("ls", save_db, save_label, "portkit ls --save");
     return rc;
 }

@@ -87,8 +87,12 @@ void usage_scan(FILE *out)
             "  --reason              a REASON column: why each port got its state\n"
             "  --no-progress         no progress bar (shown on a terminal's stderr)\n"
             "  -v                    say more on stderr (seed, limits, timing)\n"
+            "  --save                store the run in the history database (portkit history)\n"
+            "  --label NAME          name the saved run (implies --save)\n"
+            "  --db PATH             the history database (also PORTKIT_DB)\n"
             "  -n                    accepted for nmap habits: portkit never resolves\n"
             "                        addresses back to names\n"
+
             "Files are written beside their final name and renamed into place at the end,\n"
             "so an existing file is replaced only by a complete one. An output that is also\n"
             "an input, or a symlink another user planted in a shared /tmp, is refused.\n"
@@ -136,13 +140,12 @@ static int refuse_nmap_option(const char *opt)
                                    "services that answer", opt);
 }
 
-static int set_duration(struct scan_cli *c, const char *opt, const char *v, unsigned *out)
+static int set_duration(const char *opt, const char *v, unsigned *out)
 {
     uint64_t ms;
     if (cli_parse_duration("scan", opt, v, 3600000, &ms))
         return CLI_USAGE;
     *out = (unsigned)ms;
-    (void)c;
     return 0;
 }
 
@@ -219,7 +222,7 @@ enum {
     OPT_EXCLUDE = 256, OPT_EXCLUDEFILE, OPT_FORCE, OPT_TOP, OPT_EXPORTS, OPT_RATE, OPT_MINRATE,
     OPT_INFLIGHT, OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT,
     OPT_SEED, OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
-    OPT_REASON, OPT_HOSTTIMEOUT, OPT_SCANDELAY, OPT_PACKETTRACE, OPT_SCRIPT,
+    OPT_REASON, OPT_HOSTTIMEOUT, OPT_SCANDELAY, OPT_PACKETTRACE, OPT_SCRIPT, OPT_SAVE, OPT_LABEL, OPT_DB,
     OPT_UNPRIVILEGED, OPT_PRIVILEGED,
 };
 
@@ -252,6 +255,9 @@ static const struct option scan_opts[] = {
     {"packet-trace", no_argument, NULL, OPT_PACKETTRACE},
     {"script", optional_argument, NULL, OPT_SCRIPT},
     {"registry", required_argument, NULL, OPT_REGISTRY},
+    {"save", no_argument, NULL, OPT_SAVE},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"db", required_argument, NULL, OPT_DB},
     {"unprivileged", no_argument, NULL, OPT_UNPRIVILEGED},
     {"privileged", no_argument, NULL, OPT_PRIVILEGED},
     {"help", no_argument, NULL, 'h'},
@@ -310,12 +316,14 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_HOSTINFLIGHT:
         return set_count("--max-host-inflight", optarg, 1, 1u << 20, &c->cfg.max_host_inflight);
     case OPT_RETRIES: return set_count("--max-retries", optarg, 0, 50, &c->cfg.max_retries);
-    case OPT_MINRTT: return set_duration(c, "--min-rtt-timeout", optarg, &c->cfg.min_rtt_timeout_ms);
+    case OPT_MINRTT:
+        c->min_rtt_given = true;
+        return set_duration("--min-rtt-timeout", optarg, &c->cfg.min_rtt_timeout_ms);
     case OPT_MAXRTT:
         c->max_rtt_given = true;
-        return set_duration(c, "--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
-    case OPT_INITRTT: return set_duration(c, "--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
-    case OPT_SVCTIMEOUT: return set_duration(c, "--service-timeout", optarg, &c->cfg.service_timeout_ms);
+        return set_duration("--max-rtt-timeout", optarg, &c->cfg.max_rtt_timeout_ms);
+    case OPT_INITRTT: return set_duration("--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
+    case OPT_SVCTIMEOUT: return set_duration("--service-timeout", optarg, &c->cfg.service_timeout_ms);
     case OPT_HOSTTIMEOUT:
         if (cli_parse_duration("scan", "--host-timeout", optarg, 0, &ms))
             return CLI_USAGE;
@@ -347,6 +355,14 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_OPEN: c->open_only = true; return 0;
     case OPT_REASON: c->reason = true; return 0;
     case OPT_REGISTRY: cli_registry_path = optarg; return 0;
+    case OPT_SAVE: c->save_wanted = true; return 0;
+    case OPT_LABEL:
+        if (!*optarg)
+            return cli_usage_error("scan", "--label needs a name");
+        c->save_label = optarg;
+        c->save_wanted = true;
+        return 0;
+    case OPT_DB: c->save_db = optarg; return 0;
     case OPT_UNPRIVILEGED: c->net.unprivileged = true; return 0;
     case OPT_PRIVILEGED: c->net.privileged = true; return 0;
     default: return cli_option_error("scan", argv, opt);
@@ -356,13 +372,17 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
 /* Options that only make sense together, checked once all are read. */
 static int check_combination(struct scan_cli *c)
 {
-    /* Only a contradiction the user wrote is an error: a --min-rtt-timeout
-     * above the default maximum raises the maximum with it, as in nmap. */
-    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms && !c->max_rtt_given)
-        c->cfg.max_rtt_timeout_ms = c->cfg.min_rtt_timeout_ms;
-    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms)
-        return cli_usage_error("scan", "--min-rtt-timeout (%u ms) is longer than --max-rtt-timeout (%u ms)",
-                               c->cfg.min_rtt_timeout_ms, c->cfg.max_rtt_timeout_ms);
+    /* Only two explicit bounds can contradict; one given alone moves the
+     * other's default out of its way. */
+    if (c->cfg.min_rtt_timeout_ms > c->cfg.max_rtt_timeout_ms) {
+        if (c->min_rtt_given && c->max_rtt_given)
+            return cli_usage_error("scan", "--min-rtt-timeout (%u ms) is longer than --max-rtt-timeout (%u ms)",
+                                   c->cfg.min_rtt_timeout_ms, c->cfg.max_rtt_timeout_ms);
+        if (c->min_rtt_given)
+            c->cfg.max_rtt_timeout_ms = c->cfg.min_rtt_timeout_ms;
+        else
+            c->cfg.min_rtt_timeout_ms = c->cfg.max_rtt_timeout_ms;
+    }
     if (c->scan_delay_ms) {
         /* serialised, one probe every delay: never faster than asked */
         c->cfg.max_inflight = 1;
@@ -401,7 +421,10 @@ int cmd_scan(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal: same as Ctrl-C */
     if ((rc = scan_cli_prepare(&c)) != 0 || (rc = scan_cli_net_prepare(&c)) != 0)
+        return scan_cli_fail(&c, rc);
+    if (c.save_wanted && (rc = scan_save_open(&c, c.save_label, c.save_db)) != 0)
         return scan_cli_fail(&c, rc);
 
     struct pk_err err = {0};

@@ -23,8 +23,9 @@ void usage_who(FILE *out)
             "       portkit who [OPTIONS] :PORT | tcp:PORT     (lsof -i habits)\n"
             "Which processes hold PORT on this host: pid, name, full command line, user,\n"
             "and each socket's address and state. PORT is a number or a service name;\n"
-            "PROTO is tcp or udp (default: both). Processes connected to PORT as\n"
-            "clients are listed after the holders, marked as clients (as lsof -i does).\n\n"
+            "PROTO is tcp or udp (default: both). Processes of this host connected to\n"
+            "PORT are listed after the holders, marked as clients (as lsof -i does);\n"
+            "when nothing holds PORT they are only counted.\n\n"
             "Options:\n"
             "  -t, --tcp        TCP only          -u, --udp   UDP only\n"
             "  -j, --json       JSON Lines, one object per process with its sockets\n"
@@ -379,7 +380,9 @@ int cmd_who(int argc, char **argv)
         held += !is_client(pk_socklist_get(l, i), q.port);
     struct groups g = {0};
     int rc = build_groups(l, q.port, &g);
-    if (rc == 0 && !quiet && pk_socklist_count(l)) {
+    /* Clients are shown beside the holders; a free port prints nothing on
+     * stdout (scripts test it), and its clients are only counted. */
+    if (rc == 0 && !quiet && held) {
         struct sockrow_ctx c;
         sockrow_init(&c, stdout, reg);
         if (json)
@@ -387,8 +390,13 @@ int cmd_who(int argc, char **argv)
         else
             print_text(&c, l, &g);
     }
+    size_t clients = pk_socklist_count(l) - held;
     if (rc == 0 && !held) {
-        if (!quiet && !json)
+        if (!quiet && !json && clients)
+            cli_message("who", "nothing holds port %u%s: it is free (%zu connection%s from here to "
+                               "port %u elsewhere: portkit ls -a --dport %u)",
+                        q.port, proto_txt, clients, clients == 1 ? "" : "s", q.port, q.port);
+        else if (!quiet && !json)
             cli_message("who", "nothing holds port %u%s: it is free", q.port, proto_txt);
         rc = CLI_NOTFOUND;
     } else if (rc == 0 && kill_them) {

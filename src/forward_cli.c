@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "portkit/addr.h"
 #include "portkit/hostinfo.h"
+#include "portkit/safefile.h"
 #include "portkit/sockets.h"
 
 /* ---- socat habits ---- */
@@ -225,45 +226,17 @@ void fwcli_check_exposure(const struct pk_fw_config *cfg, void (*warn)(void *arg
 
 int fwcli_write_pidfile(const char *path, struct pk_err *err)
 {
-    /* O_NOFOLLOW: a pid file is ours to create; a symlink in its place is
-     * refused rather than followed (as root it could point anywhere). */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return pk_err_sys(err, "pidlogfile %s", path);
+    /* Written under a temporary name and renamed into place: never through
+     * a planted symlink, and a reader never sees half a number. */
+    struct pk_outfile f;
+    if (pk_outfile_open(&f, path, err) < 0)
+        return PK_EINVAL;
     char text[32];
     int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
-    int rc = write(fd, text, (size_t)n) == n ? 0 : pk_err_sys(err, "pidlogfile %s: write", path);
-    close(fd);
-    return rc;
-}
-
-/* ---- the log file ---- */
-
-int fwcli_open_log(const char *path, struct pk_err *err)
-{
-    struct stat lst, dst;
-    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-        /* fs.protected_symlinks' rule, applied whatever the sysctl says: a
-         * link in a sticky world-writable directory is followed only when
-         * it belongs to us or to the directory's owner. */
-        char *copy = strdup(path);
-        bool unsafe = copy && stat(dirname(copy), &dst) == 0 && (dst.st_mode & S_ISVTX) &&
-                      (dst.st_mode & S_IWOTH) && lst.st_uid != geteuid() &&
-                      lst.st_uid != dst.st_uid;
-        free(copy);
-        if (!copy)
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        if (unsafe)
-            return pk_err_set(err, PK_EINVAL,
-                              "%s is a symlink owned by uid %u in a sticky world-writable "
-                              "directory: not followed (the fs.protected_symlinks rule)",
-                              path, (unsigned)lst.st_uid);
-    } else {
-        flags |= O_NOFOLLOW; /* a link planted after the check is not followed */
+    if (write(f.fd, text, (size_t)n) != n) {
+        pk_err_sys(err, "pidlogfile %s: write", path);
+        pk_outfile_abort(&f);
+        return PK_ESYS;
     }
-    int fd = open(path, flags, 0640);
-    if (fd < 0)
-        return pk_err_sys(err, "%s", path);
-    return fd;
+    return pk_outfile_commit(&f, err);
 }

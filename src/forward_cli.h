@@ -34,10 +34,4 @@ void fwcli_check_exposure(const struct pk_fw_config *cfg, void (*warn)(void *arg
  * protected_symlinks kernel would refuse). Returns 0 or -1 with err. */
 int fwcli_write_pidfile(const char *path, struct pk_err *err);
 
-/* Opens --log or rinetd's logfile for appending, created 0640 (logs name
- * clients), never through a symlink the fs.protected_symlinks rule would
- * refuse, nor through one planted after the check. The descriptor, or a
- * negative PK_E* code with err. */
-int fwcli_open_log(const char *path, struct pk_err *err);
-
 #endif

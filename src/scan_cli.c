@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@ int scan_cli_add_output(struct scan_cli *c, char kind, const char *path)
         return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL and -oA", kind);
     if (c->nouts >= SCAN_CLI_MAX_OUTPUTS)
         return cli_usage_error("scan", "too many outputs (at most %d)", SCAN_CLI_MAX_OUTPUTS);
-    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = {.fd = -1}};
+    c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = PK_OUTFILE_INIT};
     return 0;
 }
 
@@ -236,6 +237,9 @@ static int check_output_paths(struct scan_cli *c)
                 (strcmp(inputs[k][1], p) == 0 || pk_file_same(inputs[k][1], p)))
                 return cli_usage_error("scan", "-o%c %s would overwrite the %s input file", c->outs[i].kind,
                                        p, inputs[k][0]);
+        struct stat st;
+        if (stat(p, &st) == 0 && !S_ISREG(st.st_mode))
+            continue; /* /dev/null takes any number of outputs */
         for (int j = 0; j < i; j++)
             if (c->outs[j].path && (strcmp(c->outs[j].path, p) == 0 || pk_file_same(c->outs[j].path, p)))
                 return cli_usage_error("scan", "-o%c and -o%c both write %s", c->outs[j].kind, c->outs[i].kind, p);
@@ -391,6 +395,8 @@ static void on_tick(void *arg)
         pk_output_flush(c->outs[i].out);
     if (c->stdout_tty)
         fflush(stdout);
+    if (ferror(stdout) && c->scan)
+        pk_scan_stop(c->scan); /* nobody reads the results any more (a closed pipe) */
     if (!c->progress || !isatty(STDERR_FILENO) || !c->scan)
         return;
     struct pk_scan_stats st;
@@ -472,6 +478,7 @@ int scan_cli_finish(struct scan_cli *c)
     struct pk_scan_stats st;
     pk_scan_get_stats(c->scan, &st);
     c->info.start_wall_us = st.start_wall_us;
+    int save_rc = scan_save_begin(c, &st);
     for (uint64_t h = 0; h < st.hosts; h++) {
         struct pk_host_report rep;
         struct pk_err err = {0};
@@ -481,10 +488,15 @@ int scan_cli_finish(struct scan_cli *c)
         }
         for (int i = 0; i < c->nouts; i++)
             pk_output_host(c->outs[i].out, &rep);
+        if (save_rc == 0)
+            save_rc = scan_save_host(c, &rep);
         pk_host_report_free(&rep);
     }
+    if (save_rc == 0)
+        save_rc = scan_save_commit(c);
     bool found = st.states[PK_STATE_OPEN] || (c->cfg.ping_only && st.hosts_up); /* -sn: hosts up */
     int rc = st.interrupted ? 130 : found ? CLI_OK : CLI_NOTFOUND;
+
     for (int i = 0; i < c->nouts; i++) {
         struct pk_err err = {0};
         bool ok = pk_output_end(c->outs[i].out, &st, &err) == 0 && fflush(c->outs[i].f) == 0;
@@ -499,6 +511,8 @@ int scan_cli_finish(struct scan_cli *c)
         if (close_output(&c->outs[i], i, ok && !c->failed) != 0)
             rc = CLI_FAIL;
     }
+    if (save_rc != 0 && rc != 130)
+        rc = save_rc;
     if (c->verbose || (c->json && isatty(STDERR_FILENO)))
         fprintf(stderr, "portkit: scan: %llu of %llu ports decided in %.2f s, %llu probes, %llu open, "
                         "%llu self-connects%s\n",
@@ -517,6 +531,7 @@ int scan_cli_finish(struct scan_cli *c)
 
 void scan_cli_free(struct scan_cli *c)
 {
+    scan_save_free(c);
     for (int i = 0; i < c->nouts; i++) {
         pk_output_free(c->outs[i].out);
         close_output(&c->outs[i], i, false); /* never finished: the old file stays */

@@ -45,9 +45,9 @@ struct scan_cli {
     int family;
     bool force, want_tcp, want_udp, json, all_states, progress, seed_given;
     bool open_only, reason;   /* --open, --reason */
+    bool min_rtt_given, max_rtt_given; /* only two explicit RTT bounds can contradict */
     double min_rate;          /* --min-rate: checked against the ceiling */
     uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
-    bool max_rtt_given;  /* --max-rtt-timeout said: a longer --min-rtt-timeout is an error */
     int verbose;
     struct scan_cli_net net;
 
@@ -63,6 +63,9 @@ struct scan_cli {
     bool failed;      /* the scan failed: outputs are dropped, old files kept */
     bool bar_shown;   /* the progress line is on the terminal */
     bool stdout_tty;
+    bool save_wanted;                   /* --save, --label: see scan_save.c */
+    const char *save_label, *save_db;
+    struct scan_save *save;             /* the run being stored */
 };
 
 void scan_cli_init(struct scan_cli *c, int argc, char **argv);
@@ -79,6 +82,14 @@ int scan_cli_finish(struct scan_cli *c);
 void scan_cli_free(struct scan_cli *c);
 /* Async-signal-safe: removes the temporary output files (a second Ctrl-C). */
 void scan_cli_signal_cleanup(void);
+/* --save [--label NAME] [--db PATH] (scan_save.c): the database is opened
+ * before the scan (a bad one fails early) and the run written in one
+ * transaction at the end. Each returns 0 or an exit code (reported). */
+int scan_save_open(struct scan_cli *c, const char *label, const char *db);
+int scan_save_begin(struct scan_cli *c, const struct pk_scan_stats *st);
+int scan_save_host(struct scan_cli *c, const struct pk_host_report *rep);
+int scan_save_commit(struct scan_cli *c);
+void scan_save_free(struct scan_cli *c);
 
 /* scan_cli_net.c: -P<x>[ports] (nmap's discovery options) */
 int scan_cli_ping_option(struct scan_cli *c, const char *arg);

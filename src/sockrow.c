@@ -51,6 +51,16 @@ void sockrow_remote(const struct pk_sock *s, char *buf, size_t size)
         pk_sock_endpoint_str(s->family, s->remote, s->remote_port, NULL, buf, size);
 }
 
+void sockrow_annotate(struct sockrow_ctx *c, const struct pk_sock *s, struct pk_sock_notes *n)
+{
+    pk_sock_annotate(c->reg, &c->host, s, n);
+    if (c->exposed && c->exposed_base && pk_sock_is_listening(s)) {
+        n->flags &= ~(unsigned)PK_SF_EXPOSED;
+        if (c->exposed[s - c->exposed_base])
+            n->flags |= PK_SF_EXPOSED;
+    }
+}
+
 static const char *const flag_colors[PK_SF_COUNT] = {CLI_YELLOW, CLI_BOLD ";" CLI_RED, CLI_CYAN,
                                                      CLI_DIM};
 
@@ -189,8 +199,8 @@ static void add_colored(struct sockrow_ctx *c, struct table *t, size_t row, enum
 struct summary {
     size_t by_state[2][PK_SS_COUNT];
     size_t exposed, risky, no_pid;
-    unsigned risky_ports[5];
-    enum pk_proto risky_protos[5];
+    unsigned risky_ports[64]; /* distinct ports, to count each once */
+    enum pk_proto risky_protos[64];
 };
 
 static const char *state_color(const struct pk_sock *s)
@@ -208,7 +218,7 @@ static void fill_row(struct sockrow_ctx *c, struct table *t, size_t row, const s
     char buf[PK_ENDPOINT_MAX];
     bool pipe = !c->tty;
     struct pk_sock_notes n;
-    pk_sock_annotate(c->reg, &c->host, s, &n);
+    sockrow_annotate(c, s, &n);
 
     add_text(t, row, C_PROTO, pk_proto_name(s->proto), false);
     sockrow_local(c, s, buf, sizeof buf);
@@ -243,11 +253,18 @@ static void fill_row(struct sockrow_ctx *c, struct table *t, size_t row, const s
     if (n.flags & PK_SF_EXPOSED)
         sum->exposed++;
     if (n.flags & PK_SF_RISK) {
-        if (sum->risky < 5) {
-            sum->risky_ports[sum->risky] = pk_sock_service_port(s, &c->host);
-            sum->risky_protos[sum->risky] = s->proto;
+        /* the footer names each port once, however many sockets share it */
+        unsigned port = pk_sock_service_port(s, &c->host);
+        bool seen = false;
+        for (size_t i = 0; i < sum->risky && i < 64; i++)
+            seen |= sum->risky_ports[i] == port && sum->risky_protos[i] == s->proto;
+        if (!seen) {
+            if (sum->risky < 64) {
+                sum->risky_ports[sum->risky] = port;
+                sum->risky_protos[sum->risky] = s->proto;
+            }
+            sum->risky++;
         }
-        sum->risky++;
     }
     if (s->inode && s->pid <= 0)
         sum->no_pid++;
@@ -281,13 +298,16 @@ static void print_summary(struct sockrow_ctx *c, const struct pk_socklist *l,
     pk_buf_printf(o, " · %s%zu exposed listener%s%s", sum->exposed ? cli_sgr(c->stream, CLI_YELLOW) : "",
                   sum->exposed, sum->exposed == 1 ? "" : "s", sum->exposed ? reset : "");
     if (sum->risky) {
-        pk_buf_printf(o, " · %s%zu on risky ports%s (", cli_sgr(c->stream, CLI_RED), sum->risky, reset);
+        pk_buf_printf(o, " · %s%zu risky port%s%s (", cli_sgr(c->stream, CLI_RED), sum->risky,
+                      sum->risky == 1 ? "" : "s", reset);
         for (size_t i = 0; i < sum->risky && i < 5; i++)
             pk_buf_printf(o, "%s%u/%s", i ? ", " : "", sum->risky_ports[i],
                           pk_proto_name(sum->risky_protos[i]));
         pk_buf_printf(o, "%s; see portkit info PORT)", sum->risky > 5 ? ", ..." : "");
     }
     pk_buf_putc(o, '\n');
+    if (c->fw_note)
+        pk_buf_printf(o, "EXPOSED from bind addresses only: %s\n", c->fw_note);
     if (sum->no_pid && pk_socklist_partial(l))
         pk_buf_printf(o, "%zu socket%s of other users' processes without a pid: run as root to see them\n",
                       sum->no_pid, sum->no_pid == 1 ? "" : "s");
@@ -430,7 +450,7 @@ void sockrow_json_one(struct sockrow_ctx *c, const struct pk_socklist *l, const 
                       struct pk_buf *out)
 {
     struct pk_sock_notes n;
-    pk_sock_annotate(c->reg, &c->host, s, &n);
+    sockrow_annotate(c, s, &n);
     if (c->numeric)
         n.service = NULL;
     int pids[64];

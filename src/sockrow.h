@@ -19,6 +19,12 @@ struct sockrow_ctx {
     bool color;      /* colour the cells */
     bool tty;        /* a person is reading: hide empty columns, show a summary */
     bool header;
+    /* EXPOSED from the firewall's verdicts (portkit audit's evaluation):
+     * per socket of the list starting at exposed_base; NULL = from the
+     * bind address alone. fw_note: why the ruleset was not read. */
+    const unsigned char *exposed;
+    const struct pk_sock *exposed_base;
+    const char *fw_note;
     /* one-entry cache: sockets bound to a device are rare and come in runs */
     unsigned cached_ifindex;
     char cached_ifname[32];
@@ -30,6 +36,8 @@ const char *sockrow_ifname(struct sockrow_ctx *c, const struct pk_sock *s);
 /* "127.0.0.1:80", "[::]:22", "0.0.0.0%eth0:68" */
 void sockrow_local(struct sockrow_ctx *c, const struct pk_sock *s, char *buf, size_t size);
 void sockrow_remote(const struct pk_sock *s, char *buf, size_t size);
+/* pk_sock_annotate, with EXPOSED from the firewall when c->exposed is set. */
+void sockrow_annotate(struct sockrow_ctx *c, const struct pk_sock *s, struct pk_sock_notes *n);
 /* Flags as "EXPOSED,RISK" (coloured when c->color); "-" when none. */
 void sockrow_flags(struct sockrow_ctx *c, unsigned flags, struct pk_buf *out);
 

@@ -37,6 +37,22 @@ static void write_pool(FILE *out, const char *pool, size_t len)
     fputs("\";\n\n", out);
 }
 
+static void write_notes(FILE *out, const char *array, const struct reg_note *notes, uint32_t count)
+{
+    fprintf(out, "static const struct reg_note %s[%u] = {\n", array, count ? count : 1);
+    for (uint32_t i = 0; i < count; i++) {
+        const struct reg_note *n = &notes[i];
+        fprintf(out,
+                "{.port=%u,.port_hi=%u,.proto=%u,.official=%u,.risky=%u,.name=%u,.text=%u,.risk=%u,"
+                ".alias=%u,.src=%u,.display=%u,.tr={0,%u,%u},.alt_first=%u,.nalt=%u},\n",
+                n->port, n->port_hi, n->proto, n->official, n->risky, n->name, n->text, n->risk,
+                n->alias, n->src, n->display, n->tr[PK_LANG_VI], n->tr[PK_LANG_ZH], n->alt_first, n->nalt);
+    }
+    if (!count)
+        fputs("{.port=0},\n", out);
+    fputs("};\n\n", out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-o") != 0) {
@@ -70,26 +86,25 @@ int main(int argc, char **argv)
     fprintf(out, "};\n\nstatic const uint32_t by_name[%u] = {\n", reg->nby_name ? reg->nby_name : 1);
     for (uint32_t i = 0; i < reg->nby_name; i++)
         fprintf(out, "%u,%s", reg->by_name[i], i % 16 == 15 ? "\n" : "");
-    fprintf(out, "};\n\nstatic const struct reg_note notes[%u] = {\n", reg->nnotes ? reg->nnotes : 1);
-    for (uint32_t i = 0; i < reg->nnotes; i++) {
-        const struct reg_note *n = &reg->notes[i];
-        fprintf(out, "{%u,%u,%u,%u,%u,%u,%u,%u,%u},\n", n->port, n->proto, n->official, n->name,
-                n->text, n->risk, n->alt_first, n->nalt, n->risky);
-    }
-    fprintf(out, "};\n\nstatic const uint16_t alts[%u] = {\n", reg->nalts ? reg->nalts : 1);
+    fputs("};\n\n", out);
+    write_notes(out, "notes", reg->notes, reg->nnotes);
+    write_notes(out, "ranges", reg->ranges, reg->nranges);
+    fprintf(out, "static const uint16_t alts[%u] = {\n", reg->nalts ? reg->nalts : 1);
     for (uint32_t i = 0; i < reg->nalts; i++)
         fprintf(out, "%u,%s", reg->alts[i], i % 16 == 15 ? "\n" : "");
     fprintf(out,
             "};\n\nstatic const struct pk_registry builtin = {\n"
-            "    pool, %u, entries, %u, by_name, %u, notes, %u, alts, %u, 0,\n};\n\n"
+            "    .pool = pool, .pool_len = %u, .entries = entries, .nentries = %u,\n"
+            "    .by_name = by_name, .nby_name = %u, .notes = notes, .nnotes = %u,\n"
+            "    .ranges = ranges, .nranges = %u, .alts = alts, .nalts = %u,\n};\n\n"
             "const struct pk_registry *pk_registry_builtin(void)\n{\n    return &builtin;\n}\n",
-            reg->pool_len, reg->nentries, reg->nby_name, reg->nnotes, reg->nalts);
+            reg->pool_len, reg->nentries, reg->nby_name, reg->nnotes, reg->nranges, reg->nalts);
     if (fclose(out) != 0 || rename(tmp, out_path) != 0) {
         perror(out_path);
         return 1;
     }
-    fprintf(stderr, "pk-gen-registry: %u IANA entries, %u curated notes, %u bytes of text\n",
-            reg->nentries, reg->nnotes, reg->pool_len);
+    fprintf(stderr, "pk-gen-registry: %u IANA entries, %u curated notes, %u range notes, %u bytes of text\n",
+            reg->nentries, reg->nnotes, reg->nranges, reg->pool_len);
     pk_registry_free(reg);
     return 0;
 }

@@ -24,16 +24,21 @@
 #include <sys/socket.h>
 
 #include "portkit/acl.h"
+#include "portkit/addr.h"
 #include "portkit/buf.h"
 #include "portkit/error.h"
 #include "portkit/loop.h"
-#include "portkit/registry.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+struct pk_registry;
+
 /* ---- addresses ------------------------------------------------------------ */
+
+/* Longest host name a TARGET may carry, NUL included. */
+#define PK_FW_HOSTMAX 256
 
 struct pk_fw_addr {
     struct sockaddr_storage ss;
@@ -41,6 +46,10 @@ struct pk_fw_addr {
     /* LISTEN without a host (":8080", "*:8080", "8080"): every address, IPv4
      * and IPv6 on one dual-stack socket where the host has IPv6. */
     bool any;
+    /* The host name the address was resolved from; empty for a numeric
+     * address. The relay looks it up again when its DNS TTL runs out or a
+     * connect to it fails. */
+    char host[PK_FW_HOSTMAX];
 };
 
 enum {
@@ -96,6 +105,7 @@ struct pk_fw_rule {
      * from (port 0). */
     bool has_source;
     struct pk_fw_addr source;
+    bool kernel;                  /* forward in the kernel (nftables NAT), not the relay */
 };
 
 /* Option values a rule gets when it does not set them. */
@@ -104,6 +114,7 @@ struct pk_fw_defaults {
     uint64_t tcp_idle_ms, udp_idle_ms;
     unsigned max_conns;
     enum pk_fw_copy copy;
+    bool kernel;            /* rules go to the kernel (forward --kernel) */
 };
 /* connect 10 s; idle TCP 10 min (nginx stream's proxy_timeout), UDP 60 s;
  * no per-rule limit (the forwarder's descriptor budget still applies, see
@@ -127,8 +138,9 @@ PK_EXPORT void pk_fw_config_free(struct pk_fw_config *cfg);
  * A rule is LISTEN TARGET (pk_fw_addr_parse) or rinetd's four words
  * ADDRESS PORT ADDRESS PORT (a port may carry /udp), then optionally tcp or
  * udp, then options: connect-timeout=, idle-timeout= (timeout=), max-conns=,
- * copy=auto|splice|read, allow=LIST, deny=LIST, src=ADDRESS, bare or in
- * rinetd's [a=b,c=d]. allow/deny take addresses, CIDRs and rinetd's globs
+ * copy=auto|splice|read, allow=LIST, deny=LIST, src=ADDRESS, kernel or
+ * kernel=yes|no (forward in the kernel, see below), bare or in rinetd's
+ * [a=b,c=d]. allow/deny take addresses, CIDRs and rinetd's globs
  * (192.168.2.*). rinetd's file-wide lines are read too: `logfile PATH`,
  * `logcommon`, `pidlogfile PATH` (or `pidfile`), and `include PATH` (a
  * glob; relative to the including file, or to the working directory for
@@ -155,7 +167,8 @@ PK_EXPORT bool pk_fw_config_logcommon(const struct pk_fw_config *cfg);
 PK_EXPORT const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg);
 /* Writes cfg as a config file that pk_fw_config_parse reads back to the
  * same configuration (what `forward -n` prints): file-wide settings, global
- * allow/deny, then one line per rule with every option spelled out.
+ * allow/deny, then one line per rule with every option spelled out, each
+ * followed by its own allow/deny lines.
  * Returns 0 or PK_ENOMEM. */
 PK_EXPORT int pk_fw_config_format(const struct pk_fw_config *cfg, struct pk_buf *out);
 
@@ -258,6 +271,74 @@ struct pk_fw_stats {
     uint64_t accepted, denied, limited;
 };
 PK_EXPORT void pk_fw_stats(const struct pk_fw *fw, struct pk_fw_stats *out);
+
+/* ---- in the kernel: nftables NAT (forward --kernel) ----------------------
+ *
+ * Rules with .kernel set become DNAT (redirect for a loopback target) in a
+ * table of its own, `inet portkit_fwd_<pid>`: prerouting for clients from
+ * outside, output for clients on this host, masquerade in postrouting for
+ * a target on another host. Allow/deny lists become sets, max-conns a
+ * `ct count`, and the connection log comes from conntrack events for the
+ * table's ct mark. Everything here needs CAP_NET_ADMIN and acts on the
+ * caller's network namespace. */
+
+/* Why rule cannot run in the kernel ("the target is a host name that must
+ * be re-resolved", ...), or NULL when it can. defaults tells an option the
+ * user set from one left as it was. */
+PK_EXPORT const char *pk_fw_kernel_unfit(const struct pk_fw_rule *rule,
+                                         const struct pk_fw_defaults *defaults);
+
+/* Splits cfg in two, each with cfg's global allow/deny lists: *kernel gets
+ * the rules with .kernel set that the kernel can express, *relay the rest.
+ * A .kernel rule that goes to the relay, and anything else the operator
+ * should know about the kernel rules, is said through log as a WARN event
+ * (log may be NULL). */
+PK_EXPORT int pk_fw_kernel_partition(const struct pk_fw_config *cfg,
+                                     const struct pk_fw_defaults *defaults,
+                                     struct pk_fw_config **kernel, struct pk_fw_config **relay,
+                                     pk_fw_log_fn *log, void *log_arg, struct pk_err *err);
+
+/* The table name for the process pid: "portkit_fwd_<pid>". */
+PK_EXPORT void pk_fw_kernel_table_name(long pid, char *buf, size_t size);
+
+/* Appends the nft script that installs cfg's .kernel rules as table
+ * `table`, replacing any table of that name in the same transaction. The
+ * ct marks are (tag << 16) | (rule index + 1). comment goes into the
+ * table's comment (blank for none). Returns 0, or PK_EINVAL naming a rule
+ * the kernel cannot express (see pk_fw_kernel_unfit). */
+PK_EXPORT int pk_fw_kernel_ruleset(const struct pk_fw_config *cfg, const char *table, uint16_t tag,
+                                   const char *comment, struct pk_buf *out, struct pk_err *err);
+
+struct pk_fw_kernel_options {
+    pk_fw_log_fn *log;       /* listeners installed, connections ended; may be NULL */
+    void *log_arg;
+    /* A target on another host needs IP forwarding: switch it on (and back
+     * when freed) instead of failing. */
+    bool enable_forwarding;
+    bool no_conntrack_log;   /* no per-connection END events */
+};
+
+struct pk_fw_kernel;
+
+/* Opens libnftables and the conntrack event socket (watched on loop), and
+ * removes tables left by forwarders that no longer run. */
+PK_EXPORT struct pk_fw_kernel *pk_fw_kernel_new(struct pk_loop *loop,
+                                                const struct pk_fw_kernel_options *opts,
+                                                struct pk_err *err);
+/* Installs cfg's .kernel rules, replacing the running ones in one nft
+ * transaction (established connections keep their NAT in conntrack). On
+ * error nothing changed. */
+PK_EXPORT int pk_fw_kernel_apply(struct pk_fw_kernel *k, const struct pk_fw_config *cfg,
+                                 struct pk_err *err);
+/* The name of the table this instance owns. */
+PK_EXPORT const char *pk_fw_kernel_table(const struct pk_fw_kernel *k);
+/* Removes the table, restores the sysctls it changed, closes everything. */
+PK_EXPORT void pk_fw_kernel_free(struct pk_fw_kernel *k);
+
+/* Removes portkit_fwd_* tables whose forwarder no longer runs (restoring
+ * the sysctls their comment says they changed). *removed counts them. */
+PK_EXPORT int pk_fw_kernel_cleanup(unsigned *removed, pk_fw_log_fn *log, void *log_arg,
+                                   struct pk_err *err);
 
 /* Raises the soft open-file limit to the hard one (every relayed TCP
  * connection holds two sockets). Returns the new soft limit. */

@@ -28,11 +28,12 @@ PK_EXPORT int pk_frequency_parse(const char *text, size_t len, const char *sourc
                        struct pk_err *err);
 PK_EXPORT void pk_frequency_free(struct pk_frequency *f);
 
-/* Fraction of scanned hosts with this port open (0..1), or 0 if unlisted. */
+/* Fraction of scanned hosts with this port open (0..1), or -1 when nmap
+ * lists no figure for it ("no data", which is not 0 %). */
 PK_EXPORT double pk_frequency_get(const struct pk_frequency *f, unsigned port, enum pk_proto proto);
 /* One lookup without loading the whole table (a few hundred microseconds
  * instead of milliseconds): for answering a handful of ports. Returns 0 and
- * sets *freq (0 if unlisted), or PK_ENOTFOUND if the file is missing. */
+ * sets *freq (-1 if unlisted), or PK_ENOTFOUND if the file is missing. */
 PK_EXPORT int pk_frequency_lookup(const char *path, unsigned port, enum pk_proto proto, double *freq,
                         struct pk_err *err);
 /* Writes the n most frequently open ports of a transport, most frequent

@@ -50,7 +50,9 @@ PK_EXPORT void pk_loop_unwatch(struct pk_loop *loop, int fd);
 PK_EXPORT unsigned pk_loop_mask(const struct pk_loop *loop, int fd);
 
 PK_EXPORT void pk_timer_init(struct pk_timer *t, pk_timer_fn *fn, void *arg);
-/* (Re)arm t to fire after delay_us; re-arming an armed timer moves it. */
+/* (Re)arm t to fire after delay_us; re-arming an armed timer moves it. A
+ * timer armed from a timer callback never fires in the same pass, even with
+ * delay 0 (it waits for the next loop iteration). */
 PK_EXPORT int pk_loop_timer_start(struct pk_loop *loop, struct pk_timer *t, uint64_t delay_us);
 PK_EXPORT void pk_loop_timer_stop(struct pk_loop *loop, struct pk_timer *t);
 static inline int pk_timer_armed(const struct pk_timer *t) { return t->heap_index != SIZE_MAX; }

@@ -25,9 +25,12 @@ struct pk_portinfo {
     const char *name;         /* primary name: IANA's, else the curated one; NULL if none */
     const char *description;  /* IANA description of the primary entry, or "" */
     bool reserved;            /* IANA lists it as Reserved */
-    bool official;            /* IANA has an assignment for this (port, proto) */
+    bool official;            /* IANA assigns or reserves this (port, proto) */
+    bool named;               /* IANA gives it a service name (not only Reserved) */
     bool has_note;
     struct pk_note note;
+    bool has_range;           /* a curated range note covers it (X11 6000-6063) */
+    struct pk_note range_note;
     bool ephemeral, privileged; /* this host */
 };
 
@@ -39,7 +42,7 @@ PK_EXPORT bool pk_portinfo_known(const struct pk_portinfo *pi);
 /* Appends one JSON object (no newline) with the keys documented in
  * portkit(1): port, proto, range, name, aliases, description, notes, risk,
  * official, ephemeral, privileged, alt, reserved, unauthorized_use,
- * assignment_notes, note_kind. */
+ * assignment_notes, note_kind, source, translations, range_note. */
 PK_EXPORT void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *pi, struct pk_buf *out);
 
 #ifdef __cplusplus

@@ -36,12 +36,17 @@ PK_EXPORT int pk_symlink_check(const char *path, struct pk_err *err);
 /* An output file written under a temporary name beside its final one and
  * renamed into place by pk_outfile_commit: until then the old file, if any,
  * is untouched. Devices and FIFOs (/dev/null, /dev/stdout) are written in
- * place (tmp is NULL). */
+ * place (tmp is NULL); so is an existing file we may write in a directory
+ * we may not, cut to its new length only at commit (a run that fails
+ * before writing leaves it whole). */
 struct pk_outfile {
     int fd;          /* write here; -1 once closed */
     char *path;      /* where the file ends up (a followed symlink resolved) */
     char *tmp;       /* the temporary name, or NULL when written in place */
+    int length_fd;   /* in place in a directory we may not write: cut to length at commit */
 };
+/* Closed and empty: pk_outfile_abort on it does nothing. */
+#define PK_OUTFILE_INIT {.fd = -1, .path = NULL, .tmp = NULL, .length_fd = -1}
 
 /* Checks path (symlink rule, not a directory, its directory writable) and
  * creates the temporary file with O_EXCL, so no symlink is followed there.

@@ -67,6 +67,8 @@ struct pk_sock {
     uint32_t ifindex;          /* device the socket is bound to, 0 = any (netlink only) */
     uint32_t uid;              /* owner of the socket */
     uint64_t inode;            /* 0: no owner any more (TIME-WAIT, half-open) */
+    bool v6only_known;         /* IPv6 listeners (netlink only): whether ... */
+    bool v6only;               /* ... IPV6_V6ONLY keeps IPv4 out */
     /* Filled when processes were mapped (pk_sock_query.processes): */
     int pid;                   /* lowest pid holding the socket; -1 unknown */
     unsigned nholders;         /* processes holding it (forks share sockets) */

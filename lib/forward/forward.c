@@ -106,6 +106,7 @@ static int listener_open(struct pk_fw *fw, const struct pk_fw_rule *rule, struct
     l->fw = fw;
     l->fd = -1;
     l->refs = 1;
+    pk_timer_init(&l->resolve_timer, NULL, l);
     l->rule = *rule;
     l->rule.acl = NULL;
     if (rule->acl && !(l->rule.acl = pk_acl_clone(rule->acl))) {
@@ -133,6 +134,7 @@ static int listener_open(struct pk_fw *fw, const struct pk_fw_rule *rule, struct
 static void listener_close(struct pk_fw *fw, struct fw_listener *l, const char *reason)
 {
     l->next = NULL;
+    fw_resolve_forget(fw, l);
     if (l->rule.proto == PK_UDP)
         fw_udp_close_sessions(fw, l, reason); /* the reply path is this socket */
     pk_loop_unwatch(fw->loop, l->fd);
@@ -245,6 +247,10 @@ int pk_fw_apply(struct pk_fw *fw, const struct pk_fw_config *cfg, struct pk_err 
     for (size_t i = 0; i < n; i++)
         if (fresh[i])
             log_listen(fw, fresh[i]);
+    /* Host-name targets: learn their TTL now (they were resolved at load). */
+    for (struct fw_listener *l = fw->listeners; l; l = l->next)
+        if (l->rule.target.host[0])
+            fw_resolve_watch(fw, l);
     free(fresh);
     free(acls);
     pk_acl_free(fw->acl);
@@ -300,6 +306,7 @@ void pk_fw_free(struct pk_fw *fw)
     if (fw->udp)
         fw_udp_close_sessions(fw, NULL, NULL);
     close_listeners(fw, "shutdown");
+    fw_resolve_free(fw);
     fw_tcp_free(fw);
     fw_udp_free(fw);
     pk_acl_free(fw->acl);

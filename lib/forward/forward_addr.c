@@ -1,6 +1,7 @@
 /* LISTEN/TARGET addresses and option durations as users write them. */
 #include "portkit/forward.h"
 #include "portkit/duration.h"
+#include "portkit/registry.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -159,12 +160,10 @@ int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target
         if (text[0] == '[')
             return pk_err_set(err, PK_EINVAL, "'%s': '%s' is not an IPv6 address", text, hostbuf);
         struct pk_addr meant;
-        if (pk_addr_is_aton_form(hostbuf, &meant)) {
-            char m[PK_ADDR_STRLEN];
-            pk_addr_format(&meant, m, sizeof m);
-            return pk_err_set(err, PK_EINVAL,
-                              "'%s': '%s' is not an IPv4 or IPv6 address (did you mean %s? "
-                              "write all four numbers in decimal)", text, hostbuf, m);
+        if (pk_addr_is_aton_form(hostbuf, &meant)) { /* refused, never resolved */
+            struct pk_err sub = {0};
+            pk_addr_parse_err(hostbuf, &meant, &sub);
+            return pk_err_set(err, PK_EINVAL, "'%s': %s", text, sub.msg);
         }
         if (strspn(hostbuf, "0123456789.") == strlen(hostbuf))
             return pk_err_set(err, PK_EINVAL, "'%s': '%s' is not an IPv4 address", text, hostbuf);
@@ -173,6 +172,7 @@ int pk_fw_addr_parse(const char *s, size_t len, enum pk_proto proto, bool target
         rc = resolve_host(hostbuf, proto, text, out, err);
         if (rc < 0)
             return rc;
+        snprintf(out->host, sizeof out->host, "%s", hostbuf);
     }
     set_port(out, port);
     return 0;

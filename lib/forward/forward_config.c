@@ -58,6 +58,7 @@ void pk_fw_defaults_init(struct pk_fw_defaults *d)
     d->udp_idle_ms = 60000;
     d->max_conns = 0;
     d->copy = PK_FW_COPY_AUTO;
+    d->kernel = false;
 }
 
 struct pk_fw_config *pk_fw_config_new(void)
@@ -252,6 +253,10 @@ static int parse_uint(const struct tok *v, unsigned max, unsigned *out)
 static int apply_option(struct parse_ctx *c, struct pk_fw_rule *r, const struct tok *opt)
 {
     const char *eq = memchr(opt->s, '=', opt->len);
+    if (tok_is(opt, "kernel")) {
+        r->kernel = true;
+        return 0;
+    }
     if (!eq || eq == opt->s)
         return line_error(c, "expected an option KEY=VALUE, got '%.*s'", (int)opt->len, opt->s);
     struct tok key = {opt->s, (size_t)(eq - opt->s)};
@@ -270,6 +275,13 @@ static int apply_option(struct parse_ctx *c, struct pk_fw_rule *r, const struct 
         if (pk_fw_copy_parse(val.s, val.len, &r->copy) < 0)
             return line_error(c, "copy: expected auto, splice or read, got '%.*s'", (int)val.len,
                               val.s);
+    } else if (tok_is(&key, "kernel")) {
+        if (tok_is(&val, "yes") || tok_is(&val, "on") || tok_is(&val, "1"))
+            r->kernel = true;
+        else if (tok_is(&val, "no") || tok_is(&val, "off") || tok_is(&val, "0"))
+            r->kernel = false;
+        else
+            return line_error(c, "kernel: expected yes or no, got '%.*s'", (int)val.len, val.s);
     } else if (tok_is(&key, "src")) {
         char text[PK_ADDR_STRLEN + 8];
         if (val.len == 0 || val.len >= PK_ADDR_STRLEN)
@@ -290,7 +302,7 @@ static int apply_option(struct parse_ctx *c, struct pk_fw_rule *r, const struct 
     } else {
         return line_error(c,
                           "unknown option '%.*s' (known: connect-timeout, idle-timeout, "
-                          "timeout, max-conns, copy, allow, deny, src)",
+                          "timeout, max-conns, copy, allow, deny, src, kernel)",
                           (int)key.len, key.s);
     }
     return rc < 0 ? relabel(c, rc) : 0;
@@ -333,6 +345,7 @@ static int parse_rule(struct parse_ctx *c, struct tok *t, size_t n)
     r.connect_timeout_ms = c->defaults->connect_timeout_ms;
     r.max_conns = c->defaults->max_conns;
     r.copy = c->defaults->copy;
+    r.kernel = c->defaults->kernel;
     r.line = c->line;
 
     char listen[300], target[300];
@@ -397,7 +410,7 @@ static int parse_rule(struct parse_ctx *c, struct tok *t, size_t n)
             }
             o.len--;
         }
-        if (!in_bracket && !memchr(o.s, '=', o.len)) {
+        if (!in_bracket && !memchr(o.s, '=', o.len) && !tok_is(&o, "kernel")) {
             rc = line_error(c, "unexpected '%.*s' (options look like idle-timeout=30s)",
                             (int)(t[i].len > 60 ? 60 : t[i].len), t[i].s);
             break;
@@ -441,7 +454,7 @@ static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_
 {
     const char *p = s + strlen(word);
     const char *end = s + len;
-    while (p < end && (*p == ' ' || *p == '\t'))
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
         p++;
     while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
         end--;
@@ -453,7 +466,7 @@ static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_
         end = q;
     } else if (p < end && memchr(p, '#', (size_t)(end - p))) {
         end = memchr(p, '#', (size_t)(end - p));
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
             end--;
     }
     if (p == end)

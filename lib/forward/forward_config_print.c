@@ -13,10 +13,12 @@ static int put_duration(struct pk_buf *b, uint64_t ms)
     return pk_buf_printf(b, "%llums", (unsigned long long)ms);
 }
 
-/* rinetd's quoting: blanks or '#' in a path need "..." around it. */
+/* rinetd's quoting: blanks or '#' in a path need "..." around it. A path
+ * holding '"' was read unquoted (a quoted one cannot hold it) and prints
+ * the same way. */
 static int put_path(struct pk_buf *b, const char *word, const char *path)
 {
-    bool quote = strpbrk(path, " \t#") != NULL || path[0] == '"';
+    bool quote = strpbrk(path, " \t\r#") != NULL && !strchr(path, '"');
     return pk_buf_printf(b, quote ? "%s \"%s\"\n" : "%s %s\n", word, path);
 }
 
@@ -67,9 +69,13 @@ int pk_fw_config_format(const struct pk_fw_config *cfg, struct pk_buf *out)
         rc |= pk_buf_printf(out, " max-conns=%u copy=%s", r->max_conns, pk_fw_copy_name(r->copy));
         if (r->has_source)
             rc |= put_source(out, &r->source);
-        if (r->acl)
-            rc |= put_acl(out, r->acl, " allow=%s", " deny=%s");
+        if (r->kernel)
+            rc |= pk_buf_puts(out, " kernel");
         rc |= pk_buf_putc(out, '\n');
+        /* The rule's own lists as rinetd writes them, one line each after
+         * the rule: a line of options stays short however long they are. */
+        if (r->acl)
+            rc |= put_acl(out, r->acl, "allow %s\n", "deny %s\n");
     }
     return rc < 0 ? PK_ENOMEM : 0;
 }

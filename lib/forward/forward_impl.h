@@ -27,6 +27,11 @@ struct fw_listener {
     union fw_sa bound;        /* what the kernel bound (port 0 resolved) */
     size_t active;            /* connections or sessions now */
     bool pktinfo;             /* UDP on a wildcard address: replies name their source */
+    /* A host-name target (rule.target.host): the timer for its next lookup,
+     * whether one is under way, when the last was asked for. */
+    struct pk_timer resolve_timer;
+    bool resolving;
+    uint64_t resolve_asked_us;
     /* UDP: a denied client sending a stream of datagrams is logged once. */
     union fw_sa last_denied;
     uint64_t last_denied_us;
@@ -34,6 +39,7 @@ struct fw_listener {
 
 struct fw_tcp;
 struct fw_udp;
+struct fw_resolver;
 
 #define FW_SCRATCH_SIZE 65536
 
@@ -44,6 +50,7 @@ struct pk_fw {
     struct fw_listener *listeners;
     struct fw_tcp *tcp;
     struct fw_udp *udp;
+    struct fw_resolver *resolver; /* host-name targets; NULL until one is needed */
     /* Connections (TCP) and sessions (UDP) now: the relays' counters, read
      * through pointers forward.c sets so the services file names no relay. */
     size_t (*live_count[2])(const struct pk_fw *fw);
@@ -98,5 +105,17 @@ void fw_udp_on_datagram(struct pk_loop *loop, int fd, unsigned events, void *arg
 /* Ends the sessions of one listener (all when l is NULL). */
 void fw_udp_close_sessions(struct pk_fw *fw, struct fw_listener *l, const char *reason);
 size_t fw_udp_count(const struct pk_fw *fw);
+
+/* forward_resolve.c: host-name targets looked up again on a worker thread. */
+/* Starts following l's target name (a no-op for a numeric target): a lookup
+ * now, then whenever the DNS TTL runs out. */
+void fw_resolve_watch(struct pk_fw *fw, struct fw_listener *l);
+/* A connect to l's target failed: look the name up again now (at most once
+ * a second). */
+void fw_resolve_failed(struct pk_fw *fw, struct fw_listener *l);
+/* l is closing: no more lookups for it. */
+void fw_resolve_forget(struct pk_fw *fw, struct fw_listener *l);
+/* Stops the worker; listeners it still held are released. */
+void fw_resolve_free(struct pk_fw *fw);
 
 #endif

@@ -495,6 +495,7 @@ static void on_connected(struct fw_conn *c)
         snprintf(reason, sizeof reason, "refused");
     else
         snprintf(reason, sizeof reason, "connect-error: %s", strerror(e));
+    fw_resolve_failed(c->fw, c->l); /* a host-name target may have moved */
     conn_end(c, reason, RST_CLIENT);
 }
 
@@ -527,6 +528,8 @@ static void on_timer(struct pk_loop *loop, struct pk_timer *t, void *arg)
         return;
     }
     if (c->connecting) {
+        if (c->tfd >= 0)
+            fw_resolve_failed(c->fw, c->l);
         conn_end(c, c->tfd < 0 ? "error: out of file descriptors" : "connect-timeout", RST_CLIENT);
         return;
     }
@@ -584,6 +587,7 @@ static void connect_target(struct fw_conn *c)
             snprintf(reason, sizeof reason, "refused");
         else
             snprintf(reason, sizeof reason, "connect-error: %s", strerror(e));
+        fw_resolve_failed(fw, c->l);
         conn_end(c, reason, RST_CLIENT);
         return;
     }

@@ -165,8 +165,8 @@ int pk_addr_parse_err(const char *s, struct pk_addr *out, struct pk_err *err)
         char text[PK_ADDR_STRLEN];
         pk_addr_format(&meant, text, sizeof text);
         return pk_err_set(err, PK_EINVAL,
-                          "'%s' is not an IPv4 or IPv6 address (did you mean %s? write all four numbers in decimal)",
-                          QUOTE_STR(s), text);
+                          "'%s' is not an IPv4 or IPv6 address (did you mean %s? write all four "
+                          "numbers in decimal)", QUOTE_STR(s), text);
     }
     const char *pct = strchr(s, '%');
     if (pct && strchr(s, ':'))
@@ -322,14 +322,9 @@ int pk_cidr_parse(const char *s, size_t len, struct pk_cidr *out, struct pk_err 
         out->family = AF_INET6;
         out->prefix = 128;
     } else {
-        struct pk_addr meant;
-        if (pk_addr_is_aton_form(text, &meant)) {
-            char m[PK_ADDR_STRLEN];
-            pk_addr_format(&meant, m, sizeof m);
-            return pk_err_set(err, PK_EINVAL,
-                              "'%s' is not an IPv4 or IPv6 address (did you mean %s? write all four numbers in decimal)",
-                              QUOTE_STR(text), m);
-        }
+        struct pk_addr unused;
+        if (pk_addr_is_aton_form(text, &unused))
+            return pk_addr_parse_err(text, &unused, err); /* the one message for them */
         return pk_err_set(err, PK_EINVAL, "'%s' is not an IPv4 or IPv6 address", QUOTE_STR(text));
     }
     if (slash) {

@@ -187,7 +187,10 @@ int pk_loop_timer_start(struct pk_loop *loop, struct pk_timer *t, uint64_t delay
     pk_loop_timer_stop(loop, t);
     if (PK_ARRAY_RESERVE(loop->heap, loop->heap_cap, loop->heap_len + 1, 64) < 0)
         return PK_ENOMEM;
-    t->when_us = loop->now_us + delay_us;
+    /* At least 1 us: the due-timer pass runs while when_us <= now_us, and
+     * now_us only moves between iterations, so a callback re-arming itself
+     * with 0 would otherwise spin in that pass forever. */
+    t->when_us = loop->now_us + (delay_us ? delay_us : 1);
     heap_set(loop, loop->heap_len++, t);
     sift_up(loop, t->heap_index);
     return 0;

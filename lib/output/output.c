@@ -220,3 +220,13 @@ uint64_t pko_ports_where(const struct pk_host_report *h, enum pk_port_state st, 
     }
     return n;
 }
+
+bool pko_host_hidden(const struct pk_output *o, const struct pk_host_report *h)
+{
+    if (!o->opt.open_only)
+        return false;
+    for (int t = 0; t < 2; t++)
+        if (h->counts[t][PK_STATE_OPEN] || h->counts[t][PK_STATE_OPEN_FILTERED])
+            return false;
+    return true;
+}

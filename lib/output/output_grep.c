@@ -46,6 +46,8 @@ static void grep_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_printf(b, ")\tStatus: %s\n", down ? "Down" : "Up");
         return;
     }
+    if (pko_host_hidden(o, h))
+        return; /* --open: nothing open here */
     gs->hosts_up++;
     char addr[PK_ADDR_STRLEN];
     pk_addr_format(&h->addr, addr, sizeof addr);

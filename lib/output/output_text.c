@@ -6,6 +6,8 @@
 
 #include "portkit/output.h"
 
+#include "output/output_impl.h"
+
 struct text_state {
     bool service_detect;
     uint64_t hosts, hosts_shown;
@@ -72,7 +74,9 @@ static void risk_line(const struct pk_output *o, const struct pk_scan_result *r,
 {
     const struct pk_registry *reg = pk_output_opts(o)->reg;
     struct pk_note n;
-    if (!reg || r->state != PK_STATE_OPEN || !pk_registry_is_risky(reg, r->port, r->proto) ||
+    /* RISK only for a trojan's own port, and not when -sV saw the port's legitimate service */
+    if (!reg || r->state != PK_STATE_OPEN ||
+        !pk_registry_risk_flag(reg, r->port, r->proto, r->service_probed ? r->service : NULL) ||
         !pk_registry_note(reg, r->port, r->proto, &n))
         return;
     size_t len = strcspn(n.risk, "\n");
@@ -104,11 +108,8 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_putc(b, '\n');
         return;
     }
-    uint64_t maybe_open = 0;
-    for (int t = 0; t < 2; t++)
-        maybe_open += h->counts[t][PK_STATE_OPEN] + h->counts[t][PK_STATE_OPEN_FILTERED];
-    if (pk_output_opts(o)->open_only && maybe_open == 0)
-        return; /* --open: only hosts with something (possibly) open */
+    if (pko_host_hidden(o, h))
+        return;
     if (!h->answered && ts->hosts > 1) {
         ts->silent_hosts++;
         ts->silent_ports += decided;

@@ -85,6 +85,8 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
      * unless all_states, as nmap leaves them out unless verbose. */
     if (!h->nports && (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states)))
         return;
+    if (h->nports && pko_host_hidden(o, h))
+        return; /* --open: nothing open here */
     if (!down)
         xs->hosts_up++;
     char addr[PK_ADDR_STRLEN];

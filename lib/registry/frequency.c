@@ -1,4 +1,5 @@
 #include "portkit/frequency.h"
+#include "portkit/safefile.h"
 #include "portkit/buf.h"
 
 #include <errno.h>
@@ -52,9 +53,12 @@ static int parse_line(struct pk_frequency *f, const char *s, size_t n)
 int pk_frequency_parse(const char *text, size_t len, const char *source, struct pk_frequency **out,
                        struct pk_err *err)
 {
-    struct pk_frequency *f = calloc(1, sizeof *f);
+    struct pk_frequency *f = malloc(sizeof *f);
     if (!f)
         return pk_err_set(err, PK_ENOMEM, "out of memory");
+    for (int t = 0; t < 2; t++)
+        for (unsigned p = 0; p < 65536; p++)
+            f->open[t][p] = -1.0f; /* unlisted: nmap has no figure */
     const char *p = text, *end = text + len;
     size_t line = 0;
     while (p < end) {
@@ -76,24 +80,17 @@ int pk_frequency_load(const char *path, struct pk_frequency **out, struct pk_err
 {
     if (!path)
         path = PK_NMAP_SERVICES_PATH;
-    FILE *fp = fopen(path, "re");
-    if (!fp) {
-        if (errno == ENOENT)
-            return pk_err_set(err, PK_ENOTFOUND, "%s not found (install nmap for port frequencies)", path);
-        return pk_err_sys(err, "%s", path);
-    }
-    struct pk_buf buf = PK_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (pk_buf_append(&buf, chunk, n)) {
-            fclose(fp);
-            pk_buf_free(&buf);
-            return pk_err_set(err, PK_ENOMEM, "out of memory");
-        }
-    fclose(fp);
-    int rc = pk_frequency_parse(buf.data ? buf.data : "", buf.len, path, out, err);
-    pk_buf_free(&buf);
+    struct stat st;
+    if (stat(path, &st) < 0 && errno == ENOENT)
+        return pk_err_set(err, PK_ENOTFOUND, "%s not found (install nmap for port frequencies)", path);
+    /* nmap-services is about 1 MiB; the cap keeps a wrong path bounded */
+    char *text;
+    size_t len;
+    int rc = pk_file_read(path, 64u << 20, &text, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = pk_frequency_parse(text, len, path, out, err);
+    free(text);
     return rc;
 }
 
@@ -105,7 +102,7 @@ void pk_frequency_free(struct pk_frequency *f)
 double pk_frequency_get(const struct pk_frequency *f, unsigned port, enum pk_proto proto)
 {
     if (!f || port > 65535 || (proto != PK_TCP && proto != PK_UDP))
-        return 0.0;
+        return -1.0;
     return f->open[proto][port];
 }
 
@@ -146,7 +143,7 @@ int pk_frequency_lookup(const char *path, unsigned port, enum pk_proto proto, do
 {
     if (!path)
         path = PK_NMAP_SERVICES_PATH;
-    *freq = 0.0;
+    *freq = -1.0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? pk_err_set(err, PK_ENOTFOUND, "%s not found", path)

@@ -35,8 +35,10 @@ void pk_portinfo_get(const struct pk_registry *reg, const struct pk_hostinfo *ho
         if (!out->description[0] && s.description[0])
             out->description = s.description;
     }
-    out->official = out->name != NULL;
+    out->named = out->name != NULL;
+    out->official = out->named || out->reserved;
     out->has_note = pk_registry_note(reg, port, proto, &out->note);
+    out->has_range = pk_registry_range_note(reg, port, proto, &out->range_note);
     if (!out->name && out->has_note)
         out->name = out->note.name;
     if (host) {
@@ -61,6 +63,17 @@ static void json_lines(struct pk_json *j, const char *key, const char *s)
         s += n + (nl ? 1 : 0);
     }
     pk_json_arr_end(j);
+}
+
+/* Each '\n'-separated item of s as a string element of the open array. */
+static void json_items(struct pk_json *j, const char *s)
+{
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        pk_json_strn(j, NULL, s, n);
+        s += n + (nl ? 1 : 0);
+    }
 }
 
 void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *pi, struct pk_buf *out)
@@ -94,6 +107,8 @@ void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *p
     }
     if (pi->has_note && pi->note.official && pi->name && strcasecmp(pi->note.name, pi->name) != 0)
         pk_json_str(&j, NULL, pi->note.name);
+    if (pi->has_note)
+        json_items(&j, pi->note.aliases);
     pk_json_arr_end(&j);
     /* the name people use for a de-facto use that differs from IANA's */
     bool other = pi->has_note && !pi->note.official && pi->name && strcasecmp(pi->note.name, pi->name) != 0;
@@ -113,5 +128,26 @@ void pk_portinfo_json(const struct pk_registry *reg, const struct pk_portinfo *p
     pk_json_str(&j, "unauthorized_use", unauth[0] ? unauth : NULL);
     pk_json_str(&j, "assignment_notes", anotes[0] ? anotes : NULL);
     pk_json_str(&j, "note_kind", !pi->has_note ? NULL : pi->note.official ? "official" : "de-facto");
+    pk_json_str(&j, "source", pi->has_note && pi->note.source[0] ? pi->note.source : NULL);
+    pk_json_obj_begin(&j, "translations");
+    for (int l = 1; pi->has_note && l < PK_LANG_COUNT; l++)
+        if (pi->note.translation[l][0])
+            json_lines(&j, pk_lang_code((enum pk_lang)l), pi->note.translation[l]);
+    pk_json_obj_end(&j);
+    if (pi->has_range) {
+        const struct pk_note *r = &pi->range_note;
+        char text[1024];
+        pk_note_render(r->text, pi->port, r->range_lo, text, sizeof text);
+        pk_json_obj_begin(&j, "range_note");
+        pk_json_int(&j, "first", r->range_lo);
+        pk_json_int(&j, "last", r->range_hi);
+        pk_json_str(&j, "name", r->name);
+        json_lines(&j, "notes", text);
+        json_lines(&j, "risk", r->risk);
+        pk_json_str(&j, "source", r->source[0] ? r->source : NULL);
+        pk_json_obj_end(&j);
+    } else {
+        pk_json_str(&j, "range_note", NULL);
+    }
     pk_json_obj_end(&j);
 }

@@ -24,6 +24,28 @@ static int port_or_fail(const char *s, size_t n, unsigned *out, const char *whol
                       wlen, whole);
 }
 
+/* Well-formed UTF-8 without C1 controls (U+0080-U+009F act as terminal
+ * escapes), so a name can be echoed back in messages. */
+static bool clean_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (!len || i + len > n)
+            return false;
+        unsigned cp = len == 1 ? c : c & (0x7Fu >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3Fu);
+        }
+        if ((len == 2 && cp < 0xA0) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 int pk_query_parse(const char *text, size_t len, struct pk_query *q, struct pk_err *err)
 {
     while (len && isspace((unsigned char)*text)) {
@@ -80,12 +102,13 @@ int pk_query_parse(const char *text, size_t len, struct pk_query *q, struct pk_e
     bool has_alpha = false;
     for (size_t i = 0; i < blen; i++) {
         unsigned char c = (unsigned char)body[i];
-        if (isalpha(c))
+        /* names people type in other scripts (远程桌面, Võ Lâm) are UTF-8 */
+        if (isalpha(c) || c >= 0x80)
             has_alpha = true;
-        else if (!isdigit(c) && c != '-' && c != '_' && c != '.' && c != '+')
+        else if (!isdigit(c) && c != '-' && c != '_' && c != '.' && c != '+' && c != ' ')
             return pk_err_set(err, PK_EINVAL, "'%.*s' is not a port, range or service name", wl, text);
     }
-    if (!has_alpha)
+    if (!has_alpha || !clean_utf8((const unsigned char *)body, blen))
         return pk_err_set(err, PK_EINVAL, "'%.*s' is not a port, range or service name", wl, text);
     if (blen >= PK_QUERY_NAME_MAX)
         return pk_err_set(err, PK_EINVAL, "service name '%.*s...' is too long", 40, body);

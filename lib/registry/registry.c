@@ -73,10 +73,17 @@ size_t pk_registry_note_count(const struct pk_registry *reg)
     return reg->nnotes;
 }
 
-void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk_note *out)
+static void note_out(const struct pk_registry *reg, const struct reg_note *n, struct pk_note *out)
 {
-    const struct reg_note *n = &reg->notes[index];
     out->port = n->port;
+    out->range_lo = n->port;
+    out->range_hi = n->port_hi;
+    out->aliases = reg->pool + n->alias;
+    out->source = reg->pool + n->src;
+    out->display = reg->pool + n->display;
+    out->translation[PK_LANG_EN] = reg->pool + n->text;
+    for (int l = 1; l < PK_LANG_COUNT; l++)
+        out->translation[l] = reg->pool + n->tr[l];
     out->proto = (enum pk_proto)n->proto;
     out->official = n->official;
     out->name = reg->pool + n->name;
@@ -85,6 +92,45 @@ void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk
     out->nalt = n->nalt < PK_NOTE_MAX_ALT ? n->nalt : PK_NOTE_MAX_ALT;
     for (size_t i = 0; i < out->nalt; i++)
         out->alt[i] = reg->alts[n->alt_first + i];
+}
+
+void pk_registry_note_get(const struct pk_registry *reg, size_t index, struct pk_note *out)
+{
+    note_out(reg, &reg->notes[index], out);
+}
+
+size_t pk_registry_range_count(const struct pk_registry *reg)
+{
+    return reg->nranges;
+}
+
+void pk_registry_range_get(const struct pk_registry *reg, size_t index, struct pk_note *out)
+{
+    note_out(reg, &reg->ranges[index], out);
+}
+
+/* The narrowest range covering the port; ranges are few (tens), a scan is fine. */
+static const struct reg_note *find_range(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
+{
+    const struct reg_note *best = NULL;
+    for (size_t i = 0; i < reg->nranges && reg->ranges[i].port <= port; i++) {
+        const struct reg_note *r = &reg->ranges[i];
+        if (r->proto == proto && port <= r->port_hi &&
+            (!best || r->port_hi - r->port < best->port_hi - best->port))
+            best = r;
+    }
+    return best;
+}
+
+bool pk_registry_range_note(const struct pk_registry *reg, unsigned port, enum pk_proto proto,
+                            struct pk_note *out)
+{
+    const struct reg_note *r = find_range(reg, port, proto);
+    if (!r)
+        return false;
+    note_out(reg, r, out);
+    out->port = (uint16_t)port;
+    return true;
 }
 
 static const struct reg_note *find_note(const struct pk_registry *reg, unsigned port,
@@ -115,10 +161,54 @@ bool pk_registry_note(const struct pk_registry *reg, unsigned port, enum pk_prot
     return true;
 }
 
-bool pk_registry_is_risky(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
+const char *pk_registry_display_name(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
 {
     const struct reg_note *n = find_note(reg, port, proto);
-    return n && n->risky;
+    if (n && n->display)
+        return reg->pool + n->display;
+    return pk_registry_name(reg, port, proto);
+}
+
+/* Whether `name` is one of the '\n'-separated items of list (folded). */
+static bool in_list(const char *list, const char *name)
+{
+    while (*list) {
+        const char *nl = strchr(list, '\n');
+        size_t n = nl ? (size_t)(nl - list) : strlen(list);
+        size_t mlen;
+        if (pk_text_find(list, name, &mlen) == list && mlen == n)
+            return true;
+        list += n + (nl ? 1 : 0);
+    }
+    return false;
+}
+
+static bool same_name(const char *a, const char *b)
+{
+    size_t mlen;
+    return *a && *b && pk_text_find(a, b, &mlen) == a && a[mlen] == '\0';
+}
+
+bool pk_registry_risk_flag(const struct pk_registry *reg, unsigned port, enum pk_proto proto,
+                           const char *listener)
+{
+    const struct reg_note *n = find_note(reg, port, proto);
+    /* official blocks describe the legitimate service IANA assigned: any
+     * trojan that also used the port hid behind it */
+    if (!n || !n->risky || n->official)
+        return false;
+    if (!listener || !*listener)
+        return true;
+    for (size_t i = lower_bound(reg, port, proto);
+         i < reg->nentries && reg->entries[i].port == port && reg->entries[i].proto == proto; i++)
+        if (reg->entries[i].name && same_name(reg->pool + reg->entries[i].name, listener))
+            return false;
+    return !in_list(reg->pool + n->alias, listener);
+}
+
+bool pk_registry_is_risky(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
+{
+    return pk_registry_risk_flag(reg, port, proto, NULL);
 }
 
 static int pp_cmp(const void *a, const void *b)
@@ -181,9 +271,17 @@ size_t pk_registry_find_name(const struct pk_registry *reg, const char *name,
             break;
         pp_add(&l, e->port, e->proto);
     }
-    for (size_t i = 0; i < reg->nnotes; i++)
-        if (reg_name_cmp(reg->pool + reg->notes[i].name, name) == 0)
-            pp_add(&l, reg->notes[i].port, reg->notes[i].proto);
+    for (size_t i = 0; i < reg->nnotes; i++) {
+        const struct reg_note *n = &reg->notes[i];
+        if (same_name(reg->pool + n->name, name) || in_list(reg->pool + n->alias, name))
+            pp_add(&l, n->port, n->proto);
+    }
+    /* a range answers by its first port: "bittorrent" is 6881 */
+    for (size_t i = 0; i < reg->nranges; i++) {
+        const struct reg_note *n = &reg->ranges[i];
+        if (same_name(reg->pool + n->name, name) || in_list(reg->pool + n->alias, name))
+            pp_add(&l, n->port, n->proto);
+    }
     return pp_finish(&l, out, max);
 }
 
@@ -205,7 +303,18 @@ int pk_registry_resolve(const struct pk_registry *reg, const char *name, enum pk
 
 static bool contains(const char *hay, const char *needle)
 {
-    return *needle && strcasestr(hay, needle) != NULL;
+    return *needle && pk_text_find(hay, needle, NULL) != NULL;
+}
+
+static bool note_contains(const struct pk_registry *reg, const struct reg_note *n, const char *word)
+{
+    if (contains(reg->pool + n->name, word) || contains(reg->pool + n->text, word) ||
+        contains(reg->pool + n->risk, word) || contains(reg->pool + n->alias, word))
+        return true;
+    for (int l = 1; l < PK_LANG_COUNT; l++)
+        if (contains(reg->pool + n->tr[l], word))
+            return true;
+    return false;
 }
 
 size_t pk_registry_search(const struct pk_registry *reg, const char *word,
@@ -218,11 +327,11 @@ size_t pk_registry_search(const struct pk_registry *reg, const char *word,
             contains(reg->pool + e->anotes, word) || contains(reg->pool + e->unauth, word))
             pp_add(&l, e->port, e->proto);
     }
-    for (size_t i = 0; i < reg->nnotes; i++) {
-        const struct reg_note *n = &reg->notes[i];
-        if (contains(reg->pool + n->name, word) || contains(reg->pool + n->text, word) ||
-            contains(reg->pool + n->risk, word))
-            pp_add(&l, n->port, n->proto);
-    }
+    for (size_t i = 0; i < reg->nnotes; i++)
+        if (note_contains(reg, &reg->notes[i], word))
+            pp_add(&l, reg->notes[i].port, reg->notes[i].proto);
+    for (size_t i = 0; i < reg->nranges; i++)
+        if (note_contains(reg, &reg->ranges[i], word))
+            pp_add(&l, reg->ranges[i].port, reg->ranges[i].proto);
     return pp_finish(&l, out, max);
 }

@@ -3,6 +3,7 @@
 #include "registry/registry_impl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ static int64_t pool_intern(struct pool *p, const char *s, size_t n)
     return off;
 }
 
+struct pending_tr;
+
 struct builder {
     struct pool pool;
     struct reg_entry *entries;
@@ -86,9 +89,14 @@ struct builder {
     size_t nentries, cap;
     struct reg_note *notes;
     size_t nnotes, notes_cap;
+    struct reg_note *ranges;
+    size_t nranges, ranges_cap;
     uint16_t *alts;
     size_t nalts, alts_cap;
+    struct pending_tr *tr;
+    size_t ntr, tr_cap;
     const char *source;
+    const char *notes_source; /* the notes file being parsed, for translation messages */
 };
 
 static int add_entry(struct builder *b, unsigned port, unsigned proto, unsigned flags,
@@ -131,6 +139,24 @@ static int parse_port_field(const char *s, size_t n, unsigned *lo, unsigned *hi)
     return 0;
 }
 
+/* A range row's remark that names one port of the range ("Known
+ * Unauthorized Use on port 6003") belongs to that port only: returns it, or
+ * UINT_MAX when the remark names none and applies to the whole range. */
+static unsigned port_named_in(const char *s, size_t n, unsigned lo, unsigned hi)
+{
+    for (size_t i = 0; i + 5 < n; i++) {
+        if (strncasecmp(s + i, "port ", 5) != 0)
+            continue;
+        size_t j = i + 5, k = j;
+        while (k < n && k - j < 6 && s[k] >= '0' && s[k] <= '9')
+            k++;
+        unsigned port;
+        if (k > j && pk_port_parse(s + j, k - j, &port) == 0 && port >= lo && port <= hi)
+            return port;
+    }
+    return UINT_MAX;
+}
+
 static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err *err)
 {
     struct csv_reader c;
@@ -170,7 +196,7 @@ static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err
         }
         unsigned flags = 0;
         if (fl[COL_NAME] == 0) {
-            if (!starts_with_ci(f[COL_DESC], "reserved"))
+            if (!starts_with_ci(f[COL_DESC], "reserved") && !starts_with_ci(f[COL_DESC], "iana reserved"))
                 continue; /* Unassigned: nothing to store, lookups say so */
             flags |= PK_SVC_RESERVED;
         }
@@ -190,11 +216,12 @@ static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err
             rc = pk_err_set(err, PK_ENOMEM, "out of memory");
             break;
         }
+        unsigned only = lo < hi ? port_named_in(f[COL_UNAUTH], fl[COL_UNAUTH], lo, hi) : lo;
         for (unsigned p = lo; p <= hi && rc >= 0; p++)
             for (unsigned t = 0; t < PK_PROTO_COUNT; t++)
                 if ((mask & PK_PROTO_MASK(t)) &&
-                    add_entry(b, p, t, flags, (uint32_t)name, (uint32_t)desc, (uint32_t)unauth,
-                              (uint32_t)anotes) < 0)
+                    add_entry(b, p, t, flags, (uint32_t)name, (uint32_t)desc,
+                              only == UINT_MAX || only == p ? (uint32_t)unauth : 0, (uint32_t)anotes) < 0)
                     rc = pk_err_set(err, PK_ENOMEM, "out of memory");
         if (rc < 0)
             break;
@@ -209,45 +236,104 @@ static int add_csv(struct builder *b, const char *csv, size_t len, struct pk_err
     return rc < 0 ? rc : 0;
 }
 
-static int add_note(struct builder *b, unsigned port, unsigned proto, bool official, const char *name,
-                    const char *text, const char *risk, const uint16_t *alt, size_t nalt,
-                    struct pk_err *err)
+/* A translation waits until every English block is in, then joins it. */
+struct pending_tr {
+    uint16_t port, port_hi;
+    uint8_t proto;
+    uint8_t lang;
+    uint32_t text;
+    const char *source;
+    size_t line;
+};
+
+static int add_note(struct builder *b, const struct pk_note *in, struct pk_err *err)
 {
-    size_t cap = b->notes_cap;
-    if (PK_ARRAY_RESERVE(b->notes, cap, b->nnotes + 1, 1024))
+    bool range = in->range_hi > in->range_lo;
+    struct reg_note **arr = range ? &b->ranges : &b->notes;
+    size_t *len = range ? &b->nranges : &b->nnotes, *acap = range ? &b->ranges_cap : &b->notes_cap;
+    size_t cap = *acap;
+    if (pk_array_reserve(arr, &cap, *len + 1, sizeof **arr, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
-    b->notes_cap = cap;
+    *acap = cap;
     cap = b->alts_cap;
-    if (PK_ARRAY_RESERVE(b->alts, cap, b->nalts + nalt + 1, 1024))
+    if (PK_ARRAY_RESERVE(b->alts, cap, b->nalts + in->nalt + 1, 1024))
         return pk_err_set(err, PK_ENOMEM, "out of memory");
     b->alts_cap = cap;
-    int64_t n = pool_intern(&b->pool, name, strlen(name));
-    int64_t t = pool_intern(&b->pool, text, strlen(text));
-    int64_t r = pool_intern(&b->pool, risk, strlen(risk));
-    if (n < 0 || t < 0 || r < 0)
+    int64_t n = pool_intern(&b->pool, in->name, strlen(in->name));
+    int64_t t = pool_intern(&b->pool, in->text, strlen(in->text));
+    int64_t r = pool_intern(&b->pool, in->risk, strlen(in->risk));
+    int64_t a = pool_intern(&b->pool, in->aliases, strlen(in->aliases));
+    int64_t sr = pool_intern(&b->pool, in->source, strlen(in->source));
+    int64_t dn = pool_intern(&b->pool, in->display ? in->display : "", in->display ? strlen(in->display) : 0);
+    int64_t tr[PK_LANG_COUNT] = {0};
+    for (int l = 1; l < PK_LANG_COUNT; l++)
+        if (in->translation[l])
+            tr[l] = pool_intern(&b->pool, in->translation[l], strlen(in->translation[l]));
+    if (n < 0 || t < 0 || r < 0 || a < 0 || sr < 0 || dn < 0 || tr[1] < 0 || tr[2] < 0)
         return pk_err_set(err, PK_ENOMEM, "out of memory");
-    b->notes[b->nnotes++] = (struct reg_note){
-        .port = (uint16_t)port, .proto = (uint8_t)proto, .official = official,
-        .name = (uint32_t)n, .text = (uint32_t)t, .risk = (uint32_t)r,
-        .alt_first = (uint32_t)b->nalts, .nalt = (uint16_t)nalt, .risky = *risk != '\0'};
-    memcpy(b->alts + b->nalts, alt, nalt * sizeof *alt);
-    b->nalts += nalt;
+    bool risky = false;
+    for (const char *line = in->risk; *line;) {
+        risky |= strncmp(line, "trojan:", 7) == 0 || strncmp(line, "backdoor:", 9) == 0;
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : "";
+    }
+    struct reg_note *rn = &(*arr)[(*len)++];
+    *rn = (struct reg_note){
+        .port = in->range_lo, .port_hi = in->range_hi, .proto = (uint8_t)in->proto,
+        .official = in->official, .risky = risky, .name = (uint32_t)n, .text = (uint32_t)t,
+        .risk = (uint32_t)r, .alias = (uint32_t)a, .src = (uint32_t)sr, .display = (uint32_t)dn,
+        .alt_first = (uint32_t)b->nalts, .nalt = (uint16_t)in->nalt};
+    for (int l = 1; l < PK_LANG_COUNT; l++)
+        rn->tr[l] = (uint32_t)tr[l];
+    memcpy(b->alts + b->nalts, in->alt, in->nalt * sizeof *in->alt);
+    b->nalts += in->nalt;
+    return 0;
+}
+
+static int add_translation(struct builder *b, const struct note_block *blk, struct pk_err *err)
+{
+    int64_t t = pool_intern(&b->pool, blk->text.data, blk->text.len);
+    if (t < 0)
+        return pk_err_set(err, PK_ENOMEM, "out of memory");
+    for (unsigned p = 0; p < PK_PROTO_COUNT; p++) {
+        if (!(blk->proto_mask & PK_PROTO_MASK(p)))
+            continue;
+        size_t cap = b->tr_cap;
+        if (PK_ARRAY_RESERVE(b->tr, cap, b->ntr + 1, 64))
+            return pk_err_set(err, PK_ENOMEM, "out of memory");
+        b->tr_cap = cap;
+        b->tr[b->ntr++] = (struct pending_tr){
+            .port = (uint16_t)blk->port, .port_hi = (uint16_t)blk->port_hi, .proto = (uint8_t)p,
+            .lang = (uint8_t)blk->lang, .text = (uint32_t)t, .source = b->notes_source, .line = blk->line};
+    }
     return 0;
 }
 
 static int on_note_block(const struct note_block *blk, void *arg, struct pk_err *err)
 {
     struct builder *b = arg;
-    for (unsigned t = 0; t < PK_PROTO_COUNT; t++) {
+    if (blk->lang != PK_LANG_EN)
+        return add_translation(b, blk, err);
+    struct pk_buf risk = PK_BUF_INIT;
+    int rc = 0;
+    for (unsigned t = 0; t < PK_PROTO_COUNT && rc == 0; t++) {
         if (!(blk->proto_mask & PK_PROTO_MASK(t)))
             continue;
-        int rc = add_note(b, blk->port, t, blk->official, blk->name,
-                          blk->text.data ? blk->text.data : "", blk->risk.data ? blk->risk.data : "",
-                          blk->alt, blk->nalt, err);
-        if (rc < 0)
-            return rc;
+        pk_buf_reset(&risk);
+        if (blk->risk.data && notes_risk_for(blk->risk.data, (enum pk_proto)t, &risk) < 0) {
+            rc = pk_err_set(err, PK_ENOMEM, "out of memory");
+            break;
+        }
+        struct pk_note in = {
+            .proto = (enum pk_proto)t, .official = blk->official, .name = blk->name,
+            .text = blk->text.data ? blk->text.data : "", .risk = risk.data ? risk.data : "",
+            .aliases = blk->alias.data ? blk->alias.data : "", .source = blk->src.data ? blk->src.data : "", .display = blk->display,
+            .range_lo = (uint16_t)blk->port, .range_hi = (uint16_t)blk->port_hi, .nalt = blk->nalt};
+        memcpy(in.alt, blk->alt, blk->nalt * sizeof *blk->alt);
+        rc = add_note(b, &in, err);
     }
-    return 0;
+    pk_buf_free(&risk);
+    return rc;
 }
 
 static int entry_cmp(const void *a, const void *b, void *ctx)
@@ -278,7 +364,39 @@ static int note_cmp(const void *a, const void *b)
     const struct reg_note *x = a, *y = b;
     if (x->port != y->port)
         return x->port < y->port ? -1 : 1;
-    return (int)x->proto - (int)y->proto;
+    if (x->proto != y->proto)
+        return (int)x->proto - (int)y->proto;
+    return x->port_hi < y->port_hi ? -1 : x->port_hi > y->port_hi;
+}
+
+static struct reg_note *find_block(struct reg_note *arr, size_t n, const struct pending_tr *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (arr[i].port == t->port && arr[i].port_hi == t->port_hi && arr[i].proto == t->proto)
+            return &arr[i];
+    return NULL;
+}
+
+/* Joins each translation to its English block; one without is an error, so
+ * a translated port always exists in English. */
+static int apply_translations(struct builder *b, struct pk_err *err)
+{
+    for (size_t i = 0; i < b->ntr; i++) {
+        const struct pending_tr *t = &b->tr[i];
+        struct reg_note *n = t->port == t->port_hi ? find_block(b->notes, b->nnotes, t)
+                                                   : find_block(b->ranges, b->nranges, t);
+        if (!n)
+            return pk_err_set(err, PK_EINVAL, "%s:%zu: %s translation of %u%s%.0u/%s has no English block",
+                              t->source ? t->source : "notes", t->line, pk_lang_code((enum pk_lang)t->lang),
+                              t->port, t->port == t->port_hi ? "" : "-", t->port == t->port_hi ? 0u : t->port_hi,
+                              pk_proto_name((enum pk_proto)t->proto));
+        if (n->tr[t->lang])
+            return pk_err_set(err, PK_EINVAL, "%s:%zu: second %s translation of %u/%s", t->source ? t->source : "notes",
+                              t->line, pk_lang_code((enum pk_lang)t->lang), t->port,
+                              pk_proto_name((enum pk_proto)t->proto));
+        n->tr[t->lang] = t->text;
+    }
+    return 0;
 }
 
 static void builder_free(struct builder *b)
@@ -288,7 +406,9 @@ static void builder_free(struct builder *b)
     free(b->entries);
     free(b->seq);
     free(b->notes);
+    free(b->ranges);
     free(b->alts);
+    free(b->tr);
 }
 
 /* Sorts, indexes and hands the arrays over to a new pk_registry. */
@@ -335,13 +455,21 @@ static int finish(struct builder *b, struct pk_registry **out, struct pk_err *er
 
     if (b->nnotes)
         qsort(b->notes, b->nnotes, sizeof *b->notes, note_cmp);
-    for (size_t i = 1; i < b->nnotes; i++) {
-        if (note_cmp(&b->notes[i], &b->notes[i - 1]) == 0) {
-            free(order);
-            free(reg);
-            return pk_err_set(err, PK_EINVAL, "two curated notes for %u/%s", b->notes[i].port,
-                              pk_proto_name((enum pk_proto)b->notes[i].proto));
-        }
+    if (b->nranges)
+        qsort(b->ranges, b->nranges, sizeof *b->ranges, note_cmp);
+    int trc = apply_translations(b, err);
+    for (size_t i = 1; trc == 0 && i < b->nnotes; i++)
+        if (note_cmp(&b->notes[i], &b->notes[i - 1]) == 0)
+            trc = pk_err_set(err, PK_EINVAL, "two curated notes for %u/%s", b->notes[i].port,
+                             pk_proto_name((enum pk_proto)b->notes[i].proto));
+    for (size_t i = 1; trc == 0 && i < b->nranges; i++)
+        if (note_cmp(&b->ranges[i], &b->ranges[i - 1]) == 0)
+            trc = pk_err_set(err, PK_EINVAL, "two curated notes for %u-%u/%s", b->ranges[i].port,
+                             b->ranges[i].port_hi, pk_proto_name((enum pk_proto)b->ranges[i].proto));
+    if (trc) {
+        free(order);
+        free(reg);
+        return trc;
     }
     reg->pool = b->pool.buf.data;
     reg->pool_len = (uint32_t)b->pool.buf.len;
@@ -351,11 +479,14 @@ static int finish(struct builder *b, struct pk_registry **out, struct pk_err *er
     reg->nby_name = (uint32_t)nnamed;
     reg->notes = b->notes;
     reg->nnotes = (uint32_t)b->nnotes;
+    reg->ranges = b->ranges;
+    reg->nranges = (uint32_t)b->nranges;
     reg->alts = b->alts;
     reg->nalts = (uint32_t)b->nalts;
     reg->owned = 1;
     free(b->pool.slots);
     free(b->seq);
+    free(b->tr);
     memset(b, 0, sizeof *b);
     *out = reg;
     return 0;
@@ -369,6 +500,7 @@ void pk_registry_free(struct pk_registry *reg)
     free((void *)reg->entries);
     free((void *)reg->by_name);
     free((void *)reg->notes);
+    free((void *)reg->ranges);
     free((void *)reg->alts);
     free(reg);
 }
@@ -380,7 +512,14 @@ static int add_builtin_notes(struct builder *b, struct pk_err *err)
     for (size_t i = 0; i < pk_registry_note_count(builtin); i++) {
         struct pk_note n;
         pk_registry_note_get(builtin, i, &n);
-        int rc = add_note(b, n.port, n.proto, n.official, n.name, n.text, n.risk, n.alt, n.nalt, err);
+        int rc = add_note(b, &n, err);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < pk_registry_range_count(builtin); i++) {
+        struct pk_note n;
+        pk_registry_range_get(builtin, i, &n);
+        int rc = add_note(b, &n, err);
         if (rc < 0)
             return rc;
     }
@@ -421,6 +560,7 @@ int pk_registry_load_csv(const char *csv_path, const char *const *note_paths, si
     free(data);
     for (size_t i = 0; rc == 0 && i < nnote_paths; i++) {
         rc = slurp(note_paths[i], &data, &len, err);
+        b.notes_source = note_paths[i];
         if (rc == 0)
             rc = notes_parse(data, len, note_paths[i], on_note_block, &b, err);
         free(data);

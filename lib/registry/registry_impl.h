@@ -16,13 +16,14 @@ struct reg_entry {
 };
 
 struct reg_note {
-    uint16_t port;
+    uint16_t port, port_hi; /* port_hi > port for a range note */
     uint8_t proto;
     uint8_t official;
-    uint32_t name, text, risk;
+    uint16_t risky;         /* a trojan/backdoor line, flagged in scans and ls */
+    uint32_t name, text, risk, alias, src, display;
+    uint32_t tr[PK_LANG_COUNT]; /* translations; [PK_LANG_EN] unused (text) */
     uint32_t alt_first; /* index into alts */
     uint16_t nalt;
-    uint16_t risky;
 };
 
 struct pk_registry {
@@ -34,6 +35,8 @@ struct pk_registry {
     uint32_t nby_name;
     const struct reg_note *notes;    /* sorted: port, proto */
     uint32_t nnotes;
+    const struct reg_note *ranges;   /* range notes, sorted: start, proto */
+    uint32_t nranges;
     const uint16_t *alts;
     uint32_t nalts;
     int owned;                          /* built at run time: free the arrays */

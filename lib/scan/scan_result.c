@@ -74,7 +74,7 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
     s->st.done++;
     s->st.states[st]++;
 
-    const char *table = s->cfg.reg ? pk_registry_name(s->cfg.reg, j->port, proto) : NULL;
+    const char *table = s->cfg.reg ? pk_registry_display_name(s->cfg.reg, j->port, proto) : NULL;
     char *cert = j->cert; /* the detail takes it over */
     j->cert = NULL;
     bool kept = false;
@@ -203,7 +203,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
         r->reason = default_reason(s, r->proto, st);
         r->tries = 1;
         r->product = r->version = r->extra = r->banner = "";
-        r->service = s->cfg.reg ? pk_registry_name(s->cfg.reg, r->port, r->proto) : NULL;
+        r->service = s->cfg.reg ? pk_registry_display_name(s->cfg.reg, r->port, r->proto) : NULL;
         const struct scan_detail *d = NULL;
         while (di < h->ndetails && h->details[order[di]].slot < slot)
             di++;

@@ -412,14 +412,8 @@ static int add_one(struct pk_targets *t, const char *spec, bool exclude, struct 
             return add_range(t, a.family, a.scope_id, lo, hi, exclude, spec, err);
         }
     }
-    struct pk_addr meant;
-    if (pk_addr_is_aton_form(host, &meant)) {
-        char m[PK_ADDR_STRLEN];
-        pk_addr_format(&meant, m, sizeof m);
-        return pk_err_set(err, PK_EINVAL,
-                          "'%s' is not an IPv4 or IPv6 address (did you mean %s? write all four numbers in decimal)",
-                          SHOW(spec), m);
-    }
+    if (pk_addr_is_aton_form(host, &a))
+        return pk_addr_parse_err(host, &a, err); /* refused, never resolved */
     if (looks_octets(host)) {
         if (plen >= 0)
             return pk_err_set(err, PK_EINVAL, "'%s' is not a valid IPv4 address or CIDR block",

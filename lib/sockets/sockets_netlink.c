@@ -24,6 +24,17 @@ struct dump_ctx {
     int oom;
 };
 
+/* IPv6 listeners carry whether they also take IPv4 (IPV6_V6ONLY). */
+static int on_attr(const struct nlattr *a, void *data)
+{
+    struct pk_sock *s = data;
+    if (mnl_attr_get_type(a) == INET_DIAG_SKV6ONLY && mnl_attr_get_payload_len(a) >= 1) {
+        s->v6only_known = true;
+        s->v6only = *(const uint8_t *)mnl_attr_get_payload(a) != 0;
+    }
+    return MNL_CB_OK;
+}
+
 static int on_msg(const struct nlmsghdr *nlh, void *data)
 {
     struct dump_ctx *c = data;
@@ -49,6 +60,8 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
     s.ifindex = m->id.idiag_if;
     s.uid = m->idiag_uid;
     s.inode = m->idiag_inode;
+    if (s.family == AF_INET6)
+        mnl_attr_parse(nlh, sizeof *m, on_attr, &s);
     if (pk_socklist_add(c->out, &s) < 0) {
         c->oom = 1;
         return MNL_CB_ERROR;

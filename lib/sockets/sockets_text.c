@@ -169,39 +169,18 @@ unsigned pk_sock_service_port(const struct pk_sock *s, const struct pk_hostinfo 
     return s->local_port;
 }
 
-/* RISK means a trojan or backdoor is known to listen on the port. The
- * registry's notes also carry exposure, worm and exploit lines, which
- * describe what can go wrong with a legitimate service; and well-known
- * ports of everyday services (ftp, smtp, http) have trojan lines for malware
- * that hid behind them. Neither says anything about this listener. */
-static bool backdoor_port(const struct pk_registry *reg, unsigned port, enum pk_proto proto)
-{
-    struct pk_note note;
-    if (!pk_registry_note(reg, port, proto, &note) || !note.risk[0])
-        return false;
-    if (port < 1024 && note.official)
-        return false;
-    for (const char *line = note.risk; *line;) {
-        if (strncasecmp(line, "trojan:", 7) == 0 || strncasecmp(line, "backdoor:", 9) == 0)
-            return true;
-        const char *nl = strchr(line, '\n');
-        if (!nl)
-            break;
-        line = nl + 1;
-    }
-    return false;
-}
-
 void pk_sock_annotate(const struct pk_registry *reg, const struct pk_hostinfo *host,
                       const struct pk_sock *s, struct pk_sock_notes *out)
 {
     unsigned svc = pk_sock_service_port(s, host);
-    out->service = reg && svc ? pk_registry_name(reg, svc, s->proto) : NULL;
+    out->service = reg && svc ? pk_registry_display_name(reg, svc, s->proto) : NULL;
     out->range = pk_port_range(s->local_port);
     out->flags = 0;
     if (pk_sock_is_listening(s) && !pk_sock_is_loopback(s) && !pk_sock_is_connected(s))
         out->flags |= PK_SF_EXPOSED;
-    if (reg && svc && backdoor_port(reg, svc, s->proto))
+    /* RISK only where a trojan or backdoor made the port its own and the
+     * program holding it is not the port's legitimate service */
+    if (reg && svc && pk_registry_risk_flag(reg, svc, s->proto, pk_sock_is_listening(s) ? s->process : NULL))
         out->flags |= PK_SF_RISK;
     if (host && s->local_port && pk_hostinfo_is_privileged(host, s->local_port))
         out->flags |= PK_SF_PRIVILEGED;
@@ -211,8 +190,11 @@ void pk_sock_annotate(const struct pk_registry *reg, const struct pk_hostinfo *h
 
 char *pk_sock_addr_str(int family, const unsigned char *addr, char *buf, size_t size)
 {
-    if (!inet_ntop(family == AF_INET ? AF_INET : AF_INET6, addr, buf, (socklen_t)size))
-        snprintf(buf, size, "?");
+    /* As the kernel reports it: a dual-stack socket's ::ffff:a.b.c.d stays
+     * visible, as ss shows it (the interface is printed separately). */
+    struct pk_addr a = {.family = family == AF_INET ? AF_INET : AF_INET6};
+    memcpy(a.bytes, addr, a.family == AF_INET ? 4 : 16);
+    pk_addr_format(&a, buf, size);
     return buf;
 }
 

@@ -61,8 +61,34 @@ static char *temp_name(const char *final)
 static void outfile_reset(struct pk_outfile *f)
 {
     f->fd = -1;
+    f->length_fd = -1;
     f->path = NULL;
     f->tmp = NULL;
+}
+
+/* A file we may write in a directory we may not: it is written in place,
+ * but only cut to the new length at commit, so a run that fails before
+ * writing leaves it whole. target was resolved, so O_NOFOLLOW holds. */
+static int open_in_place(struct pk_outfile *f, const char *target)
+{
+    int saved = errno;
+    f->fd = open(target, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (f->fd < 0) {
+        errno = saved;
+        return -1;
+    }
+    /* a second descriptor on the same open file: it still knows the
+     * offset after the caller closes fd */
+    f->length_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+    if (f->length_fd < 0) {
+        close(f->fd);
+        f->fd = -1;
+        errno = saved;
+        return -1;
+    }
+    free(f->tmp);
+    f->tmp = NULL;
+    return 0;
 }
 
 int pk_outfile_open(struct pk_outfile *f, const char *path, struct pk_err *err)
@@ -104,10 +130,11 @@ int pk_outfile_open(struct pk_outfile *f, const char *path, struct pk_err *err)
         if (f->fd < 0 && errno != EEXIST)
             break;
     }
+    if (f->fd < 0 && exists && (errno == EACCES || errno == EPERM || errno == EROFS) &&
+        open_in_place(f, target) == 0)
+        return 0;
     if (f->fd < 0) {
         int e = errno;
-        char d[PATH_MAX];
-        dir_of(target, d, sizeof d);
         rc = pk_err_set(err, PK_EINVAL, "cannot write '%s': %s", QUOTE_STR(path),
                         e == ENOENT ? "no such directory" : strerror(e));
         free(f->tmp);
@@ -134,6 +161,12 @@ int pk_outfile_commit(struct pk_outfile *f, struct pk_err *err)
         rc = pk_err_set(err, PK_EIO, "writing '%s' failed: %s", QUOTE_STR(f->path ? f->path : "?"),
                         strerror(errno));
     f->fd = -1;
+    if (rc == 0 && f->length_fd >= 0) {
+        off_t end = lseek(f->length_fd, 0, SEEK_CUR);
+        if (end < 0 || ftruncate(f->length_fd, end) < 0)
+            rc = pk_err_set(err, PK_EIO, "cannot cut '%s' to its new length: %s", QUOTE_STR(f->path),
+                            strerror(errno));
+    }
     if (rc == 0 && f->tmp && rename(f->tmp, f->path) < 0)
         rc = pk_err_set(err, PK_EIO, "cannot put '%s' in place: %s", QUOTE_STR(f->path),
                         strerror(errno));
@@ -141,6 +174,8 @@ int pk_outfile_commit(struct pk_outfile *f, struct pk_err *err)
         pk_outfile_abort(f);
         return rc;
     }
+    if (f->length_fd >= 0)
+        close(f->length_fd);
     free(f->tmp);
     free(f->path);
     outfile_reset(f);
@@ -151,6 +186,8 @@ void pk_outfile_abort(struct pk_outfile *f)
 {
     if (f->fd >= 0)
         close(f->fd);
+    if (f->length_fd >= 0)
+        close(f->length_fd);
     if (f->tmp)
         unlink(f->tmp);
     free(f->tmp);

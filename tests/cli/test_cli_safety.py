@@ -161,6 +161,33 @@ class OutputsSurvive(Dir):
             self.assertEqual(f.read(), "old\n")
         self.assertEqual(os.listdir(self.dir), ["scan.xml"])
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run as another user")
+    def test_writable_file_in_a_locked_directory(self):
+        # nobody may write the file but not its directory: written in place,
+        # cut to length only at the end, untouched when the run fails first
+        os.chmod(self.dir, 0o755)
+        out = self.path("out.txt", "old content, longer than the new one will be\n" * 4)
+        os.chmod(out, 0o666)
+
+        def as_nobody():
+            os.setgid(65534)
+            os.setuid(65534)
+        probe = subprocess.run([pktest.PORTKIT, "--version"], preexec_fn=as_nobody, capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("the binary is not reachable for nobody")
+        cp = subprocess.run([pktest.PORTKIT, "scan", "-p", "9", "-oL", out, "-oJ", "/nonexistent/d/x",
+                             "127.0.0.1"], preexec_fn=as_nobody, capture_output=True, text=True)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
+        with open(out) as f:
+            self.assertTrue(f.read().startswith("old content"))
+        cp = subprocess.run([pktest.PORTKIT, "scan", "-p", "9", "--all-states", "-oL", out, "127.0.0.1"],
+                            preexec_fn=as_nobody, capture_output=True, text=True)
+        self.assertIn(cp.returncode, (0, 1), cp.stderr)
+        with open(out) as f:
+            text = f.read()
+        self.assertNotIn("old content", text)
+        self.assertIn("closed tcp 9 127.0.0.1", text)
+
     def test_oA_writes_three_files(self):
         base = self.path("all")
         cp = run("scan", "-p", "9", "127.0.0.1", "-oA", base)
@@ -300,6 +327,41 @@ class Habits(unittest.TestCase):
                 child.kill()
                 child.wait()
 
+    def test_who_kill_asks_on_a_terminal(self):
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\n"
+                                  "s.listen()\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)"],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(child.stdout.readline())
+            for answer, stopped in ((b"n\n", False), (b"y\n", True)):
+                pid, fd = pty.fork()
+                if pid == 0:
+                    os.execv(pktest.PORTKIT, [pktest.PORTKIT, "who", "-k", str(port)])
+                out = b""
+                while b"[y/N]" not in out:
+                    out += os.read(fd, 4096)
+                os.write(fd, answer)
+                while True:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                _, status = os.waitpid(pid, 0)
+                if stopped:
+                    self.assertEqual(child.wait(timeout=10), -signal.SIGTERM, out)
+                else:
+                    time.sleep(0.2)
+                    self.assertIsNone(child.poll(), out)
+                    self.assertIn(b"nothing stopped", out)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
     def test_nmap_reason_open_and_refusals(self):
         lst = Listener()
         try:
@@ -310,8 +372,13 @@ class Habits(unittest.TestCase):
             cp = run("scan", "-p", "9", "--open", "127.0.0.1")
             self.assertNotIn("127.0.0.1  rtt", cp.stdout)  # no line for a host with nothing open
             self.assertNotIn("Not shown", cp.stdout)
+            for fmt, host in (("-oX", "<host "), ("-oG", "Host:")):
+                cp = run("scan", "-p", "9", "--open", fmt, "-", "127.0.0.1")
+                self.assertNotIn(host, cp.stdout, fmt)
+                cp = run("scan", "-p", f"9,{lst.port}", "--open", fmt, "-", "127.0.0.1")
+                self.assertIn(host, cp.stdout, fmt)
             for opt, hint in (("-A", "-sV"), ("-O", "-sV"), ("--script=http-title", "-sV"),
-                              ("-sS", "-sT"), ("-d", "-v"), ("--packet-trace", "--reason")):
+                              ("-d", "-v"), ("--packet-trace", "--reason")):
                 cp = run("scan", opt, "-p", "9", "127.0.0.1")
                 self.assertEqual(cp.returncode, 2)
                 self.assertIn(hint, cp.stderr)

@@ -1,5 +1,6 @@
 """portkit info: real binary, real registry, real exit codes."""
 import csv
+import re
 import os
 import sys
 import unittest
@@ -50,10 +51,12 @@ class InfoAnswers(unittest.TestCase):
     def test_back_orifice_31337(self):
         cp, rows = run_json("info", "31337", "--json", check=0)
         tcp = [r for r in rows if r["proto"] == "tcp"][0]
+        udp = [r for r in rows if r["proto"] == "udp"][0]
         self.assertEqual(tcp["range"], "registered")
-        # IANA assigns it to eldim; the curated notes remember Back Orifice.
-        if tcp["risk"]:
-            self.assertTrue(any("Back Orifice" in r for r in tcp["risk"]))
+        # IANA assigns it to eldim; the curated notes remember Back Orifice,
+        # which listened on UDP (its risk line stays on that transport).
+        self.assertTrue(any("Back Orifice" in r for r in udp["risk"]))
+        self.assertIn("Back Orifice", tcp["aliases"])
 
     def test_dynamic_unassigned_49152(self):
         cp, rows = run_json("info", "49152", "--json", check=0)
@@ -128,6 +131,16 @@ class InfoErrors(unittest.TestCase):
         self.assertIn("/nonexistent/x.csv", cp.stderr)
 
 
+def remark_applies(row, port):
+    """A range row's remark that names one port of the range belongs to that
+    port only (IANA's x11 6000-6063 row: "Known Unauthorized Use on port 6003")."""
+    lo, _, hi = row["Port Number"].partition("-")
+    m = re.search(r"port (\d+)", row["Unauthorized Use Reported"])
+    if not hi or not m or not int(lo) <= int(m.group(1)) <= int(hi):
+        return True
+    return int(m.group(1)) == port
+
+
 class Batch(unittest.TestCase):
     def test_stdin_batch_streams_and_reports_bad_lines(self):
         cp, rows = run_json("info", "-", "--json", input="22/tcp\n53/udp\n\n70000\n443/tcp\n")
@@ -163,7 +176,8 @@ class Batch(unittest.TestCase):
             desc = next((w["Description"] for w in want if w["Description"]), "")
             if r["description"] != desc:
                 missing.append((r["port"], r["proto"], desc, r["description"]))
-            unauth = next((w["Unauthorized Use Reported"] for w in want if w["Unauthorized Use Reported"]), None)
+            unauth = next((w["Unauthorized Use Reported"] for w in want
+                           if w["Unauthorized Use Reported"] and remark_applies(w, r["port"])), None)
             if r["unauthorized_use"] != unauth:
                 missing.append((r["port"], r["proto"], unauth, r["unauthorized_use"]))
             anotes = next((w["Assignment Notes"] for w in want if w["Assignment Notes"]), None)

@@ -4,12 +4,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pktest  # noqa: E402
 
 RELEASE_BIN = os.environ.get("PK_RELEASE_BIN", "")
+HISTORY_DB = os.path.join(tempfile.gettempdir(), f"pk-valgrind-history-{os.getpid()}.db")
 
 COMMANDS = [
     (["info", "80", "53/udp", "ssh", "31337"], None),
@@ -30,6 +32,19 @@ COMMANDS = [
     (["scan", "-sU", "-p", "9,19", "127.0.0.1", "--max-retries", "1"], None),
     (["scan", "-p", "0-70000", "127.0.0.1"], None),
     (["scan", "-iL", "-", "-p", "80"], "127.0.0.1 # loopback\n10.0.0.0/33\n"),
+    (["scan", "-p", "1-100", "127.0.0.1", "--save", "--label", "vg", "--db", HISTORY_DB], None),
+    (["scan", "-p", "1-100", "127.0.0.1", "--save", "--db", HISTORY_DB], None),
+    (["ls", "--save", "--db", HISTORY_DB], None),
+    (["history", "--db", HISTORY_DB], None),
+    (["history", "show", "--json", "vg", "--db", HISTORY_DB], None),
+    (["history", "import", "--db", HISTORY_DB,
+      os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "nmapxml", "scripts-udp-v6.xml")], None),
+    (["diff", "--json", "vg", "last~1", "--db", HISTORY_DB], None),
+    (["diff", os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "nmapxml", "nmap-sv.xml"),
+      os.path.join(pktest.SOURCE_DIR, "fuzz", "corpus", "nmapxml", "nmap-connect.xml")], None),
+    (["report", "vg..last~1", "-o", "/dev/null", "--db", HISTORY_DB], None),
+    (["history", "rm", "vg", "--db", HISTORY_DB], None),
+    (["watch", "--count", "x"], None),
 ]
 
 
@@ -45,6 +60,9 @@ class Valgrind(unittest.TestCase):
                      RELEASE_BIN, *args], input=stdin, capture_output=True, text=True, timeout=300,
                     env=dict(os.environ, NO_COLOR="1"))
                 self.assertNotEqual(cp.returncode, 99, cp.stderr[-3000:])
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(HISTORY_DB + suffix):
+                os.unlink(HISTORY_DB + suffix)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,10 @@ class Forwarder:
 
 class ThreadedServer:
     """A TCP server on loopback running handler(conn) in a thread per
-    connection. Handlers must finish on their own (bounded reads)."""
+    connection. Handlers must finish on their own (bounded reads). What a
+    handler records is only safe to read after wait_finished(): the
+    forwarder's log can report a connection over before the handler's
+    thread has run its last lines."""
 
     def __init__(self, handler, host="127.0.0.1", backlog=512):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -145,6 +148,8 @@ class ThreadedServer:
         self.handler = handler
         self.errors = []
         self.accepted = 0
+        self.finished = 0
+        self.done = threading.Condition()
         self.closed = False
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -166,6 +171,16 @@ class ThreadedServer:
             self.errors.append(repr(e))
         finally:
             c.close()
+            with self.done:
+                self.finished += 1
+                self.done.notify_all()
+
+    def wait_finished(self, count=1, timeout=15.0):
+        """Waits until `count` handlers have returned (or raised)."""
+        with self.done:
+            if not self.done.wait_for(lambda: self.finished >= count, timeout):
+                raise AssertionError(f"{self.finished} of {count} handler(s) finished "
+                                     f"within {timeout} s; errors: {self.errors}")
 
     def close(self):
         self.closed = True

@@ -82,8 +82,13 @@ class Netns:
             ns.exec("nginx -c ...")
     """
 
-    def __init__(self, tag, index, v6=True):
+    def __init__(self, tag, index, v6=True, parent=None, link=True):
+        """parent: another Netns that holds the near end of the veth instead
+        of the root namespace (client → forwarder → target chains);
+        link=False: a bare namespace with only lo (a forwarder host)."""
         assert 0 < index < 255
+        self.parent = parent
+        self.link = link
         self.name = f"pk{SLOT or ''}-{tag}"
         self.veth_host = f"pk{SLOT or ''}h{index}"
         self.veth_ns = f"pk{SLOT or ''}n{index}"
@@ -94,18 +99,28 @@ class Netns:
         self.ip6 = f"{NET6}:{index:x}::2"
         self.v6 = v6
 
+    def _near(self, cmd, check=True):
+        """A command where the near end of the veth lives."""
+        if self.parent:
+            return self.parent.exec(cmd, check=check)
+        return sh(cmd, check=check)
+
     def __enter__(self):
         self.close()
         sh(f"ip netns add {self.name}")
+        self.exec("ip link set lo up")
+        if not self.link:
+            return self
         sh(f"ip link add {self.veth_host} type veth peer name {self.veth_ns}")
         sh(f"ip link set {self.veth_ns} netns {self.name}")
-        sh(f"ip addr add {self.host_ip}/24 dev {self.veth_host}")
-        sh(f"ip link set {self.veth_host} up")
+        if self.parent:
+            sh(f"ip link set {self.veth_host} netns {self.parent.name}")
+        self._near(f"ip addr add {self.host_ip}/24 dev {self.veth_host}")
+        self._near(f"ip link set {self.veth_host} up")
         self.exec(f"ip addr add {self.ip}/24 dev {self.veth_ns}")
         self.exec(f"ip link set {self.veth_ns} up")
-        self.exec("ip link set lo up")
         if self.v6:
-            sh(f"ip -6 addr add {self.host_ip6}/64 dev {self.veth_host} nodad")
+            self._near(f"ip -6 addr add {self.host_ip6}/64 dev {self.veth_host} nodad")
             self.exec(f"ip -6 addr add {self.ip6}/64 dev {self.veth_ns} nodad")
         return self
 
@@ -116,7 +131,8 @@ class Netns:
         return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kw)
 
     def close(self):
-        sh(f"ip link del {self.veth_host}", check=False)
+        if self.link:
+            self._near(f"ip link del {self.veth_host}", check=False)
         sh(f"ip netns del {self.name}", check=False)
 
     def __exit__(self, *exc):

@@ -4,6 +4,7 @@ crowd of idle clients under a small open-file limit."""
 import os
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -131,6 +132,52 @@ class IdleClientsUnderASmallFdLimit(unittest.TestCase):
             self.assertLess(time.monotonic() - t0, 3)
             for s in alive[10:]:
                 s.close()
+
+    def test_udp_sessions_are_capped_by_the_descriptor_budget(self):
+        # one socket per UDP session: with 64 descriptors, about 47 sessions
+        echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        echo.bind(("127.0.0.1", 0))
+        stop = threading.Event()
+
+        def serve():
+            echo.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    data, addr = echo.recvfrom(100)
+                    echo.sendto(data, addr)
+                except OSError:
+                    continue
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        clients = []
+        try:
+            with Forwarder("--udp", "127.0.0.1:0", f"127.0.0.1:{echo.getsockname()[1]}",
+                           prefix=["prlimit", "--nofile=64:64", "--"]) as fw:
+                port = fw.port()
+                answered = 0
+                for i in range(80):
+                    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    c.settimeout(0.5)
+                    clients.append(c)
+                    c.sendto(b"q%d" % i, ("127.0.0.1", port))
+                    try:
+                        if c.recv(100) == b"q%d" % i:
+                            answered += 1
+                    except socket.timeout:
+                        pass
+                self.assertGreater(answered, 30)
+                self.assertLess(answered, 64)
+                limit = fw.wait_event(lambda e: e["event"] == "limit", what="limit line")
+                self.assertIn("open-file limit", limit[0]["reason"])
+                opened = fw.find(lambda e: e["event"] == "open" and e["proto"] == "udp")
+                self.assertEqual(len(opened), answered)
+        finally:
+            stop.set()
+            t.join()
+            echo.close()
+            for c in clients:
+                c.close()
 
     def test_idle_tcp_connections_time_out_by_default(self):
         cp = pktest.run("forward", "-n", ":18080", "127.0.0.1:80", check=0)

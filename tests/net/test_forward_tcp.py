@@ -66,6 +66,7 @@ class Transfer(unittest.TestCase):
             self.assertEqual(sorted(e["up"] for e in ends), sorted(r[2] for r in results))
             self.assertEqual(sorted(e["down"] for e in ends), sorted(r[3] for r in results))
             self.assertEqual({e["end"] for e in ends}, {"closed"})
+            srv.wait_finished(clients)       # a handler's error may come after the log
             self.assertEqual(srv.errors, [])
             self.assertEqual(fw.stop(), 0)
 
@@ -104,6 +105,10 @@ class HalfClose(unittest.TestCase):
             self.assertEqual(recv_all(s), b"late reply " * 1000)
             s.close()
             ev = fw.wait_event(lambda e: e["event"] == "conn", what="conn end")[0]
+            # The forwarder can log the end before the handler's thread
+            # gets to record the last recv.
+            srv.wait_finished()
+            self.assertEqual(srv.errors, [])
             self.assertEqual(seen["up"], b"request")
             self.assertEqual(seen["tail"], b"")
             self.assertEqual((ev["up"], ev["down"], ev["end"]), (7, 11000, "closed"))

@@ -352,6 +352,91 @@ static void add_rule_copies(void **state)
     pk_fw_config_free(cfg);
 }
 
+
+/* `forward -n` prints what parses back to itself, rinetd's lines included. */
+static void format_round_trip(void **state)
+{
+    (void)state;
+    const char *text =
+        "logfile \"/var/log/my rinetd.log\"\n"
+        "logcommon\n"
+        "pidlogfile /run/rinetd.pid\n"
+        "allow 192.168.2.* ::ffff:10.0.0.0/104\n"
+        "deny 10.?.*\n"
+        "0.0.0.0 80 127.0.0.1 8080 [src=127.0.0.1,timeout=90]\n"
+        "deny 127.0.0.66\n"
+        "[::1]:5300 127.0.0.1:53 udp copy=read max-conns=7\n";
+    struct pk_fw_config *cfg = parse_ok(text);
+    assert_string_equal(pk_fw_config_logfile(cfg), "/var/log/my rinetd.log");
+    assert_true(pk_fw_config_logcommon(cfg));
+    assert_string_equal(pk_fw_config_pidfile(cfg), "/run/rinetd.pid");
+    struct pk_buf first = PK_BUF_INIT, second = PK_BUF_INIT;
+    assert_int_equal(pk_fw_config_format(cfg, &first), 0);
+    assert_non_null(strstr(first.data, "logfile \"/var/log/my rinetd.log\"\nlogcommon\n"
+                                       "pidlogfile /run/rinetd.pid\n"
+                                       "allow 192.168.2.*\nallow 10.0.0.0/8\ndeny 10.?.*\n"));
+    assert_non_null(strstr(first.data, "idle-timeout=90s max-conns=0 copy=auto src=127.0.0.1\n"
+                                       "deny 127.0.0.66/32\n"));
+    assert_non_null(strstr(first.data, "udp connect-timeout=10s idle-timeout=60s max-conns=7 "
+                                       "copy=read\n"));
+    struct pk_fw_config *again = parse_ok(first.data);
+    assert_int_equal(pk_fw_config_format(again, &second), 0);
+    assert_string_equal(first.data, second.data);
+    pk_buf_free(&first);
+    pk_buf_free(&second);
+    pk_fw_config_free(again);
+    pk_fw_config_free(cfg);
+}
+
+static void copy_names(void **state)
+{
+    (void)state;
+    enum pk_fw_copy c;
+    for (int i = 0; i < PK_FW_COPY_COUNT; i++) {
+        const char *name = pk_fw_copy_name((enum pk_fw_copy)i);
+        assert_int_equal(pk_fw_copy_parse(name, strlen(name), &c), 0);
+        assert_int_equal(c, i);
+    }
+    assert_int_equal(pk_fw_copy_parse("SPLICE", 6, &c), 0);
+    assert_int_equal(c, PK_FW_COPY_SPLICE);
+    assert_int_equal(pk_fw_copy_parse("fast", 4, &c), PK_EINVAL);
+    assert_string_equal(pk_fw_copy_name(PK_FW_COPY_COUNT), "?");
+}
+
+static void include_lines(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/pk-fwinc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], main_path[128];
+    snprintf(path, sizeof path, "%s/a.conf", dir);
+    FILE *f = fopen(path, "w");
+    fputs(":18001 127.0.0.1:80\ndeny 127.0.0.9\n", f);
+    fclose(f);
+    snprintf(main_path, sizeof main_path, "%s/main.conf", dir);
+    f = fopen(main_path, "w");
+    fputs("include *.conf.none\ninclude a.conf\n:18002 127.0.0.1:81\n", f);
+    fclose(f);
+    struct pk_fw_config *cfg = pk_fw_config_new();
+    struct pk_err err = {0};
+    assert_int_equal(pk_fw_config_load(cfg, main_path, NULL, NULL, &err), 0);
+    assert_int_equal(pk_fw_config_count(cfg), 2);
+    /* the included file's deny belongs to its rule */
+    assert_int_equal(pk_acl_count(pk_fw_config_rule(cfg, 0)->acl, false), 1);
+    assert_int_equal(pk_fw_config_rule(cfg, 0)->line, 1);
+    pk_fw_config_free(cfg);
+    parse_bad("include a.conf\n", "include");
+    cfg = pk_fw_config_new();
+    const char *t = "include /etc/hostname\n";
+    assert_int_equal(pk_fw_config_parse(cfg, t, strlen(t), "t.conf", NULL, NULL,
+                                        PK_FW_NUMERIC | PK_FW_NO_INCLUDE, &err), PK_EINVAL);
+    assert_non_null(strstr(err.msg, "not allowed"));
+    pk_fw_config_free(cfg);
+    unlink(path);
+    unlink(main_path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +451,9 @@ int main(void)
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(load_files),
         cmocka_unit_test(add_rule_copies),
+        cmocka_unit_test(format_round_trip),
+        cmocka_unit_test(copy_names),
+        cmocka_unit_test(include_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

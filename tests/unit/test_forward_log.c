@@ -2,11 +2,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #include "portkit/forward.h"
 
@@ -96,12 +98,65 @@ static void other_events(void **state)
     pk_buf_free(&b);
 }
 
+
+/* An accepted client is logged when it arrives, not only when it leaves. */
+static void open_line(void **state)
+{
+    (void)state;
+    struct sockaddr_in client = v4("127.0.0.1", 54321), listen = v4("127.0.0.1", 8080),
+                       target = v4("127.0.0.2", 80);
+    struct pk_fw_event ev = {
+        .kind = PK_FW_EV_OPEN, .proto = PK_TCP, .client = (struct sockaddr *)&client,
+        .listen = (struct sockaddr *)&listen, .target = (struct sockaddr *)&target,
+    };
+    struct pk_buf b = PK_BUF_INIT;
+    pk_fw_event_format(&ev, T0, false, &b);
+    assert_string_equal(b.data, "2026-01-02T10:11:12.345Z open tcp client=127.0.0.1:54321 "
+                                "listen=127.0.0.1:8080 target=127.0.0.2:80");
+    pk_buf_free(&b);
+}
+
+/* rinetd's two log formats, field by field (TZ=UTC for a fixed offset). */
+static void rinetd_lines(void **state)
+{
+    (void)state;
+    setenv("TZ", "UTC", 1);
+    tzset();
+    struct sockaddr_in client = v4("192.0.2.9", 54321), listen = v4("0.0.0.0", 8080),
+                       target = v4("127.0.0.2", 80);
+    struct pk_fw_event ev = {
+        .kind = PK_FW_EV_END, .proto = PK_TCP, .client = (struct sockaddr *)&client,
+        .listen = (struct sockaddr *)&listen, .target = (struct sockaddr *)&target,
+        .bytes_up = 78, .bytes_down = 4561, .reason = "closed",
+    };
+    struct pk_buf b = PK_BUF_INIT;
+    assert_true(pk_fw_event_format_rinetd(&ev, T0, false, &b));
+    assert_string_equal(b.data, "02/Jan/2026:10:11:12 \t192.0.2.9\t0.0.0.0\t8080\t127.0.0.2\t80"
+                                "\t78\t4561\tdone-remote-closed");
+    pk_buf_reset(&b);
+    assert_true(pk_fw_event_format_rinetd(&ev, T0, true, &b));
+    assert_string_equal(b.data, "192.0.2.9 - - [02/Jan/2026:10:11:12  +0000] \"GET "
+                                "/rinetd-services/0.0.0.0/8080/127.0.0.2/80/done-remote-closed "
+                                "HTTP/1.0\" 200 4561 - - - 78");
+    ev.kind = PK_FW_EV_DENY;
+    pk_buf_reset(&b);
+    assert_true(pk_fw_event_format_rinetd(&ev, T0, false, &b));
+    assert_non_null(strstr(b.data, "\t0\t0\tdenied"));
+    ev.kind = PK_FW_EV_LISTEN;
+    pk_buf_reset(&b);
+    assert_false(pk_fw_event_format_rinetd(&ev, T0, false, &b));
+    assert_int_equal(b.len, 0);
+    pk_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(times),
         cmocka_unit_test(connection_line),
         cmocka_unit_test(other_events),
+        cmocka_unit_test(open_line),
+        cmocka_unit_test(rinetd_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

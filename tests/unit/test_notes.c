@@ -68,9 +68,43 @@ static void errors_name_file_and_line(void **state)
     bad("@ 80/tcp official\nname: x\nname: y\nnote: z\n", "second 'name:'");
 }
 
+static void ranges_aliases_sources_and_translations(void **state)
+{
+    (void)state;
+    const char *t = "@ 6000-6063/tcp official\nname: x11\nalias: X11 display,  Xorg ,\nalias: 图形\n"
+                    "note: Display :{off}.\nrisk: exposure/tcp: open X server\nsrc: IANA; X.Org\n";
+    struct seen s = {0};
+    struct pk_err err = {0};
+    assert_int_equal(notes_parse(t, strlen(t), "r.txt", collect, &s, &err), 0);
+    assert_int_equal(s.last.port, 6000);
+    assert_int_equal(s.last.port_hi, 6063);
+    assert_int_equal(s.last.lang, PK_LANG_EN);
+    const char *vi = "# c\nlang: vi\n@ 80/tcp\nnote: Cổng web.\n";
+    memset(&s, 0, sizeof s);
+    assert_int_equal(notes_parse(vi, strlen(vi), "vi.txt", collect, &s, &err), 0);
+    assert_int_equal(s.blocks, 1);
+    assert_int_equal(s.last.lang, PK_LANG_VI);
+    assert_string_equal(s.text, "Cổng web.");
+}
+
+static void the_new_keys_are_checked(void **state)
+{
+    (void)state;
+    bad("@ 80-70/tcp official\nname: x\nnote: y\n", "backwards");
+    bad("@ 80/tcp official\nname: x\nnote: y\nrisk: virus: X\n", "unknown kind");
+    bad("@ 80/tcp official\nname: x\nnote: y\nrisk: worm/udp: X\n", "transport must be one the block covers");
+    bad("@ 80/tcp official\nname: x\nnote: y\nsrc: a\nsrc: b\n", "second 'src:'");
+    bad("lang: vi\n@ 80/tcp\nname: x\nnote: y\n", "only 'note:'");
+    bad("lang: vi\n@ 80/tcp official\nnote: y\n", "carry no kind");
+    bad("@ 80/tcp official\nname: x\nnote: y\nlang: vi\n", "before the first block");
+    bad("lang: fr\n", "vi or zh");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ranges_aliases_sources_and_translations),
+        cmocka_unit_test(the_new_keys_are_checked),
         cmocka_unit_test(parses_a_full_block),
         cmocka_unit_test(errors_name_file_and_line),
     };
