@@ -197,6 +197,13 @@ class ScanNet(unittest.TestCase):
             self.assertEqual(sorted(os.listdir(d)), ["all.gnmap", "all.nmap", "all.xml", "x.xml"])
             with open(f"{d}/x.xml") as f:
                 self.assertIn('portid="22"><state state="open" reason="syn-ack"', f.read())
+            # --save: the database is opened before the drop and written after
+            cp = self.t.portkit("scan", "-sS", "-p", "22,23", self.live[5], "--save", "--db", f"{d}/h.db",
+                                "--no-progress")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            cp = pktest.run("history", "--db", f"{d}/h.db")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertRegex(cp.stdout, r"\n1 +\S+ \S+ +scan ")
 
     def test_ends_within_timeout(self):
         """A scan of silence ends within its last timeout plus one second."""
