@@ -167,7 +167,7 @@ def scenarios(pk, only, runs, table):
         print("== n4: raw send rate into silence, one core", flush=True)
         with scannet.Topo("bn4") as t:
             args = ["-sS", "-Pn", "-p", "1-16", f"{BIG}.0.0/16", "--exclude", f"{BIG}.250.0/24", "--force",
-                    "--max-retries", "0", "--initial-rtt-timeout", "300ms"]
+                    "--max-retries", "0", "--initial-rtt-timeout", "300ms", "--rate", "100000000"]
             took, peak, _, _, err = run_pk(t, args, cpu=0, collect=False)
             sent = 65280 * 16
             send_s = max(took - 0.3, 1e-3)  # less the final 300 ms wait for answers
