@@ -334,6 +334,10 @@ PK_EXPORT struct pk_fw_kernel *pk_fw_kernel_new(struct pk_loop *loop,
  * error nothing changed. */
 PK_EXPORT int pk_fw_kernel_apply(struct pk_fw_kernel *k, const struct pk_fw_config *cfg,
                                  struct pk_err *err);
+/* Packets the table dropped since it was first loaded: turned away by
+ * allow/deny, and by max-conns (a client retrying its SYN counts again). */
+PK_EXPORT int pk_fw_kernel_counters(struct pk_fw_kernel *k, uint64_t *denied, uint64_t *limited,
+                                    struct pk_err *err);
 /* The name of the table this instance owns. */
 PK_EXPORT const char *pk_fw_kernel_table(const struct pk_fw_kernel *k);
 /* Removes the table, restores the sysctls it changed, closes everything. */

@@ -15,8 +15,20 @@ SOURCE_DIR = os.environ.get("PK_SOURCE_DIR") or os.path.abspath(
 PORTKIT = os.environ.get("PORTKIT") or os.path.join(SOURCE_DIR, "build", "portkit")
 
 
+def scan_args(args):
+    """As root, `portkit scan` would send raw packets (SYN scan, ICMP pings)
+    from the machine's own namespace, which tests never do: scans run from
+    here get --unprivileged. Raw scans run in a scanner namespace of their
+    own (tests/lib/scannet.py)."""
+    args = [str(a) for a in args]
+    if args[:1] == ["scan"] and is_root() and "--privileged" not in args and "--help" not in args:
+        args.insert(1, "--unprivileged")
+    return args
+
+
 def run(*args, input=None, timeout=60, env=None, check=None):
     """Runs portkit with args; returns CompletedProcess with text output."""
+    args = scan_args(args)
     e = dict(os.environ)
     e.pop("PORTKIT_REGISTRY", None)
     e["NO_COLOR"] = "1"
