@@ -13,7 +13,10 @@ Scenarios (goal in brackets, as a fraction of nmap's time):
     ICMP port-unreachable (Linux defaults), against nmap -sU: time and
     ports labelled wrongly
 
-Usage: bench/scan.py [--portkit PATH] [--runs N] [--only 1,2,...]
+  n1-n5 networks from a scanner namespace, both scanners as root: see
+    bench/scan_net.py (--only n1,n2,n3,n4,n5)
+
+Usage: bench/scan.py [--portkit PATH] [--runs N] [--only 1,2,...,n1,...]
 """
 import argparse
 import json
@@ -41,7 +44,7 @@ def timed(argv, **kw):
 
 def portkit_time(pk, args):
     """Seconds of one portkit run with its normal output (as nmap's)."""
-    took, cp = timed([pk, "scan", *args, "--no-progress"], env=dict(os.environ, NO_COLOR="1"))
+    took, cp = timed([pk, "scan", "--unprivileged", *args, "--no-progress"], env=dict(os.environ, NO_COLOR="1"))
     if cp.returncode not in (0, 1):
         raise SystemExit(f"portkit failed: {cp.stderr}")
     return took
@@ -53,7 +56,7 @@ def portkit_states(pk, args):
     not compete for the CPU while the scan runs)."""
     with open(os.devnull, "w") as devnull, __import__("tempfile").TemporaryFile("w+") as out:
         t = time.monotonic()
-        cp = subprocess.run([pk, "scan", *args, "-oJ", "-", "--all-states", "--no-progress"],
+        cp = subprocess.run([pk, "scan", "--unprivileged", *args, "-oJ", "-", "--all-states", "--no-progress"],
                             stdout=out, stderr=subprocess.PIPE, text=True, env=dict(os.environ, NO_COLOR="1"))
         took = time.monotonic() - t
         if cp.returncode not in (0, 1):
@@ -141,48 +144,50 @@ def main():
     ap.add_argument("--only", default="1,2,3,4,5")
     a = ap.parse_args()
     pk = os.path.abspath(a.portkit)
-    only = {int(x) for x in a.only.split(",")}
+    only_net = {x for x in a.only.split(",") if x.startswith("n")}
+    only = {int(x) for x in a.only.split(",") if x and not x.startswith("n")}
     if not pktest.is_root():
         raise SystemExit("bench/scan.py needs root (network namespaces)")
     table = Table()
     rng = random.Random(20261123)
 
-    ns = pktest.Netns("sc-bench", 48).__enter__()
-    try:
-        open_ports = sorted(scantest.random_ports(20, lo=1, hi=65535, rng=rng))
-        lst = listener(ns, [ns.ip], open_ports)
-        truth_full = {(ns.ip, p): ("open" if p in open_ports else "closed") for p in range(1, 65536)}
+    if only & {1, 2, 3}:
+        ns = pktest.Netns("sc-bench", 48).__enter__()
         try:
-            if 1 in only:
-                print("== 1: full range, clean link", flush=True)
-                pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip])
-                table.add("1 full range, clean", pkt, nmt, 0.65, exact)
+            open_ports = sorted(scantest.random_ports(20, lo=1, hi=65535, rng=rng))
+            lst = listener(ns, [ns.ip], open_ports)
+            truth_full = {(ns.ip, p): ("open" if p in open_ports else "closed") for p in range(1, 65536)}
+            try:
+                if 1 in only:
+                    print("== 1: full range, clean link", flush=True)
+                    pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip])
+                    table.add("1 full range, clean", pkt, nmt, 0.65, exact)
 
-            if 2 in only:
-                print("== 2: full range, 5% random SYN loss", flush=True)
-                scantest.nft_filter(ns, "tcp flags & (syn|ack) == syn numgen random mod 100 < 5 drop",
-                                    name="bloss")
-                try:
-                    pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip],
-                                              nmap_runs=max(1, a.runs // 2))
-                    table.add("2 full range, 5% SYN loss", pkt, nmt, 0.10, exact)
-                finally:
-                    scantest.nft_flush(ns, "bloss")
+                if 2 in only:
+                    print("== 2: full range, 5% random SYN loss", flush=True)
+                    scantest.nft_filter(ns, "tcp flags & (syn|ack) == syn numgen random mod 100 < 5 drop",
+                                        name="bloss")
+                    try:
+                        pkt, nmt, exact = compare(pk, ["-p-", ns.ip], truth_full, a.runs, ["-p-", ns.ip],
+                                                  nmap_runs=max(1, a.runs // 2))
+                        table.add("2 full range, 5% SYN loss", pkt, nmt, 0.10, exact)
+                    finally:
+                        scantest.nft_flush(ns, "bloss")
 
-            if 3 in only:
-                print("== 3: ports 1-10000 DROPped", flush=True)
-                scantest.nft_filter(ns, "tcp dport 1-10000 drop", name="bdrop")
-                try:
-                    truth = {(ns.ip, p): "filtered" for p in range(1, 10001)}
-                    pkt, nmt, exact = compare(pk, ["-p", "1-10000", ns.ip], truth, a.runs,
-                                              ["-p", "1-10000", ns.ip], nmap_runs=1)
-                    table.add("3 1-10000 DROPped", pkt, nmt, 0.10, exact)
-                finally:
-                    scantest.nft_flush(ns, "bdrop")
+                if 3 in only:
+                    print("== 3: ports 1-10000 DROPped", flush=True)
+                    scantest.nft_filter(ns, "tcp dport 1-10000 drop", name="bdrop")
+                    try:
+                        truth = {(ns.ip, p): "filtered" for p in range(1, 10001)}
+                        pkt, nmt, exact = compare(pk, ["-p", "1-10000", ns.ip], truth, a.runs,
+                                                  ["-p", "1-10000", ns.ip], nmap_runs=1)
+                        table.add("3 1-10000 DROPped", pkt, nmt, 0.10, exact)
+                    finally:
+                        scantest.nft_flush(ns, "bdrop")
+            finally:
+                stop(lst)
         finally:
-            stop(lst)
-    finally:
-        ns.close()
+            ns.close()
 
     if 4 in only:
         print("== 4: 16 hosts x top 1000", flush=True)
@@ -191,7 +196,7 @@ def main():
             hosts = [f"{pktest.NET4}.46.{i}" for i in range(10, 26)]
             for h in hosts:
                 ns.exec(f"ip addr add {h}/24 dev {ns.veth_ns}")
-            tops = subprocess.run([pk, "scan", "--top-ports", "1000", "-oX", "-", "127.0.0.1", "--no-progress",
+            tops = subprocess.run([pk, "scan", "--unprivileged", "--top-ports", "1000", "-oX", "-", "127.0.0.1", "--no-progress",
                                    "--max-retries", "0", "--rate", "100000"], capture_output=True, text=True).stdout
             services = tops.split(' services="')[1].split('"')[0]
             top = []
@@ -227,7 +232,7 @@ def main():
             ports = "21,22,25,53,80,110,143,443,3306,5432,6379,11211"
             pks, nms = [], []
             for _ in range(a.runs):
-                t, cp = timed([pk, "scan", "-sV", "-p", ports, ns.ip, "--json", "--no-progress"])
+                t, cp = timed([pk, "scan", "--unprivileged", "-sV", "-p", ports, ns.ip, "--json", "--no-progress"])
                 pks.append(t)
                 ours = {json.loads(l)["port"]: json.loads(l) for l in cp.stdout.splitlines()}
             for _ in range(max(1, a.runs // 2)):
@@ -266,7 +271,7 @@ def main():
             truth = {p: "closed" for p in range(1, 101)}
             truth.update({53: "open", 67: "open|filtered", 69: "open|filtered", 88: "open|filtered"})
             time.sleep(7)  # a full ICMP bucket for both scanners
-            t, cp = timed([pk, "scan", "-sU", "-p", "1-100", ns.ip, "--json", "--all-states", "--no-progress"])
+            t, cp = timed([pk, "scan", "--unprivileged", "-sU", "-p", "1-100", ns.ip, "--json", "--all-states", "--no-progress"])
             ours = {json.loads(l)["port"]: json.loads(l)["state"] for l in cp.stdout.splitlines()}
             wrong_ours = sum(ours.get(p) != s_ for p, s_ in truth.items())
             time.sleep(7)
@@ -283,6 +288,9 @@ def main():
                 s_.stop()
             ns.close()
 
+    if only_net:
+        import scan_net
+        scan_net.scenarios(pk, only_net, a.runs, table)
     table.show()
 
 

@@ -22,8 +22,9 @@ void usage_scan(FILE *out)
 {
     fprintf(out,
             "Usage: portkit scan [OPTIONS] TARGET...\n"
-            "Find open ports on hosts and networks, and what answers there: a TCP connect\n"
-            "scan (no privilege needed) of the 1000 most often open ports by default.\n"
+            "Find open ports on hosts and networks, and what answers there: the 1000 most\n"
+            "often open TCP ports by default, with a SYN scan as root (raw packets) or a\n"
+            "connect scan without privilege; several addresses are first pinged.\n"
             "States and reasons are nmap's: open, closed, filtered, open|filtered.\n\n"
             "Targets: 192.0.2.7  192.0.2.0/24  192.0.2.1-20  10.0.0-3.*  192.0.2.1-192.0.2.9\n"
             "         fd00::1  fd00::/120  [fe80::1%%eth0]  host.example (all its addresses)\n"
@@ -39,8 +40,20 @@ void usage_scan(FILE *out)
             "                        installed, else portkit's list); default 1000\n"
             "  -F                    the top 100\n"
             "  --exclude-ports SPEC  never scan these\n\n"
+            "Host discovery (on by default for more than one address):\n"
+            "  -Pn                   no discovery: scan every address as if up\n"
+            "  -sn                   discovery only: which hosts are up, no port scan\n"
+            "  -PS[ports] -PA[ports] TCP SYN / ACK pings (default 443 / 80)\n"
+            "  -PE, -PP, -PU[ports]  ICMP echo, ICMP timestamp, UDP pings\n"
+            "  -PR                   ARP / Neighbor Discovery on attached networks\n"
+            "                        (default as root: -PE -PS443 -PA80 -PP -PR; without\n"
+            "                        root: TCP connects to 80 and 443)\n\n"
             "Scan:\n"
-            "  -sT                   TCP connect scan (the default); -sT -sU scans both\n"
+            "  -sS                   SYN scan: raw packets, no connection made (the default\n"
+            "                        as root or with CAP_NET_RAW; privileges are dropped\n"
+            "                        to nobody once the raw sockets are open)\n"
+            "  -sT                   TCP connect scan (the default without privilege);\n"
+            "                        -sT -sU scans both\n"
             "  -sU                   UDP scan (paced to the host's ICMP rate limit)\n"
             "  -sV, --banners        identify services: read greetings, send HTTP/TLS probes\n"
             "  --max-rate N, --rate N  at most N probes per second\n"
@@ -60,6 +73,8 @@ void usage_scan(FILE *out)
             "  --seed N              the order of probes (random by default)\n"
             "  --shard I/N           scan the I-th of N slices: N machines with the same\n"
             "                        command and seed split one scan between them\n"
+            "  --unprivileged        act as without root: connect scan and discovery\n"
+            "  --privileged          assume raw sockets work (CAP_NET_RAW)\n"
             "Times T: a number with ms, s, m or h (500ms, 2s, 10m); a bare number is seconds.\n\n"
             "Output:\n"
             "  --json                JSON Lines on stdout, one port per line\n"
@@ -67,6 +82,7 @@ void usage_scan(FILE *out)
             "  -oG FILE              nmap's grepable format  -oL FILE   a plain list\n"
             "  -oN FILE              the text output         (FILE - is stdout)\n"
             "  -oA BASE              BASE.nmap, BASE.xml and BASE.gnmap\n"
+            "  -oH FILE              a self-contained HTML report (as portkit report)\n"
             "  --all-states          every port, not only open (and open|filtered) ones\n"
             "  --open                only (possibly) open ports, only hosts that have one\n"
             "  --reason              a REASON column: why each port got its state\n"
@@ -75,14 +91,15 @@ void usage_scan(FILE *out)
             "  --save                store the run in the history database (portkit history)\n"
             "  --label NAME          name the saved run (implies --save)\n"
             "  --db PATH             the history database (also PORTKIT_DB)\n"
-            "  -Pn, -n               accepted for nmap habits; portkit never pings or\n"
-            "                        resolves addresses back to names\n"
+            "  -n                    accepted for nmap habits: portkit never resolves\n"
+            "                        addresses back to names\n"
+
             "Files are written beside their final name and renamed into place at the end,\n"
             "so an existing file is replaced only by a complete one. An output that is also\n"
             "an input, or a symlink another user planted in a shared /tmp, is refused.\n"
             "-iL and --excludefile read at most 64 MiB.\n"
-            "Not supported: -sS (needs raw sockets; -sT finds the same open ports), -A, -O,\n"
-            "--script, -sC (use -sV), -d/--packet-trace (use -v, --reason), --host-timeout.\n\n"
+            "Not supported: -A, -O, --script, -sC (use -sV), -d/--packet-trace (use -v,\n"
+            "--reason), --host-timeout.\n\n"
             "Examples:\n"
             "  portkit scan 192.0.2.7                  the top 1000 TCP ports\n"
             "  portkit scan -p- --json 192.0.2.7       every TCP port, JSON Lines\n"
@@ -153,25 +170,25 @@ static int set_rate(const char *opt, const char *v, double *out)
     return 0;
 }
 
-/* -sT, -sU, -sV and -sS (any mix, as nmap takes -sTU). */
+/* -sS, -sT, -sU, -sV and -sn (any mix, as nmap takes -sSU). */
 static int set_scan_types(struct scan_cli *c, const char *types)
 {
     if (!*types)
-        return cli_usage_error("scan", "-s needs a scan type: -sT, -sU, -sV");
+        return cli_usage_error("scan", "-s needs a scan type: -sS, -sT, -sU, -sV, -sn");
     for (const char *t = types; *t; t++) {
-        if (*t == 'T')
+        if (*t == 'T' || *t == 'S') {
             c->want_tcp = true;
+            *(*t == 'S' ? &c->net.want_syn : &c->net.want_connect) = true;
+        } else if (*t == 'n')
+            c->net.ping_only = true;
         else if (*t == 'U')
             c->want_udp = true;
         else if (*t == 'V')
             c->cfg.service_detect = true;
-        else if (*t == 'S')
-            return cli_usage_error("scan", "-sS: SYN scans need raw sockets, not available in this "
-                                           "build yet; -sT finds the same open ports without root");
         else if (*t == 'C')
             return refuse_nmap_option("-sC");
         else
-            return cli_usage_error("scan", "-s%s: the scan types are -sT, -sU and -sV", types);
+            return cli_usage_error("scan", "-s%s: the scan types are -sS, -sT, -sU, -sV and -sn", types);
     }
     return 0;
 }
@@ -182,7 +199,7 @@ static int set_output(struct scan_cli *c, const char *optarg_, int argc, char **
     /* "-o FILE" (the letter missing) must not read the file name's first
      * letter as a format */
     if (optind > 1 && argv[optind - 1] == optarg_)
-        return cli_usage_error("scan", "-o needs a format letter: -oN, -oX, -oG, -oJ, -oL or -oA, "
+        return cli_usage_error("scan", "-o needs a format letter: -oN, -oX, -oG, -oJ, -oL, -oH or -oA, "
                                        "then the file name");
     char kind = optarg_[0];
     const char *file = optarg_[1] ? optarg_ + 1 : (optind < argc ? argv[optind++] : NULL);
@@ -207,6 +224,7 @@ enum {
     OPT_INFLIGHT, OPT_HOSTINFLIGHT, OPT_RETRIES, OPT_MINRTT, OPT_MAXRTT, OPT_INITRTT, OPT_SVCTIMEOUT,
     OPT_SEED, OPT_SHARD, OPT_JSON, OPT_ALL, OPT_NOPROGRESS, OPT_BANNERS, OPT_OPEN, OPT_REGISTRY,
     OPT_REASON, OPT_HOSTTIMEOUT, OPT_SCANDELAY, OPT_PACKETTRACE, OPT_SCRIPT, OPT_SAVE, OPT_LABEL, OPT_DB,
+    OPT_UNPRIVILEGED, OPT_PRIVILEGED,
 };
 
 static const struct option scan_opts[] = {
@@ -241,6 +259,8 @@ static const struct option scan_opts[] = {
     {"save", no_argument, NULL, OPT_SAVE},
     {"label", required_argument, NULL, OPT_LABEL},
     {"db", required_argument, NULL, OPT_DB},
+    {"unprivileged", no_argument, NULL, OPT_UNPRIVILEGED},
+    {"privileged", no_argument, NULL, OPT_PRIVILEGED},
     {"help", no_argument, NULL, 'h'},
     {0, 0, 0, 0},
 };
@@ -261,10 +281,7 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
         if (!c->target_file || !*c->target_file)
             return cli_usage_error("scan", "-iL needs a file name");
         return 0;
-    case 'P':
-        if (strcmp(optarg, "n") != 0)
-            return cli_usage_error("scan", "-P%s: portkit never pings; only -Pn is accepted", optarg);
-        return 0;
+    case 'P': return scan_cli_ping_option(c, optarg);
     case 'T':
         if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '5')
             return cli_usage_error("scan", "-T%s: timing templates are -T0 to -T5", optarg);
@@ -341,12 +358,12 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_REGISTRY: cli_registry_path = optarg; return 0;
     case OPT_SAVE: c->save_wanted = true; return 0;
     case OPT_LABEL:
-        if (!*optarg)
-            return cli_usage_error("scan", "--label needs a name");
-        c->save_label = optarg;
+        c->save_label = optarg; /* checked by scan_save_open */
         c->save_wanted = true;
         return 0;
     case OPT_DB: c->save_db = optarg; return 0;
+    case OPT_UNPRIVILEGED: c->net.unprivileged = true; return 0;
+    case OPT_PRIVILEGED: c->net.privileged = true; return 0;
     default: return cli_option_error("scan", argv, opt);
     }
 }
@@ -404,7 +421,7 @@ int cmd_scan(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal: same as Ctrl-C */
-    if ((rc = scan_cli_prepare(&c)) != 0)
+    if ((rc = scan_cli_prepare(&c)) != 0 || (rc = scan_cli_net_prepare(&c)) != 0)
         return scan_cli_fail(&c, rc);
     if (c.save_wanted && (rc = scan_save_open(&c, c.save_label, c.save_db)) != 0)
         return scan_cli_fail(&c, rc);
@@ -414,6 +431,12 @@ int cmd_scan(int argc, char **argv)
     if (pk_scan_new(&c.cfg, &scan, &err) < 0)
         return scan_cli_fail(&c, cli_lib_error("scan", &err));
     c.scan = scan;
+    bool done = false;
+    int code = 0;
+    if ((rc = scan_cli_drop_privileges(&c, &done, &code)) != 0)
+        return scan_cli_fail(&c, rc);
+    if (done) /* the privileged parent: the child scanned, the files are in place */
+        return scan_cli_fail(&c, code);
     scan_cli_begin(&c);
     running = scan;
     int run = pk_scan_run(scan, &err);

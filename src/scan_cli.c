@@ -30,8 +30,8 @@ void scan_cli_init(struct scan_cli *c, int argc, char **argv)
 
 int scan_cli_add_output(struct scan_cli *c, char kind, const char *path)
 {
-    if (!kind || !strchr("NJXGL", kind))
-        return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL and -oA", kind);
+    if (!kind || !strchr("NJXGLH", kind))
+        return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL, -oH and -oA", kind);
     if (c->nouts >= SCAN_CLI_MAX_OUTPUTS)
         return cli_usage_error("scan", "too many outputs (at most %d)", SCAN_CLI_MAX_OUTPUTS);
     c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = PK_OUTFILE_INIT};
@@ -52,6 +52,13 @@ int scan_cli_add_owned_output(struct scan_cli *c, char kind, char *path)
 /* Temporary output names, for a second Ctrl-C that ends the process at
  * once: it removes them so no half-written file is left behind. */
 static const char *volatile temp_names[SCAN_CLI_MAX_OUTPUTS];
+
+static int commit_pipe = -1;
+
+void scan_cli_commit_through(int fd)
+{
+    commit_pipe = fd;
+}
 
 void scan_cli_signal_cleanup(void)
 {
@@ -210,6 +217,7 @@ static const struct pk_output_module *module_for(char kind)
     case 'X': return &pk_output_xml;
     case 'G': return &pk_output_grep;
     case 'L': return &pk_output_list;
+    case 'H': return &pk_output_html;
     default: return &pk_output_text;
     }
 }
@@ -299,6 +307,19 @@ static int close_output(struct scan_cli_output *o, int index, bool keep)
     o->file.fd = -1; /* fclose closed it */
     temp_names[index] = NULL;
     struct pk_err err = {0};
+    if (commit_pipe >= 0) {
+        /* Privileges were dropped: the process that kept them puts the
+         * file in place (scan_cli_net.c). Tell it whether to. */
+        unsigned char msg[2] = {(unsigned char)index, ok && keep};
+        if (write(commit_pipe, msg, 2) != 2)
+            rc = CLI_FAIL;
+        free(o->file.tmp);
+        free(o->file.path);
+        o->file.tmp = o->file.path = NULL;
+        if (!ok)
+            cli_message("scan", "writing %s failed: %s", o->path, strerror(errno));
+        return ok ? rc : CLI_FAIL;
+    }
     if (!ok) {
         cli_message("scan", "writing %s failed: %s", o->path, strerror(errno));
         pk_outfile_abort(&o->file);
@@ -385,7 +406,7 @@ static void on_tick(void *arg)
     if (secs < 0.3)
         return; /* short scans need no bar */
     double frac = st.total ? (double)st.done / (double)st.total : 1;
-    double rate = secs > 0 ? st.probes / secs : 0;
+    double rate = secs > 0 ? (double)(st.probes + st.ping_probes) / secs : 0;
     double eta = frac > 0.001 ? secs / frac - secs : 0;
     char done[16], total[16], rs[16];
     human_count((double)st.done, done, sizeof done);
@@ -396,8 +417,15 @@ static void on_tick(void *arg)
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "\r\033[K%3.0f%% [%s] %s/%s ports  %s probes/s  %u in flight  ETA %d:%02d  %llu open",
-            frac * 100, bar, done, total, rs, st.inflight, (int)eta / 60, (int)eta % 60,
+    char limit[24] = "";
+    if (c->cfg.rate > 0) /* the rate in force beside the rate achieved */
+        snprintf(limit, sizeof limit, " (max %.0f)", c->cfg.rate);
+    char hosts[64] = "";
+    if (st.hosts_pinged)
+        snprintf(hosts, sizeof hosts, "hosts %llu up/%llu  ", (unsigned long long)st.hosts_up,
+                 (unsigned long long)st.hosts);
+    fprintf(stderr, "\r\033[K%3.0f%% [%s] %s%s/%s ports  %s probes/s%s  %u in flight  ETA %d:%02d  %llu open",
+            frac * 100, bar, hosts, done, total, rs, limit, st.inflight, (int)eta / 60, (int)eta % 60,
             (unsigned long long)st.states[PK_STATE_OPEN]);
     fflush(stderr);
     c->bar_shown = true;
@@ -467,7 +495,9 @@ int scan_cli_finish(struct scan_cli *c)
     }
     if (save_rc == 0)
         save_rc = scan_save_commit(c);
-    int rc = st.interrupted ? 130 : st.states[PK_STATE_OPEN] ? CLI_OK : CLI_NOTFOUND;
+    bool found = st.states[PK_STATE_OPEN] || (c->cfg.ping_only && st.hosts_up); /* -sn: hosts up */
+    int rc = st.interrupted ? 130 : found ? CLI_OK : CLI_NOTFOUND;
+
     for (int i = 0; i < c->nouts; i++) {
         struct pk_err err = {0};
         bool ok = pk_output_end(c->outs[i].out, &st, &err) == 0 && fflush(c->outs[i].f) == 0;
@@ -490,6 +520,13 @@ int scan_cli_finish(struct scan_cli *c)
                 (unsigned long long)st.done, (unsigned long long)st.total, st.elapsed_us / 1e6,
                 (unsigned long long)st.probes, (unsigned long long)st.states[PK_STATE_OPEN],
                 (unsigned long long)st.self_connects, st.interrupted ? " (stopped)" : "");
+    if (c->verbose && st.last_send_us > 0) {
+        uint64_t sent = st.probes + st.ping_probes;
+        fprintf(stderr, "portkit: scan: sent %llu probes (%llu pings) in %.3f s: %.0f probes/s%s\n",
+                (unsigned long long)sent, (unsigned long long)st.ping_probes, st.last_send_us / 1e6,
+                sent > 1 ? (double)(sent - 1) * 1e6 / (double)st.last_send_us : 0.0,
+                c->cfg.rate > 0 ? " (--rate in force)" : "");
+    }
     return rc;
 }
 

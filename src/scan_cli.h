@@ -24,6 +24,16 @@ struct scan_cli_output {
     struct pk_output *out;
 };
 
+/* Host discovery, the scan method and privileges (scan_cli_net.c). */
+struct scan_cli_net {
+    bool want_syn, want_connect;     /* -sS, -sT */
+    bool ping_only, no_ping;         /* -sn, -Pn */
+    bool ping_given;                 /* some -PS/-PA/-PU/-PE/-PP/-PR */
+    bool unprivileged, privileged;   /* --unprivileged, --privileged */
+    struct pk_ping_config ping;
+    bool raw;                        /* raw sockets in use: drop privileges after pk_scan_new */
+};
+
 struct scan_cli {
     int argc;
     char **argv;
@@ -39,6 +49,7 @@ struct scan_cli {
     double min_rate;          /* --min-rate: checked against the ceiling */
     uint64_t scan_delay_ms;   /* --scan-delay, -T0..-T2: one probe at a time */
     int verbose;
+    struct scan_cli_net net;
 
     struct pk_targets *targets;
     struct pk_ports *ports;
@@ -79,6 +90,20 @@ int scan_save_begin(struct scan_cli *c, const struct pk_scan_stats *st);
 int scan_save_host(struct scan_cli *c, const struct pk_host_report *rep);
 int scan_save_commit(struct scan_cli *c);
 void scan_save_free(struct scan_cli *c);
+
+/* scan_cli_net.c: -P<x>[ports] (nmap's discovery options) */
+int scan_cli_ping_option(struct scan_cli *c, const char *arg);
+/* Chooses discovery, -sS or -sT and raw sockets once targets are known. */
+int scan_cli_net_prepare(struct scan_cli *c);
+/* After pk_scan_new opened the raw sockets: become an unprivileged user
+ * with no capability. As root this forks: the child drops everything and
+ * scans; the parent keeps root only to put the output files in place at
+ * the end (a temporary file in a root-owned directory), then sets *done
+ * and the exit code to return. CLI_OK or CLI_FAIL (reported). */
+int scan_cli_drop_privileges(struct scan_cli *c, bool *done, int *exit_code);
+/* Output files are then closed unrenamed and (index, keep) pairs written
+ * to fd for the parent. */
+void scan_cli_commit_through(int fd);
 /* Frees c and returns rc, for early exits. */
 int scan_cli_fail(struct scan_cli *c, int rc);
 

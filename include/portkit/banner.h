@@ -149,6 +149,30 @@ PK_EXPORT size_t pk_banner_sanitize_line(const void *in, size_t len, char *out, 
  * 9.2p1 Debian-2"). Truncates with "..." to fit; returns the length. */
 PK_EXPORT size_t pk_service_id_format(const struct pk_service_id *id, char *out, size_t outlen);
 
+/* A server certificate, as nmap's ssl-cert script reports it. Every string
+ * is sanitised (the certificate is the server's to forge) and "" when the
+ * certificate does not say. */
+struct pk_cert_info {
+    char subject[256];   /* "commonName=example.org/organizationName=Example" */
+    char issuer[256];
+    char san[512];       /* "DNS:example.org, DNS:www.example.org, IP Address:192.0.2.7" */
+    char key_type[16];   /* "rsa", "ec", "ed25519", "dsa", ... */
+    unsigned key_bits;
+    char sig_alg[48];    /* "sha256WithRSAEncryption" */
+    int64_t not_before, not_after; /* Unix time */
+    int64_t days_left;   /* whole days from `now` to not_after; negative: expired */
+    bool self_signed;    /* issued by its own key */
+    bool expired, expiring; /* not_after passed / within 30 days */
+    char sha256[65];     /* fingerprint, lower-case hex */
+};
+
+/* Parses a DER certificate; 0, or PK_EINVAL for bytes that are not one. */
+PK_EXPORT int pk_cert_parse(const void *der, size_t len, int64_t now, struct pk_cert_info *out);
+/* nmap's ssl-cert output text (lines joined by \n, no final newline) plus
+ * portkit's verdict line ("Days left: 364, self-signed"); truncates to fit,
+ * returns the length. */
+PK_EXPORT size_t pk_cert_format(const struct pk_cert_info *c, char *out, size_t outlen);
+
 #ifdef __cplusplus
 }
 #endif

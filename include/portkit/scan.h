@@ -57,6 +57,13 @@ enum pk_reason {
     PK_REASON_ADMIN_PROHIBITED, /* "admin-prohibited": ICMP 3/13 (a firewall's reject) */
     PK_REASON_TIME_EXCEEDED,    /* "time-exceeded" */
     PK_REASON_PERM_DENIED,      /* "perm-denied": this host's own firewall refused to send */
+    PK_REASON_RESET,            /* "reset": a RST to a SYN (-sS closed) or to an ACK ping */
+    PK_REASON_ECHO_REPLY,       /* "echo-reply": host discovery, ICMP echo */
+    PK_REASON_TIMESTAMP_REPLY,  /* "timestamp-reply": host discovery, ICMP timestamp */
+    PK_REASON_ARP_RESPONSE,     /* "arp-response": host discovery on an attached IPv4 network */
+    PK_REASON_ND_RESPONSE,      /* "nd-response": host discovery on an attached IPv6 network */
+    PK_REASON_LOCALHOST,        /* "localhost-response": this machine's own address */
+    PK_REASON_USER_SET,         /* "user-set": -Pn, taken as up without asking */
     PK_REASON_COUNT
 };
 PK_EXPORT const char *pk_reason_name(enum pk_reason r);
@@ -77,9 +84,45 @@ struct pk_scan_result {
     bool service_probed;         /* service came from talking to the port, not the registry */
     const char *product, *version, *extra; /* -sV details, "" when unknown */
     const char *banner;          /* sanitised first line the service sent, or "" */
+    const char *ssl_cert;        /* -sV over TLS: the certificate as nmap's ssl-cert output
+                                    (pk_cert_format), or NULL */
 };
 
 typedef void pk_scan_result_fn(void *arg, const struct pk_scan_result *r);
+
+/* How ports are probed. */
+enum pk_scan_method {
+    PK_SCAN_CONNECT = 0,  /* -sT: connect(); no privilege needed */
+    PK_SCAN_SYN,          /* -sS: crafted SYNs through raw sockets (CAP_NET_RAW) */
+};
+
+/* Host discovery: which hosts answer at all, before their ports are
+ * probed. Probes as nmap's -PE/-PP/-PS/-PA/-PU/-PR. Without raw sockets
+ * only TCP connects to syn_ports (and ack_ports) are possible: a RST or a
+ * completed connect both mean "up". */
+#define PK_PING_MAX_PORTS 16
+struct pk_ping_config {
+    bool enabled;                  /* false: every host is taken as up (-Pn) */
+    bool icmp_echo, icmp_timestamp;
+    bool neighbour;                /* ARP / Neighbor Discovery on attached networks */
+    uint16_t syn_ports[PK_PING_MAX_PORTS], ack_ports[PK_PING_MAX_PORTS], udp_ports[PK_PING_MAX_PORTS];
+    uint8_t nsyn, nack, nudp;
+};
+
+/* nmap's default set: ICMP echo, TCP SYN to 443, TCP ACK to 80, ICMP
+ * timestamp, and ARP/ND on attached networks. */
+PK_EXPORT void pk_ping_config_default(struct pk_ping_config *p);
+
+enum pk_host_status {
+    PK_HOST_UNKNOWN = 0,   /* not reached (the scan was stopped first) */
+    PK_HOST_UP,
+    PK_HOST_DOWN,          /* no answer to any discovery probe */
+};
+PK_EXPORT const char *pk_host_status_name(enum pk_host_status s); /* "unknown", "up", "down" */
+
+/* Whether this process may open raw sockets (root or CAP_NET_RAW): what a
+ * SYN scan and raw discovery need. */
+PK_EXPORT bool pk_scan_raw_available(void);
 
 struct pk_scan_config {
     const struct pk_targets *targets;   /* finished */
@@ -100,6 +143,10 @@ struct pk_scan_config {
     pk_scan_result_fn *on_result;       /* every decided port, as soon as it is decided */
     void *arg;
     void (*on_tick)(void *arg);         /* about every 100 ms (progress bars, stop checks) */
+    enum pk_scan_method method;         /* TCP ports: connect (default) or SYN */
+    struct pk_ping_config ping;         /* host discovery (off unless ping.enabled) */
+    bool ping_only;                     /* -sn: discovery only, no port probes */
+    bool raw;                           /* discovery may use raw sockets (CAP_NET_RAW) */
 };
 
 struct pk_scan_stats {
@@ -115,6 +162,11 @@ struct pk_scan_stats {
     unsigned inflight;           /* right now */
     unsigned max_inflight;       /* the limit in force */
     bool interrupted;            /* pk_scan_stop was called */
+    uint64_t hosts_up, hosts_down; /* host discovery (-Pn: every probed host is up) */
+    uint64_t ping_probes;        /* discovery packets and connects sent */
+    uint64_t hosts_pinged;       /* hosts whose discovery was started */
+    uint64_t last_send_us;       /* when the last probe left, from the start: with probes and
+                                    ping_probes, the rate actually sent */
 };
 
 /* Fills cfg with the defaults: whole scan, no rate limit, in-flight sized
@@ -125,7 +177,10 @@ PK_EXPORT void pk_scan_config_init(struct pk_scan_config *cfg);
 struct pk_scan;
 
 /* Checks the configuration and raises RLIMIT_NOFILE's soft limit to the
- * hard limit; nothing is sent yet. */
+ * hard limit; nothing is sent yet. A SYN scan or raw discovery opens its
+ * raw sockets here, so the caller may give up its privileges (setuid,
+ * capabilities) between pk_scan_new and pk_scan_run: no reply from the
+ * network is parsed before pk_scan_run. */
 PK_EXPORT int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct pk_err *err);
 PK_EXPORT void pk_scan_free(struct pk_scan *s);
 /* Runs the scan to the end, or until pk_scan_stop. Returns 0 (also when
@@ -142,6 +197,8 @@ struct pk_host_report {
     struct pk_addr addr;
     const char *hostname;
     bool answered;                 /* any probe got any answer */
+    enum pk_host_status status;    /* up, down (discovery found nothing), unknown */
+    enum pk_reason status_reason;  /* what showed it up (echo-reply, syn-ack, ...) or no-response */
     uint32_t srtt_us, rttvar_us;   /* 0 when nothing answered */
     uint64_t start_wall_us, end_wall_us;
     uint64_t counts[2][PK_STATE_COUNT]; /* [0] tcp, [1] udp */

@@ -34,8 +34,20 @@ static void grep_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct grep_state *gs = pk_output_state(o);
     struct pk_buf *b = pk_output_buf(o);
-    if (!h->nports || pko_host_hidden(o, h))
+    if (!h->nports) { /* discovery only (-sn), or a host found down */
+        bool down = h->status == PK_HOST_DOWN;
+        if (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states))
+            return;
+        gs->hosts_up += !down;
+        char a[PK_ADDR_STRLEN];
+        pk_addr_format(&h->addr, a, sizeof a);
+        pk_buf_printf(b, "Host: %s (", a);
+        field(b, h->hostname);
+        pk_buf_printf(b, ")\tStatus: %s\n", down ? "Down" : "Up");
         return;
+    }
+    if (pko_host_hidden(o, h))
+        return; /* --open: nothing open here */
     gs->hosts_up++;
     char addr[PK_ADDR_STRLEN];
     pk_addr_format(&h->addr, addr, sizeof addr);

@@ -93,8 +93,21 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
     for (int t = 0; t < 2; t++)
         for (int st = 1; st < PK_STATE_COUNT; st++)
             decided += h->counts[t][st];
-    if (decided == 0)
-        return; /* a stopped scan never reached this host */
+    if (decided == 0) {
+        /* Discovery's verdict is all there is (-sn, or a host found down). */
+        bool down = h->status == PK_HOST_DOWN;
+        if (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states))
+            return; /* a stopped scan never reached this host */
+        ts->hosts_shown++;
+        pk_buf_printf(b, "\n%s%s%s", sgr(o, BOLD), h->hostname ? h->hostname : addr, sgr(o, RESET));
+        if (h->hostname)
+            pk_buf_printf(b, " (%s)", addr);
+        pk_buf_printf(b, "  host %s (%s)", down ? "down" : "up", pk_reason_name(h->status_reason));
+        if (h->srtt_us)
+            pk_buf_printf(b, "  %srtt %.2f ms%s", sgr(o, DIM), h->srtt_us / 1000.0, sgr(o, RESET));
+        pk_buf_putc(b, '\n');
+        return;
+    }
     if (pko_host_hidden(o, h))
         return;
     if (!h->answered && ts->hosts > 1) {
@@ -164,6 +177,14 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
                 pk_buf_printf(b, "  %s%s%s", sgr(o, DIM), pk_reason_name(r->reason), sgr(o, RESET));
             risk_line(o, r, b);
             pk_buf_putc(b, '\n');
+            /* The certificate as nmap shows script output: "| " lines, "|_" last. */
+            for (const char *line = r->ssl_cert; line && *line;) {
+                size_t len = strcspn(line, "\n");
+                bool last = line[len] == '\0';
+                pk_buf_printf(b, "  %s%s%.*s\n", last ? "|_" : "| ", line == r->ssl_cert ? "ssl-cert: " : "",
+                              (int)len, line);
+                line += len + (last ? 0 : 1);
+            }
         }
         pk_buf_free(&v);
     }
@@ -209,7 +230,11 @@ static void text_end(struct pk_output *o, const struct pk_scan_stats *st)
     }
     if (first)
         pk_buf_puts(b, "none");
-    pk_buf_printf(b, "; %.2f s, %.0f probes/s\n", secs, secs > 0 ? st->probes / secs : 0.0);
+    if (st->hosts_pinged)
+        pk_buf_printf(b, "; hosts: %llu up, %llu down", (unsigned long long)st->hosts_up,
+                      (unsigned long long)st->hosts_down);
+    pk_buf_printf(b, "; %.2f s, %.0f probes/s\n", secs,
+                  secs > 0 ? (double)(st->probes + st->ping_probes) / secs : 0.0);
 }
 
 const struct pk_output_module pk_output_text = {

@@ -68,6 +68,8 @@ static void xml_service(struct pk_buf *b, const struct pk_scan_result *r)
             pko_xml_escape(b, val[i]);
             pk_buf_putc(b, '"');
         }
+        if (r->ssl_cert)
+            pk_buf_puts(b, " tunnel=\"ssl\"");
         pk_buf_puts(b, " method=\"probed\" conf=\"10\"/>");
     } else {
         pk_buf_puts(b, " method=\"table\" conf=\"3\"/>");
@@ -78,15 +80,22 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct xml_state *xs = pk_output_state(o);
     struct pk_buf *b = pk_output_buf(o);
-    if (!h->nports || pko_host_hidden(o, h))
-        return; /* never reached (a stopped scan) */
-    xs->hosts_up++;
+    bool down = h->status == PK_HOST_DOWN;
+    /* Hosts never reached (a stopped scan) are left out, and down hosts
+     * unless all_states, as nmap leaves them out unless verbose. */
+    if (!h->nports && (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states)))
+        return;
+    if (h->nports && pko_host_hidden(o, h))
+        return; /* --open: nothing open here */
+    if (!down)
+        xs->hosts_up++;
     char addr[PK_ADDR_STRLEN];
     pk_addr_format(&h->addr, addr, sizeof addr);
-    pk_buf_printf(b, "<host starttime=\"%llu\" endtime=\"%llu\"><status state=\"up\" reason=\"user-set\" "
+    enum pk_reason up_why = h->status_reason ? h->status_reason : PK_REASON_USER_SET;
+    pk_buf_printf(b, "<host starttime=\"%llu\" endtime=\"%llu\"><status state=\"%s\" reason=\"%s\" "
                      "reason_ttl=\"0\"/>\n<address addr=\"",
                   (unsigned long long)(h->start_wall_us / 1000000u),
-                  (unsigned long long)(h->end_wall_us / 1000000u));
+                  (unsigned long long)(h->end_wall_us / 1000000u), down ? "down" : "up", pk_reason_name(up_why));
     pko_xml_escape(b, addr);
     pk_buf_printf(b, "\" addrtype=\"%s\"/>\n<hostnames>\n", h->addr.family == AF_INET6 ? "ipv6" : "ipv4");
     if (h->hostname) {
@@ -94,7 +103,12 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
         pko_xml_escape(b, h->hostname);
         pk_buf_puts(b, "\" type=\"user\"/>\n");
     }
-    pk_buf_puts(b, "</hostnames>\n<ports>");
+    pk_buf_puts(b, "</hostnames>\n");
+    if (!h->nports) {
+        pk_buf_puts(b, "</host>\n");
+        return;
+    }
+    pk_buf_puts(b, "<ports>");
 
     bool collapsed[PK_STATE_COUNT];
     pko_collapsed_states(h, collapsed);
@@ -135,6 +149,11 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_printf(b, "<port protocol=\"%s\" portid=\"%u\"><state state=\"%s\" reason=\"%s\" reason_ttl=\"0\"/>",
                       pk_proto_name(r->proto), r->port, pk_state_name(r->state), pk_reason_name(r->reason));
         xml_service(b, r);
+        if (r->ssl_cert) { /* where XML consumers of nmap look for it */
+            pk_buf_puts(b, "<script id=\"ssl-cert\" output=\"");
+            pko_xml_escape(b, r->ssl_cert);
+            pk_buf_puts(b, "\"/>");
+        }
         pk_buf_puts(b, "</port>\n");
     }
     pk_buf_puts(b, "</ports>\n");

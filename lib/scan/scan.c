@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scan/rawnet.h"
 #include "scan/scan_impl.h"
 #include "portkit/registry.h"
 
@@ -43,7 +44,35 @@ static const char *const reason_names[PK_REASON_COUNT] = {
     [PK_REASON_ADMIN_PROHIBITED] = "admin-prohibited",
     [PK_REASON_TIME_EXCEEDED] = "time-exceeded",
     [PK_REASON_PERM_DENIED] = "perm-denied",
+    [PK_REASON_RESET] = "reset",
+    [PK_REASON_ECHO_REPLY] = "echo-reply",
+    [PK_REASON_TIMESTAMP_REPLY] = "timestamp-reply",
+    [PK_REASON_ARP_RESPONSE] = "arp-response",
+    [PK_REASON_ND_RESPONSE] = "nd-response",
+    [PK_REASON_LOCALHOST] = "localhost-response",
+    [PK_REASON_USER_SET] = "user-set",
 };
+
+const char *pk_host_status_name(enum pk_host_status st)
+{
+    return st == PK_HOST_UP ? "up" : st == PK_HOST_DOWN ? "down" : "unknown";
+}
+
+bool pk_scan_raw_available(void)
+{
+    return raw_available();
+}
+
+void pk_ping_config_default(struct pk_ping_config *p)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = true;
+    p->icmp_echo = true;
+    p->icmp_timestamp = true;
+    p->neighbour = true;
+    p->syn_ports[p->nsyn++] = 443;
+    p->ack_ports[p->nack++] = 80;
+}
 
 const char *pk_reason_name(enum pk_reason r)
 {
@@ -135,6 +164,9 @@ int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct p
 
     unsigned budget = fd_budget();
     s->max_inflight = cfg->max_inflight && cfg->max_inflight < budget ? cfg->max_inflight : budget;
+    bool syn = cfg->tcp && cfg->method == PK_SCAN_SYN;
+    if (syn) /* probes hold no descriptor: in flight is bounded by memory */
+        s->max_inflight = cfg->max_inflight ? cfg->max_inflight : 65536;
     s->min_rto_us = (uint64_t)(cfg->min_rtt_timeout_ms ? cfg->min_rtt_timeout_ms : 1) * 1000;
     s->max_rto_us = (uint64_t)cfg->max_rtt_timeout_ms * 1000;
     if (s->max_rto_us < s->min_rto_us)
@@ -155,8 +187,24 @@ int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct p
     /* io_uring's batched connects are cheaper; without it (an old kernel,
      * a sandbox that forbids it) the epoll module does the same job. */
     struct pk_err uerr = {0};
-    if (cfg->tcp && pks_tcp_uring_module.init(s, &uerr) == 0)
+    if (cfg->tcp && !syn && pks_tcp_uring_module.init(s, &uerr) == 0)
         s->mod[0] = &pks_tcp_uring_module;
+    /* Raw sockets are opened now, before the caller may drop privileges. */
+    if (syn || (cfg->ping.enabled && cfg->raw)) {
+        int rc = pks_raw_open(s, err);
+        if (rc < 0) {
+            pk_scan_free(s);
+            return rc;
+        }
+    }
+    if (syn) {
+        s->mod[0] = &pks_syn_module;
+        int rc = pks_syn_table_init(s, err);
+        if (rc < 0) {
+            pk_scan_free(s);
+            return rc;
+        }
+    }
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
         pk_scan_free(s);
@@ -166,6 +214,17 @@ int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct p
     if (rc < 0) {
         pk_scan_free(s);
         return rc;
+    }
+    if (cfg->ping.enabled) {
+        /* Pairs come from the hosts discovery finds, not the permutation. */
+        s->shard_size = 0;
+        pk_perm_init(&s->slot_perm, s->nslots, cfg->seed ^ 0x5bd1e995u);
+        rc = pks_disc_init(s, s->raw ? &pks_disc_raw : &pks_disc_connect, err);
+        if (rc < 0) {
+            pk_scan_free(s);
+            return rc;
+        }
+        s->discd = &pks_disc_driver;
     }
     s->st.hosts = s->nhosts;
     s->st.total = s->shard_size;
@@ -180,6 +239,10 @@ void pk_scan_free(struct pk_scan *s)
         return;
     if (s->loop && s->hosts)
         pks_abandon_all(s);
+    pks_disc_fini(s);
+    pks_raw_close(s);
+    pks_tls_ctx_free(s);
+    free(s->syn_table);
     for (int t = 0; t < 2; t++)
         if (s->mod[t] && s->mod[t]->fini)
             s->mod[t]->fini(s);
@@ -239,6 +302,14 @@ static void on_probe_events(struct pk_loop *loop, int fd, unsigned events, void 
     }
 }
 
+static void on_raw(struct pk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)events;
+    pks_raw_read(arg);
+}
+
 static void on_tick(struct pk_loop *loop, struct pk_timer *t, void *arg)
 {
     struct pk_scan *s = arg;
@@ -264,11 +335,15 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     int rc = pk_loop_watch(s->loop, s->epfd, PK_EV_READ, on_probe_events, s, err);
     if (rc < 0)
         return rc;
+    for (int w = 0; w < 2; w++)
+        if (pks_raw_fd(s, w) >= 0 && (rc = pk_loop_watch(s->loop, pks_raw_fd(s, w), PK_EV_READ, on_raw, s, err)) < 0)
+            return rc;
     pk_timer_init(&s->tick_timer, on_tick, s);
     pk_timer_init(&s->wake_timer, on_wake, s);
     pk_loop_timer_start(s->loop, &s->tick_timer, 100000);
     while (!s->stop && !s->failed) {
         bool more = pks_fill(s);
+        pks_raw_flush(s);
         for (int t = 0; t < 2; t++)
             if (s->mod[t]->flush && s->mod[t]->flush(s))
                 more = true; /* answers freed room: fill again before sleeping */
@@ -289,6 +364,9 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
     pk_loop_timer_stop(s->loop, &s->tick_timer);
     pk_loop_timer_stop(s->loop, &s->wake_timer);
     pk_loop_unwatch(s->loop, s->epfd);
+    for (int w = 0; w < 2; w++)
+        if (pks_raw_fd(s, w) >= 0)
+            pk_loop_unwatch(s->loop, pks_raw_fd(s, w));
     s->st.elapsed_us = pk_monotonic_us() - s->start_mono_us;
     if (s->failed) {
         if (err)

@@ -5,6 +5,10 @@
  *   scan_tcp.c      the TCP connect probe module
  *   scan_udp.c      the UDP probe module and its ICMP pacing
  *   scan_service.c  the service-identification stage (-sV)
+ *   scan_discovery.c host discovery (-P*, -sn) and its connect module
+ *   scan_ping_raw.c  the raw discovery module (ICMP, TCP SYN/ACK pings)
+ *   scan_syn.c      the SYN probe module (-sS) and the raw reply dispatch
+ *   rawnet.c        raw packets: crafting, sending, receiving, SipHash
  */
 #ifndef PORTKIT_SCAN_IMPL_H
 #define PORTKIT_SCAN_IMPL_H
@@ -60,6 +64,9 @@ struct scan_job {
     struct pk_timer timer;
     struct scan_job *next, *prev; /* free list / retry queue */
     void *svc;              /* service-identification session */
+    struct scan_job *syn_next; /* SYN scan: chain in the in-flight table */
+    char *cert;             /* -sV: the ssl-cert text, handed to the results */
+    bool in_table;
     /* the decision, kept while the service stage runs */
     uint8_t state, reason;
     uint32_t rtt_us;
@@ -101,6 +108,7 @@ struct scan_detail {
     uint8_t state, reason, tries;
     uint32_t rtt_us;
     char *service, *product, *version, *extra, *banner; /* -sV; NULL when none */
+    char *cert;             /* ssl-cert text; NULL when none */
 };
 
 struct scan_host {
@@ -125,6 +133,12 @@ struct scan_host {
     uint64_t counts[2][PK_STATE_COUNT];
     bool answered;
     uint64_t first_wall_us, last_wall_us;
+    /* Host discovery found it up: its port slots are walked from `fresh`
+     * through the scan's slot permutation (rotated by `rot`), so a host's
+     * pending ports cost no memory. */
+    bool fresh_on;
+    uint32_t fresh, rot;
+    uint8_t up_reason;
 };
 
 /* A probe module learns the state of one (host, port) on one transport.
@@ -165,6 +179,38 @@ struct scan_probe_module {
 extern const struct scan_probe_module pks_tcp_module;       /* epoll */
 extern const struct scan_probe_module pks_tcp_uring_module; /* io_uring, when built and allowed */
 extern const struct scan_probe_module pks_udp_module;
+extern const struct scan_probe_module pks_syn_module;       /* raw SYN (-sS) */
+
+/* A host-discovery module tells whether hosts are up.
+ *   init/fini   Set up / tear down (sockets); init failing fails the scan.
+ *   send(s, w)  Sends every discovery probe of host w->host; returns how
+ *               many went out (0: none could: the host is down at once),
+ *               or DISC_AGAIN when no descriptor is free right now.
+ *   forget(s, w) w's time is up or its host answered: drop its probes.
+ *   cost(s)     descriptors one host's probes hold (0: none).
+ * Answers come back through pks_host_up() from the module's own reading
+ * (an epoll set, or the raw reply dispatch). */
+struct disc_wait;
+struct scan_disc_module {
+    const char *name;
+    int (*init)(struct pk_scan *s, struct pk_err *err);
+    void (*fini)(struct pk_scan *s);
+    int (*send)(struct pk_scan *s, struct disc_wait *w);
+    void (*forget)(struct pk_scan *s, struct disc_wait *w);
+    unsigned (*cost)(const struct pk_scan *s);
+};
+extern const struct scan_disc_module pks_disc_connect;
+extern const struct scan_disc_module pks_disc_raw;
+
+#define DISC_MAX_CONNECTS 4
+#define DISC_AGAIN (-1)
+struct disc_wait {
+    uint64_t host;
+    uint64_t seq;           /* position in the wait ring, for stale events */
+    uint64_t sent_us;
+    int fd[DISC_MAX_CONNECTS];
+    uint8_t nfd, open;
+};
 
 /* A service-identification stage takes over a connected socket of an open
  * TCP port, talks to the service and calls pks_service_done() once it
@@ -174,6 +220,15 @@ struct scan_service_stage {
     void (*abort)(struct pk_scan *s, struct scan_job *j);
 };
 extern const struct scan_service_stage pks_banner_stage;
+
+/* j->svc points to one of two stages; each starts with its kind. */
+enum { SVC_BANNER = 1, SVC_TLS = 2 };
+/* scan_tls.c: identification inside TLS (starttls: 0, 'S' SMTP, 'I' IMAP,
+ * 'P' POP3); base is what was known before. -1 when it cannot start. */
+struct pk_service_id;
+int pks_tls_start(struct pk_scan *s, struct scan_job *j, const struct pk_service_id *base, char starttls);
+void pks_tls_abort(struct pk_scan *s, struct scan_job *j);
+void pks_tls_ctx_free(struct pk_scan *s);
 
 struct pk_scan {
     struct pk_scan_config cfg;
@@ -222,6 +277,17 @@ struct pk_scan {
     const struct scan_probe_module *mod[2];
     void *uring;                      /* the io_uring TCP module's state */
     const struct scan_service_stage *svc;
+
+    /* host discovery (NULL: none) and raw sockets (NULL: none) */
+    struct scan_disc *disc;
+    const struct scan_disc_driver *discd;
+    struct raw_net *raw;
+    uint8_t *host_status;             /* 2 bits per host while discovery runs */
+    uint64_t fresh_total;             /* port slots of up hosts not yet started */
+    struct pk_perm slot_perm;
+    struct scan_job **syn_table;      /* SYN scan: jobs in flight by (host, port) */
+    struct ssl_ctx_st *ssl_ctx;       /* -sV inside TLS (OpenSSL's SSL_CTX), made when first needed */
+    size_t syn_mask;
 };
 
 /* scan.c */
@@ -274,6 +340,46 @@ void pks_host_wake(struct pk_scan *s, struct scan_host *h);
 void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
                    socklen_t *len);
 bool pks_rate_take(struct pk_scan *s);
+
+bool pks_rate_take_n(struct pk_scan *s, unsigned n);
+struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index);
+void pks_host_update_active(struct pk_scan *s, struct scan_host *h);
+
+/* scan_discovery.c. The scheduler drives discovery through s->discd (set
+ * by scan.c), so the two files do not call each other. */
+enum { HOST_UNSEEN = 0, HOST_PENDING, HOST_UP, HOST_DOWN };
+int pks_disc_init(struct pk_scan *s, const struct scan_disc_module *mod, struct pk_err *err);
+void pks_disc_fini(struct pk_scan *s);
+struct scan_disc_driver {
+    /* Sends discovery probes for up to budget hosts and expires the ones
+     * whose time is up; returns how much budget it used. */
+    unsigned (*fill)(struct pk_scan *s, unsigned budget);
+    bool (*finished)(const struct pk_scan *s);
+    void (*abandon)(struct pk_scan *s);
+};
+extern const struct scan_disc_driver pks_disc_driver;
+static inline unsigned pks_host_status(const struct pk_scan *s, uint64_t i)
+{
+    return s->host_status ? (s->host_status[i / 4] >> (2 * (i % 4))) & 3u : HOST_UNSEEN;
+}
+/* Host `index` answered discovery: it is up; its ports are probed next. */
+void pks_host_up(struct pk_scan *s, uint64_t index, enum pk_reason why, uint64_t rtt_us);
+/* Host index of an address in the target set, or -1. */
+int64_t pks_host_index(const struct pk_scan *s, const struct pk_addr *a);
+struct disc_wait *pks_disc_wait_at(struct pk_scan *s, uint64_t seq);
+void pks_disc_answered(struct pk_scan *s, struct disc_wait *w, enum pk_reason why);
+void pks_disc_probe_failed(struct pk_scan *s, struct disc_wait *w);
+
+/* scan_syn.c / scan_ping_raw.c: replies read from the packet socket */
+struct raw_pkt;
+void pks_syn_reply(struct pk_scan *s, const struct raw_pkt *p);
+int pks_syn_table_init(struct pk_scan *s, struct pk_err *err);
+void pks_ping_reply(struct pk_scan *s, const struct raw_pkt *p);
+int pks_raw_open(struct pk_scan *s, struct pk_err *err);
+void pks_raw_close(struct pk_scan *s);
+int pks_raw_fd(const struct pk_scan *s, int which); /* 0: IP replies, 1: ARP (-1: none) */
+void pks_raw_read(struct pk_scan *s);
+void pks_raw_flush(struct pk_scan *s); /* sends the probes raw_send_* queued */
 
 /* scan_tcp.c: shared by both TCP modules */
 bool pks_tcp_queued_icmp(int fd, int family, enum pk_reason *why);

@@ -24,11 +24,15 @@ static char *dup_or_null(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
-static enum pk_reason default_reason(enum pk_proto proto, enum pk_port_state st)
+/* The usual reason of a state, which is not stored per port. */
+static enum pk_reason default_reason(const struct pk_scan *s, enum pk_proto proto, enum pk_port_state st)
 {
     switch (st) {
     case PK_STATE_OPEN: return proto == PK_UDP ? PK_REASON_UDP_RESPONSE : PK_REASON_SYN_ACK;
-    case PK_STATE_CLOSED: return proto == PK_UDP ? PK_REASON_PORT_UNREACH : PK_REASON_CONN_REFUSED;
+    case PK_STATE_CLOSED:
+        if (proto == PK_UDP)
+            return PK_REASON_PORT_UNREACH;
+        return s->cfg.method == PK_SCAN_SYN ? PK_REASON_RESET : PK_REASON_CONN_REFUSED;
     case PK_STATE_FILTERED:
     case PK_STATE_OPEN_FILTERED: return PK_REASON_NO_RESPONSE;
     default: return PK_REASON_NONE;
@@ -71,7 +75,10 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
     s->st.states[st]++;
 
     const char *table = s->cfg.reg ? pk_registry_display_name(s->cfg.reg, j->port, proto) : NULL;
-    if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(proto, st)) {
+    char *cert = j->cert; /* the detail takes it over */
+    j->cert = NULL;
+    bool kept = false;
+    if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(s, proto, st)) {
         struct scan_detail d = {.slot = j->slot, .state = (uint8_t)st, .reason = (uint8_t)why,
                                 .tries = j->tries, .rtt_us = j->rtt_us};
         if (probed) {
@@ -81,13 +88,19 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
             d.extra = dup_or_null(extra);
         }
         d.banner = dup_or_null(banner);
+        d.cert = cert;
         if (add_detail(h, &d) < 0) {
+            free(cert);
             pks_fail(s, PK_ENOMEM, "out of memory");
             return;
         }
+        kept = true;
     }
-    if (!s->cfg.on_result)
+    if (!s->cfg.on_result) {
+        if (!kept)
+            free(cert);
         return;
+    }
     struct pk_scan_result r = {
         .host = h->index,
         .addr = &h->addr,
@@ -104,8 +117,11 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
         .version = version ? version : "",
         .extra = extra ? extra : "",
         .banner = banner ? banner : "",
+        .ssl_cert = cert,
     };
     s->cfg.on_result(s->cfg.arg, &r);
+    if (!kept)
+        free(cert);
 }
 
 static int detail_order(const void *a, const void *b, void *arg)
@@ -128,6 +144,24 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
     pk_targets_get(s->cfg.targets, host, &out->addr);
     out->hostname = pk_targets_name(s->cfg.targets, host);
     const struct scan_host *h = s->hosts[host];
+    if (s->disc) {
+        unsigned hs = pks_host_status(s, host);
+        out->status = hs == HOST_UP ? PK_HOST_UP : hs == HOST_DOWN ? PK_HOST_DOWN : PK_HOST_UNKNOWN;
+        out->status_reason = hs == HOST_DOWN ? PK_REASON_NO_RESPONSE : PK_REASON_NONE;
+    } else if (h) {
+        out->status = PK_HOST_UP;
+    }
+    if (h && out->status == PK_HOST_UP)
+        out->status_reason = (enum pk_reason)h->up_reason;
+    if (h) {
+        out->answered = h->answered;
+        out->start_wall_us = h->first_wall_us;
+        out->end_wall_us = h->last_wall_us;
+        if (h->tm.samples) {
+            out->srtt_us = (uint32_t)h->tm.srtt_us;
+            out->rttvar_us = (uint32_t)h->tm.rttvar_us;
+        }
+    }
     if (!h || !h->states)
         return 0;
     out->answered = h->answered;
@@ -166,7 +200,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
         r->proto = slot < s->ntcp ? PK_TCP : PK_UDP;
         r->port = slot < s->ntcp ? s->tcp_ports[slot] : s->udp_ports[slot - s->ntcp];
         r->state = st;
-        r->reason = default_reason(r->proto, st);
+        r->reason = default_reason(s, r->proto, st);
         r->tries = 1;
         r->product = r->version = r->extra = r->banner = "";
         r->service = s->cfg.reg ? pk_registry_display_name(s->cfg.reg, r->port, r->proto) : NULL;
@@ -187,6 +221,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
             r->version = d->version ? d->version : "";
             r->extra = d->extra ? d->extra : "";
             r->banner = d->banner ? d->banner : "";
+            r->ssl_cert = d->cert;
         }
     }
     free(order);

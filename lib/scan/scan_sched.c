@@ -110,9 +110,14 @@ static uint32_t slots_pop(struct slot_queue *q)
     return v;
 }
 
-static void host_update_active(struct pk_scan *s, struct scan_host *h)
+static bool host_has_fresh(const struct pk_scan *s, const struct scan_host *h)
 {
-    bool active = h->jobs > 0 || h->deferred[0].len > 0 || h->deferred[1].len > 0;
+    return h->fresh_on && h->fresh < s->nslots;
+}
+
+void pks_host_update_active(struct pk_scan *s, struct scan_host *h)
+{
+    bool active = h->jobs > 0 || h->deferred[0].len > 0 || h->deferred[1].len > 0 || host_has_fresh(s, h);
     if (active != h->active) {
         h->active = active;
         if (active)
@@ -122,7 +127,7 @@ static void host_update_active(struct pk_scan *s, struct scan_host *h)
     }
 }
 
-static struct scan_host *host_get(struct pk_scan *s, uint64_t index)
+struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index)
 {
     struct scan_host *h = s->hosts[index];
     if (h)
@@ -130,6 +135,10 @@ static struct scan_host *host_get(struct pk_scan *s, uint64_t index)
     h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    if (!s->disc) { /* -Pn: every host probed counts as up */
+        h->up_reason = PK_REASON_USER_SET;
+        s->st.hosts_up++;
+    }
     h->index = index;
     h->scan = s;
     pk_targets_get(s->cfg.targets, index, &h->addr);
@@ -169,7 +178,7 @@ static bool host_can_take(struct pk_scan *s, struct scan_host *h, enum pk_proto 
 
 void pks_host_wake(struct pk_scan *s, struct scan_host *h)
 {
-    if (h->ready || (h->deferred[0].len == 0 && h->deferred[1].len == 0))
+    if (h->ready || (h->deferred[0].len == 0 && h->deferred[1].len == 0 && !host_has_fresh(s, h)))
         return;
     h->ready = true;
     h->ready_next = NULL;
@@ -267,27 +276,36 @@ static void job_release(struct pk_scan *s, struct scan_job *j)
     j->host = NULL;
     j->next = s->free_jobs;
     s->free_jobs = j;
-    host_update_active(s, h);
+    pks_host_update_active(s, h);
     pks_host_wake(s, h);
 }
 
 bool pks_rate_take(struct pk_scan *s)
 {
+    return pks_rate_take_n(s, 1);
+}
+
+bool pks_rate_take_n(struct pk_scan *s, unsigned n)
+{
     if (s->cfg.rate <= 0)
         return true;
     uint64_t now = pk_loop_now(s->loop);
-    double burst = s->cfg.rate / 100.0;
+    /* 50 ms of credit: a process the scheduler kept waiting that long
+     * catches up, so the rate holds on a busy machine. */
+    double burst = s->cfg.rate / 20.0;
     if (burst < 1)
         burst = 1;
     s->tokens += (double)(now - s->tokens_us) * s->cfg.rate / 1e6;
     s->tokens_us = now;
+    if (burst < n)
+        burst = n;
     if (s->tokens > burst)
         s->tokens = burst;
-    if (s->tokens >= 1) {
-        s->tokens -= 1;
+    if (s->tokens >= n) {
+        s->tokens -= n;
         return true;
     }
-    uint64_t wait = (uint64_t)((1 - s->tokens) * 1e6 / s->cfg.rate) + 1;
+    uint64_t wait = (uint64_t)((n - s->tokens) * 1e6 / s->cfg.rate) + 1;
     if (!pk_timer_armed(&s->wake_timer) || s->wake_timer.when_us > now + wait)
         pk_loop_timer_start(s->loop, &s->wake_timer, wait);
     return false;
@@ -303,6 +321,7 @@ static int send_probe(struct pk_scan *s, struct scan_job *j)
     if (j->tries == 1)
         j->first_us = j->last_us;
     s->st.probes++;
+    s->st.last_send_us = j->last_us - s->start_mono_us;
     int rc = m->start(s, j);
     if (rc == SCAN_AGAIN) {
         j->tries--;
@@ -334,7 +353,7 @@ static bool start_job(struct pk_scan *s, struct scan_host *h, uint32_t slot)
     pk_timer_init(&j->timer, job_timer_fired, j);
     h->jobs++;
     s->jobs_live++;
-    host_update_active(s, h);
+    pks_host_update_active(s, h);
     if (send_probe(s, j) == SCAN_AGAIN) {
         /* Park the pair again; the pause keeps us from spinning. */
         j->tries = 0;
@@ -345,7 +364,7 @@ static bool start_job(struct pk_scan *s, struct scan_host *h, uint32_t slot)
         s->free_jobs = j;
         if (slots_push(&h->deferred[scan_proto_index(j->proto)], slot) == 0)
             s->deferred_total++;
-        host_update_active(s, h);
+        pks_host_update_active(s, h);
         pks_host_wake(s, h);
         return false;
     }
@@ -496,6 +515,24 @@ bool pks_fill(struct pk_scan *s)
             if (q->len && (!budget || s->inflight >= s->max_inflight))
                 more = true;
         }
+        /* Then its ports not yet started (a host found by discovery). */
+        while (host_has_fresh(s, h) && budget && s->inflight < s->max_inflight) {
+            uint32_t slot = (uint32_t)pk_perm_at(&s->slot_perm, (h->fresh + h->rot) % s->nslots);
+            enum pk_proto proto = slot < s->ntcp ? PK_TCP : PK_UDP;
+            if (!host_can_take(s, h, proto))
+                break;
+            if (!pks_rate_take(s)) {
+                pks_host_wake(s, h);
+                return false;
+            }
+            h->fresh++;
+            s->fresh_total--;
+            budget--;
+            if (!start_job(s, h, slot))
+                return false;
+        }
+        if (host_has_fresh(s, h) && (!budget || s->inflight >= s->max_inflight))
+            more = true;
         if (more) { /* out of budget or capacity: keep its place */
             pks_host_wake(s, h);
             if (!stop_at)
@@ -503,8 +540,12 @@ bool pks_fill(struct pk_scan *s)
             else if (stop_at == h)
                 break;
         }
-        host_update_active(s, h);
+        pks_host_update_active(s, h);
     }
+
+    /* Then discovery of more hosts. */
+    if (s->discd && budget)
+        budget -= s->discd->fill(s, budget);
 
     /* Then fresh pairs from the permutation. */
     while (s->cursor < s->shard_size && budget && s->inflight < s->max_inflight &&
@@ -512,7 +553,7 @@ bool pks_fill(struct pk_scan *s)
         uint64_t pair = pk_perm_at(&s->perm, pk_shard_position(&s->shard, s->cursor));
         uint64_t hi = pair / s->nslots;
         uint32_t slot = (uint32_t)(pair % s->nslots);
-        struct scan_host *h = host_get(s, hi);
+        struct scan_host *h = pks_host_get(s, hi);
         if (!h) {
             pks_fail(s, PK_ENOMEM, "out of memory");
             return false;
@@ -533,7 +574,7 @@ bool pks_fill(struct pk_scan *s)
                 return false;
             }
             s->deferred_total++;
-            host_update_active(s, h);
+            pks_host_update_active(s, h);
             /* Nothing in flight will wake this host: put it in line now. */
             if (h->jobs == 0 && proto == PK_TCP)
                 pks_host_wake(s, h);
@@ -544,12 +585,14 @@ bool pks_fill(struct pk_scan *s)
 
 bool pks_more_to_start(const struct pk_scan *s)
 {
-    return s->cursor < s->shard_size || s->deferred_total > 0 || s->retry_head;
+    return s->cursor < s->shard_size || s->deferred_total > 0 || s->retry_head || s->fresh_total > 0 ||
+           (s->discd && !s->discd->finished(s));
 }
 
 bool pks_finished(const struct pk_scan *s)
 {
-    return s->cursor >= s->shard_size && s->jobs_live == 0 && s->deferred_total == 0;
+    return s->cursor >= s->shard_size && s->jobs_live == 0 && s->deferred_total == 0 &&
+           s->fresh_total == 0 && (!s->discd || s->discd->finished(s));
 }
 
 void pks_abandon_all(struct pk_scan *s)
@@ -563,8 +606,13 @@ void pks_abandon_all(struct pk_scan *s)
             s->deferred_total -= h->deferred[t].len;
             h->deferred[t].len = 0;
         }
+        if (h->fresh_on)
+            h->fresh = s->nslots;
     }
     s->ready_head = s->ready_tail = NULL;
+    s->fresh_total = 0;
+    if (s->discd)
+        s->discd->abandon(s);
     for (size_t c = 0; c < s->nchunks; c++) {
         if (!s->chunk_is_jobs[c])
             continue;
@@ -610,6 +658,7 @@ void pks_sched_fini(struct pk_scan *s)
             free(x->version);
             free(x->extra);
             free(x->banner);
+            free(x->cert);
         }
         free(h->details);
         free(h);

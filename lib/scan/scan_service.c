@@ -16,6 +16,7 @@
 #include "scan/scan_impl.h"
 
 struct session {
+    int kind;                  /* SVC_BANNER (scan_tls.c has the other kind) */
     struct pk_scan *s;
     struct scan_job *j;
     int fd;
@@ -65,6 +66,17 @@ static void finish(struct session *x, const struct pk_service_id *id, bool match
     /* Copy out before the session (and id, when it lives there) is freed. */
     struct pk_service_id r = *id;
     end_session(x);
+    /* TLS answered, or a mail service that may offer STARTTLS: look
+     * inside (scan_tls.c), which finishes the job itself. */
+    char starttls = 0;
+    if (matched && strcmp(r.service, "smtp") == 0 && (j->port == 25 || j->port == 587))
+        starttls = 'S';
+    else if (matched && strcmp(r.service, "imap") == 0 && j->port == 143)
+        starttls = 'I';
+    else if (matched && strcmp(r.service, "pop3") == 0 && j->port == 110)
+        starttls = 'P';
+    if (matched && (starttls || strcmp(r.service, "tls") == 0) && pks_tls_start(s, j, &r, starttls) == 0)
+        return;
     pks_service_done(s, j, matched && r.service[0] ? r.service : NULL, r.product, r.version, r.extra,
                      r.banner);
 }
@@ -222,6 +234,7 @@ static int stage_start(struct pk_scan *s, struct scan_job *j, int fd)
     struct session *x = calloc(1, sizeof *x);
     if (!x)
         return -1;
+    x->kind = SVC_BANNER;
     x->s = s;
     x->j = j;
     x->fd = fd;
@@ -254,9 +267,10 @@ static int stage_start(struct pk_scan *s, struct scan_job *j, int fd)
 
 static void stage_abort(struct pk_scan *s, struct scan_job *j)
 {
-    (void)s;
     struct session *x = j->svc;
-    if (x)
+    if (x && x->kind == SVC_TLS)
+        pks_tls_abort(s, j);
+    else if (x)
         end_session(x);
 }
 

@@ -193,9 +193,9 @@ for opt in ["--min-rtt-timeout", "--max-rtt-timeout", "--initial-rtt-timeout",
 for opt in ["--rate", "--max-rate", "--min-rate"]:
     for v in ["0", "-5", "abc", "", "1e99"]:
         CASES.append(case("scan", opt, v, "-p", "9", T, needle=opt))
-# (-sS and the -P pings are left out: the raw-socket engine gives them a meaning)
+# (-sS and the -P pings are valid now: only malformed ones are refused)
 for opt in ["--reasonx", "-A", "-O", "--script", "--script=vuln", "-sC", "-d",
-            "--packet-trace", "-x", "--bogus", "-sX", "-T6", "-Tx", "-iX", "-oZ",
+            "--packet-trace", "-x", "--bogus", "-sX", "-PX", "-PS0", "-PSx", "-T6", "-Tx", "-iX", "-oZ",
             "--host-timeout=5s"]:
     CASES.append(case("scan", opt, "-p", "9", T, needle=opt.split("=")[0][:9]))
 CASES += [
@@ -271,6 +271,8 @@ def run_capped(binary, args, stdin, timeout):
         pre = None
     else:
         pre = limit_memory
+    if binary == pktest.PORTKIT and list(args[:1]) == ["scan"]:
+        args = ["scan", "--unprivileged", *args[1:]]  # never raw packets from this namespace
     argv = [binary] + [a if isinstance(a, bytes) else a.encode() for a in args]
     return subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True,
                           timeout=timeout, env=env, preexec_fn=pre, cwd=TMP)

@@ -33,18 +33,19 @@ def verbs():
 VERBS = verbs()
 
 # Refused on purpose: one line saying what to use instead; in help and man, not completion.
-REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-sS", "-d", "--packet-trace", "--host-timeout"}}
+REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-d", "--packet-trace", "--host-timeout"}}
 
 # Letters in a getopt string that start nmap-style two-letter options, and what they make.
-NMAP_PREFIX = {"scan": {"s": ["-sT", "-sU", "-sV"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oA"],
-                        "i": ["-iL"], "P": ["-Pn"], "T": ["-T%d" % i for i in range(6)]}}
+NMAP_PREFIX = {"scan": {"s": ["-sS", "-sT", "-sU", "-sV", "-sn"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oH", "-oA"],
+                        "i": ["-iL"], "P": ["-Pn", "-PS", "-PA", "-PU", "-PE", "-PP", "-PR"],
+                        "T": ["-T%d" % i for i in range(6)]}}
 
 # Words that look like options in prose but name another tool's flag or an example value.
 PROSE = {
     "ls": {"-o"},                                 # ps -o comm
     "who": {"-i"},                                # lsof -i
     "free": {"--port"},                           # ./server --port "$port"
-    "scan": {"--array", "--job-name", "-c"},      # the Slurm example's #SBATCH lines, sh -c
+    "scan": {"--array", "--job-name", "-c", "-le"},  # the Slurm example: #SBATCH lines, sh -c, [ $? -le 1 ]
     "forward": {"-f"},                            # nft -c -f
     "audit": {"--kernel"},                        # forward --kernel's redirects
     "history": {"--save", "-oX"},                 # scan's and ls's options that make runs

@@ -15,8 +15,20 @@ SOURCE_DIR = os.environ.get("PK_SOURCE_DIR") or os.path.abspath(
 PORTKIT = os.environ.get("PORTKIT") or os.path.join(SOURCE_DIR, "build", "portkit")
 
 
+def scan_args(args):
+    """As root, `portkit scan` would send raw packets (SYN scan, ICMP pings)
+    from the machine's own namespace, which tests never do: scans run from
+    here get --unprivileged. Raw scans run in a scanner namespace of their
+    own (tests/lib/scannet.py)."""
+    args = [str(a) for a in args]
+    if args[:1] == ["scan"] and is_root() and "--privileged" not in args and "--help" not in args:
+        args.insert(1, "--unprivileged")
+    return args
+
+
 def run(*args, input=None, timeout=60, env=None, check=None):
     """Runs portkit with args; returns CompletedProcess with text output."""
+    args = scan_args(args)
     e = dict(os.environ)
     e.pop("PORTKIT_REGISTRY", None)
     e["NO_COLOR"] = "1"
@@ -28,6 +40,38 @@ def run(*args, input=None, timeout=60, env=None, check=None):
         raise AssertionError(f"portkit {' '.join(map(str, args))}: exit {cp.returncode}, "
                              f"expected {check}\nstdout: {cp.stdout[-2000:]}\nstderr: {cp.stderr[-2000:]}")
     return cp
+
+
+def run_on_tty(*args, env=None, cols=None):
+    """Runs portkit on a pseudo-terminal (what a person sees) until it exits;
+    returns its output as text, CRs removed. env: variables to set (None as a
+    value removes one); cols: the terminal's width."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        for k, v in (env or {}).items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        os.execv(PORTKIT, [PORTKIT, *map(str, args)])
+    if cols:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(errors="replace").replace("\r", "")
 
 
 def run_json(*args, **kw):

@@ -22,6 +22,8 @@ def scan(*args, timeout=120, check=None, env=None):
     res = {}
     for line in cp.stdout.splitlines():
         d = json.loads(line)
+        if "status" in d:
+            continue  # a host line from discovery (up with -sn, or down)
         key = (d["host"], d["proto"], d["port"])
         assert key not in res, f"{key} reported twice"
         res[key] = (d["state"], d["reason"], d)

@@ -480,27 +480,37 @@ vsftpd_log_file={self.path('vsftpd.log')}
 
 
 class Dovecot(Server):
-    """Dovecot serving IMAP and POP3 in plain text (no TLS), foreground.
-    ports: {"imap", "pop3"}; port= is IMAP's, pop3_port= POP3's."""
+    """Dovecot serving IMAP and POP3, foreground; with tls=True also STARTTLS
+    and IMAPS/POP3S (imaps_port, pop3s_port) with a self-signed certificate.
+    ports: {"imap", "pop3"[, "imaps", "pop3s"]}; port= is IMAP's, pop3_port= POP3's."""
     name = "imap"
     default_port = 143
 
-    def __init__(self, ns=None, port=None, pop3_port=None, **kw):
+    def __init__(self, ns=None, port=None, pop3_port=None, tls=False, imaps_port=None, pop3s_port=None, **kw):
         super().__init__(ns, port, **kw)
         if pop3_port is None:
             pop3_port = 110 if ns is not None else free_port(addr=self.addr)
         self.ports = {"imap": self.port, "pop3": pop3_port}
         self.listens.append(("tcp", pop3_port))
+        self.tls = tls
+        if tls:
+            self.ports["imaps"] = imaps_port or (993 if ns is not None else free_port(addr=self.addr))
+            self.ports["pop3s"] = pop3s_port or (995 if ns is not None else free_port(addr=self.addr))
+            self.listens += [("tcp", self.ports["imaps"]), ("tcp", self.ports["pop3s"])]
 
     def prepare(self):
         d = self.dir
         listen = ", ".join(self.addrs)
+        ssl = "no"
+        if self.tls:
+            cert, key = self_signed_cert(d, cn="mail.portkit.test")
+            ssl = f"yes\nssl_cert = <{cert}\nssl_key = <{key}"
         _write(self.path("dovecot.conf"), f"""base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap pop3
 listen = {listen}
-ssl = no
+ssl = {ssl}
 disable_plaintext_auth = no
 mail_location = maildir:{d}/mail/%u
 passdb {{
@@ -516,7 +526,8 @@ service imap-login {{
     port = {self.ports['imap']}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {self.ports.get('imaps', 0)}
+    ssl = yes
   }}
 }}
 service pop3-login {{
@@ -524,7 +535,8 @@ service pop3-login {{
     port = {self.ports['pop3']}
   }}
   inet_listener pop3s {{
-    port = 0
+    port = {self.ports.get('pop3s', 0)}
+    ssl = yes
   }}
 }}
 """)

@@ -226,7 +226,7 @@ class ScanTcp(unittest.TestCase):
             with tempfile.TemporaryDirectory() as d:
                 xml, js = os.path.join(d, "o.xml"), os.path.join(d, "o.json")
                 env = dict(os.environ, NO_COLOR="1")
-                p = subprocess.Popen([pktest.PORTKIT, "scan", "-p-", self.ns.ip, "-oX", xml, "-oJ", js,
+                p = subprocess.Popen([pktest.PORTKIT, "scan", "--unprivileged", "-p-", self.ns.ip, "-oX", xml, "-oJ", js,
                                       "--initial-rtt-timeout", "5s", "--min-rtt-timeout", "3s",
                                       "--no-progress"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

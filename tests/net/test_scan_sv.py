@@ -49,7 +49,12 @@ class ScanServices(unittest.TestCase):
             self.assertIn("Exim", rec[25]["version"])
             self.assertEqual(rec[80]["service"], "http")
             self.assertIn("nginx", rec[80]["version"])
-            self.assertIn(rec[443]["service"], ("tls", "https", "ssl/http"))
+            # Inside TLS: nginx's HTTP, and the certificate as nmap's ssl-cert.
+            self.assertEqual(rec[443]["service"], "http")
+            self.assertIn("nginx", rec[443]["version"])
+            self.assertIn("TLSv1.3", rec[443]["version"])
+            self.assertIn("Subject: ", rec[443]["ssl_cert"])
+            self.assertIn("self-signed", rec[443]["ssl_cert"])
             self.assertEqual(rec[6379]["service"], "redis")
             self.assertEqual(rec[7777]["state"], "open")  # says nothing: open all the same
             self.assertEqual(rec[9]["state"], "closed")
@@ -63,6 +68,11 @@ class ScanServices(unittest.TestCase):
             self.assertEqual(svc[22].get("method"), "probed")
             self.assertEqual(svc[22].get("product"), "OpenSSH")
             self.assertEqual(svc[80].get("product"), "nginx")
+            self.assertEqual(svc[443].get("tunnel"), "ssl")
+            port443 = [p for p in ET.parse(xml).getroot().iter("port") if p.get("portid") == "443"][0]
+            script = port443.find("script")
+            self.assertEqual(script.get("id"), "ssl-cert")
+            self.assertIn("Public Key type: ", script.get("output"))
 
     def test_text_output(self):
         cp = pktest.run("scan", "-sV", "-p", "22,80", self.ns.ip, "--no-progress", timeout=60)
