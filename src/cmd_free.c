@@ -29,25 +29,6 @@ void usage_free(FILE *out)
             "Exit status: 0 found, 1 not enough free ports, 2 bad input.\n");
 }
 
-/* CAP_NET_BIND_SERVICE (bit 10 of the effective set) lets a process bind
- * below ip_unprivileged_port_start; root has it unless it was dropped. */
-static bool may_bind_privileged(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f)
-        return geteuid() == 0;
-    char line[256];
-    unsigned long long caps = 0;
-    bool found = false;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &caps) == 1) {
-            found = true;
-            break;
-        }
-    fclose(f);
-    return found ? (caps >> 10) & 1 : geteuid() == 0;
-}
-
 int cmd_free(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -97,7 +78,7 @@ int cmd_free(int argc, char **argv)
     struct pk_hostinfo host;
     pk_hostinfo_read(&host, NULL);
     o.host = &host;
-    if (o.lo && o.lo < host.unprivileged_start && !may_bind_privileged()) {
+    if (o.lo && o.lo < host.unprivileged_start && !pk_have_capability(PK_CAP_NET_BIND_SERVICE)) {
         if (o.hi < host.unprivileged_start)
             return cli_usage_error("free", "ports below %u (net.ipv4.ip_unprivileged_port_start) need "
                                            "privilege: run as root or search from %u up",

@@ -99,20 +99,6 @@ static int try_bind(int family, enum pk_proto proto, unsigned port, bool reuse, 
     return rc;
 }
 
-static bool has_bind_capability(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f)
-        return geteuid() == 0;
-    char line[256];
-    unsigned long long eff = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &eff) == 1)
-            break;
-    fclose(f);
-    return (eff >> 10) & 1; /* CAP_NET_BIND_SERVICE */
-}
-
 static bool in_reserved(unsigned port)
 {
     FILE *f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "re");
@@ -185,7 +171,7 @@ static void bind_reasons(struct reasons *r, const struct pk_socklist *l, unsigne
     else if (pk_hostinfo_is_privileged(&host, port))
         say(r, "privileged", "%u is below net.ipv4.ip_unprivileged_port_start (%u): only processes with "
                              "CAP_NET_BIND_SERVICE may bind it%s",
-            port, host.unprivileged_start, has_bind_capability() ? " (this one has it)" : "");
+            port, host.unprivileged_start, pk_have_capability(PK_CAP_NET_BIND_SERVICE) ? " (this one has it)" : "");
     if (e4 == EADDRINUSE && timewait && listeners == 0) {
         bool reuse = try_bind(AF_INET, proto, port, true, 0) == 0;
         say(r, "time-wait",

@@ -29,6 +29,15 @@ PK_EXPORT int pk_hostinfo_read_from(struct pk_hostinfo *hi, const char *range_pa
 PK_EXPORT bool pk_hostinfo_is_ephemeral(const struct pk_hostinfo *hi, unsigned port);
 PK_EXPORT bool pk_hostinfo_is_privileged(const struct pk_hostinfo *hi, unsigned port);
 
+/* Capability numbers (linux/capability.h) portkit asks about. */
+enum { PK_CAP_NET_BIND_SERVICE = 10, PK_CAP_NET_ADMIN = 12, PK_CAP_NET_RAW = 13 };
+
+/* True when this process holds capability cap in its effective set (from
+ * /proc/self/status). Asked before calls that would fail noisily (libnftables
+ * prints its own refusals) or to explain a refusal. When the set cannot be
+ * read, true for root and false otherwise, so the real call decides. */
+PK_EXPORT bool pk_have_capability(unsigned cap);
+
 #ifdef __cplusplus
 }
 #endif

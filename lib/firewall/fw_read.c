@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "firewall/fw_impl.h"
+#include "portkit/hostinfo.h"
 #include "util/quote.h"
 
 
@@ -457,22 +458,6 @@ static void check_legacy(struct pk_firewall *fw)
     }
 }
 
-/* libnftables writes to stderr itself when the kernel refuses it, so the
- * capability is checked first: the library never prints. */
-static bool may_read_ruleset(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f)
-        return true;
-    char line[256];
-    unsigned long long eff = ~0ull;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &eff) == 1)
-            break;
-    fclose(f);
-    return (eff >> 12) & 1; /* CAP_NET_ADMIN */
-}
-
 PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_firewall **out, struct pk_err *err)
 {
     struct pk_firewall_options none = {0};
@@ -486,7 +471,7 @@ PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_
     if (opt->ruleset_json) {
         rc = fw_parse(fw, opt->ruleset_json, opt->ruleset_json_len, opt->ruleset_text, opt->ruleset_text_len,
                       err);
-    } else if (!may_read_ruleset()) {
+    } else if (!pk_have_capability(PK_CAP_NET_ADMIN)) {
         rc = pk_err_set(err, PK_ESYS, "cannot read the nftables ruleset: needs root (CAP_NET_ADMIN)");
     } else {
         struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);

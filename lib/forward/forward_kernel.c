@@ -4,6 +4,7 @@
  * table's comment records what to put back, so whoever removes a stale
  * table can restore the sysctls too. */
 #include "forward/forward_kernel_impl.h"
+#include "portkit/hostinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,25 +131,9 @@ static int nft_run(struct nft_ctx *nft, const char *script, struct pk_buf *outpu
     return pk_err_set(err, PK_EIO, "nft: %.*s", (int)(len > 300 ? 300 : len), line);
 }
 
-/* libnftables prints a refusal to stderr itself, so ask first: CAP_NET_ADMIN
- * (bit 12) in the effective set. */
-static bool have_net_admin(void)
-{
-    FILE *f = fopen("/proc/self/status", "re");
-    if (!f)
-        return true; /* let nft answer */
-    char line[256];
-    unsigned long long eff = ~0ull;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &eff) == 1)
-            break;
-    fclose(f);
-    return eff & (1ull << 12);
-}
-
 static int need_net_admin(struct pk_err *err)
 {
-    if (have_net_admin())
+    if (pk_have_capability(PK_CAP_NET_ADMIN))
         return 0;
     return pk_err_set(err, PK_EINVAL, "--kernel needs root (CAP_NET_ADMIN); the relay (without "
                                       "--kernel) needs none");

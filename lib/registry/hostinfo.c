@@ -1,6 +1,7 @@
 #include "portkit/hostinfo.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 static int read_uints(const char *path, unsigned *a, unsigned *b)
 {
@@ -50,4 +51,20 @@ bool pk_hostinfo_is_ephemeral(const struct pk_hostinfo *hi, unsigned port)
 bool pk_hostinfo_is_privileged(const struct pk_hostinfo *hi, unsigned port)
 {
     return port < hi->unprivileged_start;
+}
+
+bool pk_have_capability(unsigned cap)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return geteuid() == 0;
+    char line[256];
+    unsigned long long eff = 0;
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "CapEff: %llx", &eff) == 1;
+    fclose(f);
+    if (!found)
+        return geteuid() == 0;
+    return cap < 64 && ((eff >> cap) & 1);
 }
