@@ -88,7 +88,7 @@ bool cli_wants_help(int argc, char **argv);
     X(free, "find a port that is free to bind right now")                              \
     X(scan, "find open ports on hosts and networks, and what answers there")           \
     X(forward, "redirect a TCP or UDP port to another address")                        \
-    X(audit, "which listeners the firewall lets outside traffic reach, and which rule decides") \
+    X(audit, "which listeners the firewall lets outside traffic reach, and why") \
     X(why, "why a port can or cannot be bound, or reached from outside") \
     X(history, "the stored runs of scan --save and ls --save; import nmap XML")        \
     X(diff, "what changed between two runs (or nmap XML files)")                       \

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "fwcli.h"
+#include "portkit/addr.h"
 #include "portkit/buf.h"
 #include "portkit/firewall.h"
 #include "portkit/registry.h"
@@ -26,13 +27,14 @@ void usage_audit(FILE *out)
             "the kernel walks it: prerouting with DNAT/redirect (a redirected port is shown\n"
             "as a virtual listener VIA the outside port), routing, then every input chain.\n\n"
             "Options:\n"
-            "      --from ADDR[/PREFIX]  traffic from this source (default: any outside source)\n"
+            "      --from ADDR[/PREFIX]\n"
+            "                       traffic from this source (default: any outside source)\n"
             "      --iface NAME     traffic arriving on this interface (default: every\n"
             "                       non-loopback interface)\n"
             "  -t, --tcp            TCP only           -u, --udp   UDP only\n"
             "  -4, --ipv4           IPv4 traffic only  -6, --ipv6  IPv6 traffic only\n"
-            "      --expect LIST    policy: ports allowed to be reachable, e.g. 22/tcp,443/tcp\n"
-            "      --policy FILE    policy: one allowed PORT[-PORT][/PROTO] a line, optionally\n"
+            "      --expect LIST    policy: ports allowed to be reachable (22/tcp,443/tcp)\n"
+            "      --policy FILE    policy: one allowed PORT[-PORT][/PROTO] a line, maybe\n"
             "                       followed by 'iface NAME' and/or 'from ADDR[/PREFIX]'\n"
             "      --ruleset FILE   judge this ruleset (JSON of nft -j list ruleset) instead\n"
             "                       of the live one\n"
@@ -174,12 +176,11 @@ static bool prefix_within(const struct pk_firewall_source *inner, const struct p
 {
     if (inner->family != outer->family || inner->prefix < outer->prefix)
         return false;
-    for (unsigned i = 0; i < outer->prefix; i++) {
-        unsigned byte = i / 8, bit = 7 - i % 8;
-        if (((inner->addr[byte] >> bit) & 1) != ((outer->addr[byte] >> bit) & 1))
-            return false;
-    }
-    return true;
+    struct pk_cidr block = {.family = outer->family, .prefix = outer->prefix};
+    struct pk_addr a = {.family = inner->family};
+    memcpy(block.addr, outer->addr, 16);
+    memcpy(a.bytes, inner->addr, 16);
+    return pk_cidr_contains(&block, &a);
 }
 
 static bool allowed(const struct policy *p, const struct pk_firewall_finding *f, const struct pk_sock *s,
@@ -402,6 +403,15 @@ int cmd_audit(int argc, char **argv)
         render_json(&c, l, f, show, n);
     else
         render_table(&c, l, f, show, n, header && !(pol.on && violations + unknown == 0));
+    if (c.tty && !json && !pol.on) {
+        size_t count[4] = {0};
+        for (size_t i = 0; i < n; i++)
+            if (show[i])
+                count[f[i].verdict]++;
+        printf("\n%s%zu reachable%s, %zu blocked, %zu unknown (listener, family and way in)\n",
+               cli_sgr(stdout, CLI_BOLD), count[PK_FIREWALL_REACHABLE], cli_sgr(stdout, CLI_RESET),
+               count[PK_FIREWALL_BLOCKED] + count[PK_FIREWALL_ELSEWHERE], count[PK_FIREWALL_UNKNOWN]);
+    }
     if (pol.on) {
         if (unknown)
             fprintf(stderr, "portkit: audit: %zu listener%s outside the policy with an unknown verdict\n",

@@ -225,12 +225,21 @@ static struct pk_fw_config *load_config(struct fwd_cli *c, struct pk_err *err)
     return cfg;
 }
 
-/* --check: the rules as a config file that parses back to the same. */
-static int print_rules(const struct pk_fw_config *cfg)
+/* --check: the rules as a config file that parses back to the same; with
+ * `# ` before each line when an nft script follows, so the whole output is
+ * one script nft reads. */
+static int print_rules(const struct pk_fw_config *cfg, bool as_comment)
 {
     struct pk_buf out = PK_BUF_INIT;
     int rc = pk_fw_config_format(cfg, &out);
-    if (rc == 0 && out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
+    for (size_t i = 0; rc == 0 && as_comment && i < out.len;) {
+        const char *nl = memchr(out.data + i, '\n', out.len - i);
+        size_t len = nl ? (size_t)(nl - (out.data + i)) + 1 : out.len - i;
+        if (printf("# %.*s", (int)len, out.data + i) < 0)
+            rc = PK_EIO;
+        i += len;
+    }
+    if (rc == 0 && !as_comment && out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
         rc = PK_EIO;
     pk_buf_free(&out);
     if (rc == 0 && fflush(stdout) != 0)
@@ -284,8 +293,9 @@ static int apply_both(struct fwd_cli *c, const struct pk_fw_config *cfg, struct 
     return rc;
 }
 
-/* --check: the relay's rules as a config file, the kernel's as the exact
- * nft script it would load (table named for this process). */
+/* --check: every rule as a config file (kernel rules marked `kernel`), then
+ * the exact nft script for those the kernel takes (table named for this
+ * process); rules left to the relay are said on stderr. */
 static int check_rules(struct fwd_cli *c, const struct pk_fw_config *cfg)
 {
     struct pk_fw_config *kcfg = NULL, *rcfg = NULL;
@@ -294,9 +304,7 @@ static int check_rules(struct fwd_cli *c, const struct pk_fw_config *cfg)
     pk_fw_defaults_init(&builtin);
     if (pk_fw_kernel_partition(cfg, &builtin, &kcfg, &rcfg, on_event, c, &err) < 0)
         return cli_lib_error("forward", &err);
-    int rc = CLI_OK;
-    if (pk_fw_config_count(rcfg) || !pk_fw_config_count(kcfg))
-        rc = print_rules(rcfg);
+    int rc = print_rules(cfg, pk_fw_config_count(kcfg) > 0);
     if (rc == CLI_OK && pk_fw_config_count(kcfg)) {
         char table[64];
         struct pk_buf script = PK_BUF_INIT;
@@ -327,6 +335,20 @@ static int cleanup_tables(void)
     if (!removed)
         fprintf(stderr, "portkit: forward: no tables left by stopped forwarders\n");
     return CLI_OK;
+}
+
+/* The kernel's refusals, which it does not log one by one. */
+static void kernel_stats(struct fwd_cli *c)
+{
+    uint64_t denied, limited;
+    struct pk_err err = {0};
+    if (!c->kfw)
+        return;
+    if (pk_fw_kernel_counters(c->kfw, &denied, &limited, &err) < 0)
+        note(c, "warn", "kernel counters: %s", err.msg);
+    else
+        note(c, "kernel-stats", "denied_packets=%llu limited_packets=%llu",
+             (unsigned long long)denied, (unsigned long long)limited);
 }
 
 /* ---- signals ---- */
@@ -369,6 +391,7 @@ static void on_signal(struct pk_loop *loop, int fd, unsigned events, void *arg)
             break;
         case SIGUSR1:
             pk_fw_stats(c->fw, &st);
+            kernel_stats(c);
             note(c, "stats",
                  "listeners=%zu tcp_conns=%zu udp_sessions=%zu pipes_busy=%zu pipes_idle=%zu "
                  "accepted=%llu denied=%llu limited=%llu",

@@ -72,10 +72,16 @@ static int print_run(void *arg, const struct pk_run *r)
         char hosts[24], up[24];
         snprintf(hosts, sizeof hosts, "%llu", (unsigned long long)r->hosts);
         snprintf(up, sizeof up, "%llu", (unsigned long long)r->hosts_up);
-        printf("%-5lld %-19s %-4s %-7s %-12s %5s %5s %6llu  %.60s%s\n", (long long)r->id, when,
-               pk_run_kind_name(r->kind), r->source, *r->label ? r->label : "-",
-               r->kind == PK_RUN_SOCKETS ? "-" : hosts, r->kind == PK_RUN_SOCKETS ? "-" : up,
-               (unsigned long long)r->open, r->targets, strlen(r->targets) > 60 ? "..." : "");
+        struct pk_buf b = PK_BUF_INIT;
+        pk_buf_printf(&b, "%-5lld %-19s %-4s %-7s %-12s %5s %5s %6llu  %.60s%s", (long long)r->id, when,
+                      pk_run_kind_name(r->kind), r->source, *r->label ? r->label : "-",
+                      r->kind == PK_RUN_SOCKETS ? "-" : hosts, r->kind == PK_RUN_SOCKETS ? "-" : up,
+                      (unsigned long long)r->open, r->targets, strlen(r->targets) > 60 ? "..." : "");
+        for (char *p = b.data; *p; p++) /* names from files and argv: no control bytes out */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+        printf("%s\n", b.data);
+        pk_buf_free(&b);
     }
     c->n++;
     return 0;
@@ -182,7 +188,13 @@ int cmd_history(int argc, char **argv)
         case OPT_DB: db = optarg; break;
         case 'j': json = true; break;
         case OPT_OLDER: older = optarg; break;
-        case OPT_LABEL: label = optarg; break;
+        case OPT_LABEL: {
+            struct pk_err err = {0};
+            if (pk_history_label_check(optarg, &err) < 0)
+                return cli_usage_error("history", "--label: %s", err.msg);
+            label = optarg;
+            break;
+        }
         case 'h': usage_history(stdout); return CLI_OK;
         default: return cli_option_error("history", argv, opt);
         }

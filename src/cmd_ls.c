@@ -209,9 +209,7 @@ int cmd_ls(int argc, char **argv)
         case OPT_REGISTRY: cli_registry_path = optarg; break;
         case OPT_SAVE: save = true; break;
         case OPT_LABEL:
-            if (!*optarg)
-                return cli_usage_error("ls", "--label needs a name");
-            save_label = optarg;
+            save_label = optarg; /* checked before anything is listed */
             save = true;
             break;
         case OPT_DB: save_db = optarg; break;
@@ -225,6 +223,9 @@ int cmd_ls(int argc, char **argv)
     if (!q.processes && (q.pid > 0 || q.process))
         return cli_usage_error("ls", "--pid and --process need processes: drop --no-process");
     q.states = states ? states : all ? PK_SS_ALL : PK_SS_LISTENING;
+    struct pk_err lerr = {0};
+    if (save_label && pk_history_label_check(save_label, &lerr) < 0)
+        return cli_usage_error("ls", "--label: %s", lerr.msg);
     q.either_ports = set_used[0] ? sets[0] : NULL;
     q.local_ports = set_used[1] ? sets[1] : NULL;
     q.remote_ports = set_used[2] ? sets[2] : NULL;

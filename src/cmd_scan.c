@@ -82,6 +82,7 @@ void usage_scan(FILE *out)
             "  -oG FILE              nmap's grepable format  -oL FILE   a plain list\n"
             "  -oN FILE              the text output         (FILE - is stdout)\n"
             "  -oA BASE              BASE.nmap, BASE.xml and BASE.gnmap\n"
+            "  -oH FILE              a self-contained HTML report (as portkit report)\n"
             "  --all-states          every port, not only open (and open|filtered) ones\n"
             "  --open                only (possibly) open ports, only hosts that have one\n"
             "  --reason              a REASON column: why each port got its state\n"
@@ -198,7 +199,7 @@ static int set_output(struct scan_cli *c, const char *optarg_, int argc, char **
     /* "-o FILE" (the letter missing) must not read the file name's first
      * letter as a format */
     if (optind > 1 && argv[optind - 1] == optarg_)
-        return cli_usage_error("scan", "-o needs a format letter: -oN, -oX, -oG, -oJ, -oL or -oA, "
+        return cli_usage_error("scan", "-o needs a format letter: -oN, -oX, -oG, -oJ, -oL, -oH or -oA, "
                                        "then the file name");
     char kind = optarg_[0];
     const char *file = optarg_[1] ? optarg_ + 1 : (optind < argc ? argv[optind++] : NULL);
@@ -357,9 +358,7 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_REGISTRY: cli_registry_path = optarg; return 0;
     case OPT_SAVE: c->save_wanted = true; return 0;
     case OPT_LABEL:
-        if (!*optarg)
-            return cli_usage_error("scan", "--label needs a name");
-        c->save_label = optarg;
+        c->save_label = optarg; /* checked by scan_save_open */
         c->save_wanted = true;
         return 0;
     case OPT_DB: c->save_db = optarg; return 0;

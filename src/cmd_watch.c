@@ -164,6 +164,9 @@ static int on_change(void *arg, const struct pk_change *ch)
             struct hist_printer sp = {.out = m, .last_host = ""};
             hist_print_change(&sp, ch);
             fclose(m);
+            size_t n = line ? strlen(line) : 0;
+            while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+                line[--n] = '\0';
             for (char *s = line; s && *s; s++)
                 if (*s == '\n')
                     *s = ' ';
@@ -255,7 +258,7 @@ static int watch_local(struct watch_cli *c, unsigned protos)
             break; /* --count reached */
     }
     if (c->save && save_due) {
-        pk_history_set_busy_timeout(c->db, 5000); /* the last one may wait */
+        pk_history_set_busy_timeout(c->db, 10000); /* the last one may wait */
         save_snapshot(c, w);
     }
     pk_history_close(c->db);
@@ -409,11 +412,13 @@ int cmd_watch(int argc, char **argv)
         case OPT_SAVE: c.save = true; break;
         case OPT_SCAN: scan = optarg; break;
         case OPT_EVERY: every = optarg; break;
-        case OPT_LABEL:
-            if (!*optarg)
-                return cli_usage_error("watch", "--label needs a name");
+        case OPT_LABEL: {
+            struct pk_err err = {0};
+            if (pk_history_label_check(optarg, &err) < 0)
+                return cli_usage_error("watch", "--label: %s", err.msg);
             c.label = optarg;
             break;
+        }
         case OPT_COUNT: {
             char *end;
             errno = 0;

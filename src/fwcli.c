@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "portkit/addr.h"
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -83,29 +84,14 @@ int fwcli_open(const char *verb, const char *path, struct pk_firewall **fw, bool
 
 int fwcli_parse_from(const char *verb, const char *arg, struct pk_firewall_source *src)
 {
-    char addr[64];
-    const char *slash = strchr(arg, '/');
-    size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
-    if (n == 0 || n >= sizeof addr)
-        return cli_usage_error(verb, "--from: '%.64s' is not an address or prefix", arg);
-    memcpy(addr, arg, n);
-    addr[n] = '\0';
+    struct pk_cidr c;
+    struct pk_err err = {0};
+    if (pk_cidr_parse(arg, strlen(arg), &c, &err) < 0)
+        return cli_usage_error(verb, "--from: %s", err.msg);
     memset(src->addr, 0, sizeof src->addr);
-    if (inet_pton(AF_INET, addr, src->addr) == 1)
-        src->family = AF_INET;
-    else if (inet_pton(AF_INET6, addr, src->addr) == 1)
-        src->family = AF_INET6;
-    else
-        return cli_usage_error(verb, "--from: '%.64s' is not an IPv4 or IPv6 address", addr);
-    unsigned max = src->family == AF_INET ? 32 : 128;
-    src->prefix = max;
-    if (slash) {
-        char *end;
-        unsigned long p = strtoul(slash + 1, &end, 10);
-        if (!slash[1] || *end || p > max)
-            return cli_usage_error(verb, "--from: prefix '%.16s' must be 0-%u", slash + 1, max);
-        src->prefix = (unsigned)p;
-    }
+    src->family = c.family;
+    memcpy(src->addr, c.addr, c.family == AF_INET ? 4 : 16);
+    src->prefix = c.prefix;
     src->has_addr = true;
     return 0;
 }

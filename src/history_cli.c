@@ -175,6 +175,9 @@ void hist_print_change(struct hist_printer *p, const struct pk_change *c)
 
 int hist_cli_save_listeners(const char *verb, const char *db_opt, const char *label, const char *command)
 {
+    struct pk_err lerr = {0};
+    if (label && pk_history_label_check(label, &lerr) < 0)
+        return cli_usage_error(verb, "--label: %s", lerr.msg);
     struct pk_history *h;
     int rc = hist_cli_open(verb, db_opt, false, &h);
     if (rc)

@@ -30,8 +30,8 @@ void scan_cli_init(struct scan_cli *c, int argc, char **argv)
 
 int scan_cli_add_output(struct scan_cli *c, char kind, const char *path)
 {
-    if (!kind || !strchr("NJXGL", kind))
-        return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL and -oA", kind);
+    if (!kind || !strchr("NJXGLH", kind))
+        return cli_usage_error("scan", "-o%c: the outputs are -oN, -oJ, -oX, -oG, -oL, -oH and -oA", kind);
     if (c->nouts >= SCAN_CLI_MAX_OUTPUTS)
         return cli_usage_error("scan", "too many outputs (at most %d)", SCAN_CLI_MAX_OUTPUTS);
     c->outs[c->nouts++] = (struct scan_cli_output){.kind = kind, .path = path, .file = PK_OUTFILE_INIT};
@@ -217,6 +217,7 @@ static const struct pk_output_module *module_for(char kind)
     case 'X': return &pk_output_xml;
     case 'G': return &pk_output_grep;
     case 'L': return &pk_output_list;
+    case 'H': return &pk_output_html;
     default: return &pk_output_text;
     }
 }

@@ -19,6 +19,9 @@ struct scan_save {
 
 int scan_save_open(struct scan_cli *c, const char *label, const char *db)
 {
+    struct pk_err err = {0};
+    if (label && pk_history_label_check(label, &err) < 0)
+        return cli_usage_error("scan", "--label: %s", err.msg);
     struct scan_save *s = calloc(1, sizeof *s);
     if (!s)
         return CLI_FAIL;

@@ -165,6 +165,10 @@ PK_EXPORT const struct pk_fw_rule *pk_fw_config_rule(const struct pk_fw_config *
 PK_EXPORT const char *pk_fw_config_logfile(const struct pk_fw_config *cfg);
 PK_EXPORT bool pk_fw_config_logcommon(const struct pk_fw_config *cfg);
 PK_EXPORT const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg);
+/* Copies src's file-wide settings (logfile, logcommon, pidlogfile) into dst,
+ * for a configuration split in parts (kernel and relay rules). Returns 0 or
+ * PK_ENOMEM. */
+PK_EXPORT int pk_fw_config_copy_settings(struct pk_fw_config *dst, const struct pk_fw_config *src);
 /* Writes cfg as a config file that pk_fw_config_parse reads back to the
  * same configuration (what `forward -n` prints): file-wide settings, global
  * allow/deny, then one line per rule with every option spelled out, each
@@ -330,6 +334,10 @@ PK_EXPORT struct pk_fw_kernel *pk_fw_kernel_new(struct pk_loop *loop,
  * error nothing changed. */
 PK_EXPORT int pk_fw_kernel_apply(struct pk_fw_kernel *k, const struct pk_fw_config *cfg,
                                  struct pk_err *err);
+/* Packets the table dropped since it was first loaded: turned away by
+ * allow/deny, and by max-conns (a client retrying its SYN counts again). */
+PK_EXPORT int pk_fw_kernel_counters(struct pk_fw_kernel *k, uint64_t *denied, uint64_t *limited,
+                                    struct pk_err *err);
 /* The name of the table this instance owns. */
 PK_EXPORT const char *pk_fw_kernel_table(const struct pk_fw_kernel *k);
 /* Removes the table, restores the sysctls it changed, closes everything. */

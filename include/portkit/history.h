@@ -50,7 +50,7 @@ PK_EXPORT int pk_history_open(const char *path, unsigned flags, struct pk_histor
                               struct pk_err *err);
 PK_EXPORT void pk_history_close(struct pk_history *h);
 /* How long a statement waits for another writer's lock before failing
- * (default 5000 ms, then a few retries; 0: fail at once). */
+ * (default 10 s, repeated up to 12 times; 0: fail at once). */
 PK_EXPORT void pk_history_set_busy_timeout(struct pk_history *h, unsigned ms);
 /* True when the last failure on h was another writer holding the lock:
  * trying again later may work. */
@@ -114,6 +114,11 @@ struct pk_history_listener {
     const char *service;
     unsigned flags;        /* PK_SF_* */
 };
+
+/* Whether name can label a run: not empty, at most 64 bytes, no control
+ * bytes, and not something a run name already means (a number, "last",
+ * "last~N", a path with '/', a name ending in ".xml"). PK_EINVAL says why. */
+PK_EXPORT int pk_history_label_check(const char *name, struct pk_err *err);
 
 /* Starts a run described by info (id, hosts, hosts_up and open are
  * computed). Nothing is visible to readers until pk_history_commit. Takes

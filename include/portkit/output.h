@@ -63,6 +63,7 @@ PK_EXPORT extern const struct pk_output_module pk_output_json;  /* "json": JSON 
 PK_EXPORT extern const struct pk_output_module pk_output_xml;   /* "xml": nmap's -oX */
 PK_EXPORT extern const struct pk_output_module pk_output_grep;  /* "grep": nmap's -oG */
 PK_EXPORT extern const struct pk_output_module pk_output_list;  /* "list": one line per port */
+PK_EXPORT extern const struct pk_output_module pk_output_html;  /* "html": the report page (history.h) */
 
 /* Returns the bytes written or a negative value; a short write is an error. */
 typedef long pk_output_write_fn(void *arg, const void *data, size_t len);

@@ -253,7 +253,8 @@ static int judge_virtual(const struct pk_firewall *fw, const struct pk_socklist 
                             f->sock_index = si;
                             f->family = fam;
                             f->verdict = res.verdict;
-                            snprintf(f->rule, sizeof f->rule, "%s", res.rule);
+                            /* the NAT rule is half of the answer for a way in it makes */
+                            snprintf(f->rule, sizeof f->rule, "%.240s; after %.240s", res.rule, res.nat_rule);
                             describe_from(ifc, src, f->from, sizeof f->from);
                             f->via = true;
                             memcpy(f->via_addr, daddr, fam == AF_INET ? 4 : 16);

@@ -308,17 +308,21 @@ static enum outcome eval_chain(struct walk *w, int ci, int depth)
 
 static bool chain_applies(const struct walk *w, const struct fw_chain *c)
 {
+    /* ingress chains (netdev, and inet since Linux 5.10) belong to their devices */
+    if (c->hook == FH_INGRESS) {
+        if (c->family != FW_FAM_NETDEV && c->family != FW_FAM_INET)
+            return false;
+        for (size_t i = 0; i < c->ndevs; i++)
+            if (strncmp(c->devs[i], (const char *)w->p.iifname.b, 16) == 0)
+                return true;
+        return false;
+    }
     if (c->family == FW_FAM_INET)
         return true;
     if (c->family == FW_FAM_IP)
         return w->p.family == AF_INET;
     if (c->family == FW_FAM_IP6)
         return w->p.family == AF_INET6;
-    if (c->family == FW_FAM_NETDEV) {
-        for (size_t i = 0; i < c->ndevs; i++)
-            if (strncmp(c->devs[i], (const char *)w->p.iifname.b, 16) == 0)
-                return true;
-    }
     return false;
 }
 
@@ -375,15 +379,14 @@ static enum outcome walk_all(struct walk *w)
         !(w->fw->route_localnet_all || (p->iif && p->iif->route_localnet))) {
         w->decider = NULL;
         w->policy_chain = NULL;
-        w->kernel = "kernel: a packet for 127.0.0.0/8 from another interface is a martian and dropped "
-                    "(net.ipv4.conf.*.route_localnet=0)";
+        w->kernel = "kernel: 127.0.0.0/8 from outside is a martian, dropped (route_localnet=0)";
         return O_DROP;
     }
     static const uint8_t lo6[16] = {[15] = 1};
     if (!from_lo && p->family == AF_INET6 && memcmp(p->daddr.b, lo6, 16) == 0) {
         w->decider = NULL;
         w->policy_chain = NULL;
-        w->kernel = "kernel: a packet for ::1 from another interface is dropped";
+        w->kernel = "kernel: ::1 from outside is dropped";
         return O_DROP;
     }
     w->decider = NULL;

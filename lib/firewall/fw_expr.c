@@ -151,7 +151,7 @@ static int compile_right(struct pk_firewall *fw, const struct fw_chain *c, json_
     const char *ref = json_string_value(right);
     if (ref && ref[0] == '@') {
         s->set = fw_find_set(fw, c->family, c->table, ref + 1);
-        if (!s->set || s->set->nfields != s->nfields || s->set->is_vmap != vmap)
+        if (!s->set || s->set->broken || s->set->nfields != s->nfields || s->set->is_vmap != vmap)
             return PK_EINVAL;
         for (uint8_t i = 0; i < s->nfields; i++)
             if (s->set->flen[i] && s->set->flen[i] != s->f[i].len)

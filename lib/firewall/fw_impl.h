@@ -83,6 +83,7 @@ struct fw_set {
     struct fw_elem *elems;
     size_t n, cap;
     bool sorted;              /* single field, disjoint: binary search */
+    bool broken;              /* an element could not be read: matches on it are undecided */
 };
 
 enum fw_op { FO_EQ, FO_NE, FO_LT, FO_GT, FO_LE, FO_GE, FO_IN };

@@ -287,6 +287,8 @@ static int fill_set(struct pk_firewall *fw, json_t *o)
         int rc = fw_set_add_json(s, e, fw);
         if (rc == PK_ENOMEM)
             return rc;
+        if (rc < 0)
+            s->broken = true;
     }
     fw_set_finish(s);
     return 0;

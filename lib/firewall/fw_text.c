@@ -72,6 +72,9 @@ static void put_expr(struct pk_buf *b, json_t *e)
                 pk_buf_puts(b, " . ");
             put_expr(b, f);
         }
+    } else if (json_is_object(e)) {
+        const char *key = json_object_iter_key(json_object_iter(e));
+        pk_buf_puts(b, key ? key : "?");
     } else {
         put_value(b, e, false);
     }

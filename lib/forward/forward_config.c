@@ -91,6 +91,24 @@ const char *pk_fw_config_logfile(const struct pk_fw_config *cfg) { return cfg->l
 bool pk_fw_config_logcommon(const struct pk_fw_config *cfg) { return cfg->logcommon; }
 const char *pk_fw_config_pidfile(const struct pk_fw_config *cfg) { return cfg->pidfile; }
 
+static int copy_str(char **dst, const char *src)
+{
+    char *s = src ? strdup(src) : NULL;
+    if (src && !s)
+        return PK_ENOMEM;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+int pk_fw_config_copy_settings(struct pk_fw_config *dst, const struct pk_fw_config *src)
+{
+    if (copy_str(&dst->logfile, src->logfile) < 0 || copy_str(&dst->pidfile, src->pidfile) < 0)
+        return PK_ENOMEM;
+    dst->logcommon = src->logcommon;
+    return 0;
+}
+
 struct pk_acl *pk_fw_config_acl(struct pk_fw_config *cfg) { return cfg->acl; }
 const struct pk_acl *pk_fw_config_acl_const(const struct pk_fw_config *cfg) { return cfg->acl; }
 size_t pk_fw_config_count(const struct pk_fw_config *cfg) { return cfg->n; }
@@ -473,6 +491,11 @@ static int rest_path(struct parse_ctx *c, const char *word, const char *s, size_
         return line_error(c, "%s: expected a file name", word);
     if ((size_t)(end - p) >= PATH_TEXT_MAX)
         return line_error(c, "%s: file name is too long", word);
+    /* A control byte or a quote inside a name is never meant, and `forward
+     * -n` could not write such a name back so that it reads the same. */
+    for (const char *k = p; k < end; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f || *k == '"')
+            return line_error(c, "%s: file name holds a control character or a quote", word);
     char *copy = strndup(p, (size_t)(end - p));
     if (!copy)
         return pk_err_set(c->err, PK_ENOMEM, "out of memory");

@@ -272,6 +272,29 @@ struct pk_fw_kernel *pk_fw_kernel_new(struct pk_loop *loop, const struct pk_fw_k
     return k;
 }
 
+int pk_fw_kernel_counters(struct pk_fw_kernel *k, uint64_t *denied, uint64_t *limited,
+                          struct pk_err *err)
+{
+    *denied = *limited = 0;
+    if (!k->installed)
+        return 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "list counters table inet %s", k->table);
+    struct pk_buf out = PK_BUF_INIT;
+    int rc = nft_run(k->nft, cmd, &out, err);
+    /* "counter denied {\n packets 3 bytes 180\n }": the packets after each name. */
+    static const char *const names[2] = {"counter denied {", "counter limited {"};
+    uint64_t *vals[2] = {denied, limited};
+    for (int i = 0; rc == 0 && out.data && i < 2; i++) {
+        const char *p = strstr(out.data, names[i]);
+        const char *pk = p ? strstr(p, "packets ") : NULL;
+        if (pk)
+            *vals[i] = strtoull(pk + strlen("packets "), NULL, 10);
+    }
+    pk_buf_free(&out);
+    return rc;
+}
+
 const char *pk_fw_kernel_table(const struct pk_fw_kernel *k)
 {
     return k->table;
@@ -410,7 +433,8 @@ static int copy_acl(struct pk_acl *to, const struct pk_acl *from)
 static struct pk_fw_config *config_like(const struct pk_fw_config *cfg)
 {
     struct pk_fw_config *out = pk_fw_config_new();
-    if (out && copy_acl(pk_fw_config_acl(out), pk_fw_config_acl_const(cfg)) < 0) {
+    if (out && (copy_acl(pk_fw_config_acl(out), pk_fw_config_acl_const(cfg)) < 0 ||
+                pk_fw_config_copy_settings(out, cfg) < 0)) {
         pk_fw_config_free(out);
         return NULL;
     }

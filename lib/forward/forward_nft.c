@@ -175,7 +175,8 @@ static void put_acl(struct pk_buf *sets, struct pk_buf *chain, const char *prefi
         for (int f = 0; f < 2; f++) {
             snprintf(name, sizeof name, "%s_allow%d", prefix, fams[f] == AF_INET ? 4 : 6);
             put_set(sets, name, acl, true, fams[f]);
-            pk_buf_printf(chain, "\t\t%s saddr != @%s drop\n", fams[f] == AF_INET ? "ip" : "ip6",
+            pk_buf_printf(chain, "\t\t%s saddr != @%s counter name \"denied\" drop\n",
+                          fams[f] == AF_INET ? "ip" : "ip6",
                           name);
         }
     }
@@ -184,7 +185,8 @@ static void put_acl(struct pk_buf *sets, struct pk_buf *chain, const char *prefi
             continue;
         snprintf(name, sizeof name, "%s_deny%d", prefix, fams[f] == AF_INET ? 4 : 6);
         put_set(sets, name, acl, false, fams[f]);
-        pk_buf_printf(chain, "\t\t%s saddr @%s drop\n", fams[f] == AF_INET ? "ip" : "ip6", name);
+        pk_buf_printf(chain, "\t\t%s saddr @%s counter name \"denied\" drop\n",
+                      fams[f] == AF_INET ? "ip" : "ip6", name);
     }
 }
 
@@ -329,7 +331,8 @@ int pk_fw_kernel_ruleset(const struct pk_fw_config *cfg, const char *table, uint
         struct pk_buf body = PK_BUF_INIT;
         put_acl(&sets, &body, prefix, r->acl);
         if (r->max_conns)
-            pk_buf_printf(&body, "\t\tct count over %u drop\n", r->max_conns);
+            pk_buf_printf(&body, "\t\tct count over %u counter name \"limited\" drop\n",
+                          r->max_conns);
         if (gchain.len || body.len) {
             pk_buf_printf(&admit, "\tchain admit_r%zu {\n", i + 1);
             if (gchain.len)
@@ -366,6 +369,9 @@ int pk_fw_kernel_ruleset(const struct pk_fw_config *cfg, const char *table, uint
                   table);
     if (comment && *comment)
         pk_buf_printf(out, "\tcomment \"%s\"\n", comment);
+    /* Refused clients are dropped, not logged one by one: these count the
+     * packets turned away (pk_fw_kernel_counters). */
+    pk_buf_puts(out, "\tcounter denied {\n\t}\n\tcounter limited {\n\t}\n");
     if (sets.len)
         pk_buf_printf(out, "%.*s", (int)sets.len, sets.data);
     if (gchain.len)

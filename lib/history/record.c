@@ -84,10 +84,29 @@ int hs_run_set_meta(struct pk_history_run *w, const struct pk_run *info, struct 
     return run_meta(w, info, false, err);
 }
 
+int pk_history_label_check(const char *name, struct pk_err *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return pk_err_set(err, PK_EINVAL, "a label has 1 to 64 characters");
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return pk_err_set(err, PK_EINVAL, "a label may not hold control characters");
+    if (strspn(name, "0123456789") == n)
+        return pk_err_set(err, PK_EINVAL, "label '%s' would read as a run id: add a letter", name);
+    if (strcmp(name, "last") == 0 || strncmp(name, "last~", 5) == 0)
+        return pk_err_set(err, PK_EINVAL, "label '%s' would read as last/last~N", name);
+    if (strchr(name, '/') || (n > 4 && strcmp(name + n - 4, ".xml") == 0))
+        return pk_err_set(err, PK_EINVAL, "label '%s' would read as a file name (no '/', no .xml)", name);
+    return 0;
+}
+
 int pk_history_begin(struct pk_history *h, const struct pk_run *info, struct pk_history_run **out,
                      struct pk_err *err)
 {
     *out = NULL;
+    if (info->label && *info->label && pk_history_label_check(info->label, err) < 0)
+        return PK_EINVAL;
     if (h->readonly)
         return pk_err_set(err, PK_EINVAL, "%s was opened read-only", h->path);
     if (h->writing)

@@ -12,10 +12,12 @@
 
 /* 'PKHT': tells portkit's databases from other SQLite files. */
 #define HS_APPLICATION_ID 0x504b4854
-/* How long one statement waits for another writer's lock. A scan's save
- * takes well under a second, so this is generous; hs_step retries on top. */
-#define HS_BUSY_TIMEOUT_MS 5000
-#define HS_BUSY_RETRIES 6
+/* How long one statement waits for another writer's lock, and how often
+ * that wait is repeated: a save of 1,000 full-range hosts holds the lock
+ * for about a second, so two minutes in all lets a queue of big writers
+ * (or slow ones, under a sanitizer) through rather than fail. */
+#define HS_BUSY_TIMEOUT_MS 10000
+#define HS_BUSY_RETRIES 12
 
 /* migrations[v] takes a database from schema v to v + 1. Never edit one
  * that has shipped: add the next. */

@@ -8,7 +8,7 @@
  * toolchain and privileges for what a cheap dump does. So each look is one
  * sock_diag dump of listening TCP and unconnected UDP sockets, without
  * processes. Measured with bench/history.sh on the shared 2-core test
- * machine: a 60 s idle watch used 0.09 s of CPU, 0.15% of one core. Only when
+ * machine: a 60 s idle watch used 0.09-0.10 s of CPU, 0.15-0.17% of one core. Only when
  * something appeared is /proc/PID/fd scanned to name its process. After a
  * change the next looks come sooner (100 ms, growing back to 500 ms), since
  * changes come in bursts (a service restarting, a deploy). */

@@ -4,6 +4,7 @@ diffs with their exit status and JSON fields, naming runs, pruning,
 importing XML, and bad input as one line with exit 2."""
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -112,6 +113,21 @@ class History(unittest.TestCase):
         with open(out) as f:
             self.assertTrue(f.read().startswith("<!DOCTYPE html>"))
 
+    def test_scan_html_output(self):
+        a, b = free_ports(2)
+        s = listen(a)
+        out = os.path.join(self.tmp.name, "scan.html")
+        self.pk("scan", "-p", f"{a},{b}", "127.0.0.1", "-oH", out, check=0)
+        s.close()
+        with open(out) as f:
+            html = f.read()
+        self.assertTrue(html.startswith("<!DOCTYPE html>"))
+        self.assertIn(f'<tr data-state="open"><td>127.0.0.1</td><td class="n">{a}</td>', html)
+        self.assertNotIn(f'<td class="n">{b}</td>', html)
+        self.assertIn('id="n-open">1<', html)
+        self.assertIsNone(re.search(r"<[^>]*\s(src|href)\s*=", html))
+        self.assertFalse(os.path.exists(self.db), "-oH needs no history")
+
     def test_ls_save(self):
         s = listen(0)
         port = s.getsockname()[1]
@@ -166,6 +182,23 @@ class History(unittest.TestCase):
         self.assertIn("no history yet", cp.stderr)
         self.assertFalse(os.path.exists(self.db), "reading never creates the database")
 
+    def test_default_location(self):
+        state = os.path.join(self.tmp.name, "state")
+        run("ls", "--save", env={"PORTKIT_DB": "", "XDG_STATE_HOME": state}, check=0)
+        db = os.path.join(state, "portkit", "history.db")
+        self.assertTrue(os.path.exists(db))
+        self.assertEqual(os.stat(os.path.dirname(db)).st_mode & 0o777, 0o700)
+        home = os.path.join(self.tmp.name, "home")
+        os.mkdir(home)
+        run("ls", "--save", env={"PORTKIT_DB": "", "XDG_STATE_HOME": "", "HOME": home}, check=0)
+        self.assertTrue(os.path.exists(os.path.join(home, ".local", "state", "portkit", "history.db")))
+        # --db wins over PORTKIT_DB
+        other = os.path.join(self.tmp.name, "other.db")
+        run("ls", "--save", "--db", other, env={"PORTKIT_DB": db}, check=0)
+        cp = run("history", "--json", env={"PORTKIT_DB": db}, check=0)
+        self.assertEqual(len(cp.stdout.splitlines()), 1)
+        self.assertTrue(os.path.exists(other))
+
     def test_only_one_run(self):
         self.pk("ls", "--save", check=0)
         cp = self.pk("diff")
@@ -204,6 +237,12 @@ class BadInput(unittest.TestCase):
         self.bad("watch", "--scan", "127.0.0.1", "--every", "0.1s", needle="at least 1s")
         self.bad("watch", "--count", "0", needle="--count")
         self.bad("report", "1", "2", "3", needle="at most two")
+        # labels that would read as something else, refused before any work
+        self.bad("ls", "--save", "--label", "123", needle="run id")
+        self.bad("scan", "-p", "1", "127.0.0.1", "--label", "last~2", needle="last")
+        self.bad("watch", "--label", "old/new", needle="file name")
+        self.bad("history", "import", "--label", "x.xml", "f.xml", needle="file name")
+        self.bad("ls", "--label", "a\x1bb", needle="control")
 
     def test_bad_xml(self):
         path = os.path.join(self.tmp.name, "bad.xml")

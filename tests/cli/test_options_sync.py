@@ -36,7 +36,7 @@ VERBS = verbs()
 REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-d", "--packet-trace", "--host-timeout"}}
 
 # Letters in a getopt string that start nmap-style two-letter options, and what they make.
-NMAP_PREFIX = {"scan": {"s": ["-sS", "-sT", "-sU", "-sV", "-sn"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oA"],
+NMAP_PREFIX = {"scan": {"s": ["-sS", "-sT", "-sU", "-sV", "-sn"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oH", "-oA"],
                         "i": ["-iL"], "P": ["-Pn", "-PS", "-PA", "-PU", "-PE", "-PP", "-PR"],
                         "T": ["-T%d" % i for i in range(6)]}}
 
@@ -46,6 +46,8 @@ PROSE = {
     "who": {"-i"},                                # lsof -i
     "free": {"--port"},                           # ./server --port "$port"
     "scan": {"--array", "--job-name", "-c", "-le"},  # the Slurm example: #SBATCH lines, sh -c, [ $? -le 1 ]
+    "forward": {"-f"},                            # nft -c -f
+    "audit": {"--kernel"},                        # forward --kernel's redirects
     "history": {"--save", "-oX"},                 # scan's and ls's options that make runs
     "diff": {"-sV"},                              # scan -sV finds what diff compares
     "watch": {"-c", "-p"},                        # sh -c CMD; the repeated scan's own -p
@@ -75,12 +77,15 @@ def from_source(verb):
 
 
 def from_help(verb):
-    return tokens(run(verb, "--help", check=0).stdout)
+    return tokens(without_other_verbs(run(verb, "--help", check=0).stdout, verb))
 
 
 def man_section(verb):
     """The verb's part of doc/sections/*.md: from the heading naming
-    "portkit VERB" to the next heading of the same or a higher level."""
+    "portkit VERB" to the next heading of the same or a higher level. When
+    several headings name it (a chapter "HISTORY (portkit history, diff,
+    ...)" above "## portkit history"), the deepest one is the verb's own."""
+    best = None
     for path in sorted(glob.glob(os.path.join(SRC, "doc", "sections", "*.md"))):
         with open(path, encoding="utf-8") as f:
             lines = f.read().split("\n")
@@ -94,14 +99,23 @@ def man_section(verb):
                 if h and len(h.group(1)) <= level:
                     end = k
                     break
-            return "\n".join(lines[i:end])
-    return None
+            if best is None or level > best[0]:
+                best = (level, "\n".join(lines[i:end]))
+    return best[1] if best else None
+
+
+def without_other_verbs(text, verb):
+    """Drops "portkit OTHERVERB ..." up to the end of its code span or line:
+    audit's page may say `portkit forward --kernel`."""
+    def cut(m):
+        return m.group(0) if m.group(1) == verb or m.group(1) not in VERBS else ""
+    return re.sub(r"\bportkit (\w+)[^`\n]*", cut, text)
 
 
 def from_man(verb):
     text = man_section(verb)
     assert text is not None, f"no man page section has a heading naming 'portkit {verb}'"
-    text = re.sub(r"[*`]", " ", text)  # **-a**, `--port`
+    text = re.sub(r"[*`]", " ", without_other_verbs(text, verb))  # **-a**, `--port`
     return tokens(text)
 
 

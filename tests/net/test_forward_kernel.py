@@ -4,6 +4,7 @@ happen. Every rule and sysctl lives in the forwarder's namespace, which the
 test creates and removes; the root namespace is never touched."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,12 +20,16 @@ TPORT, LPORT = 9000, 8080
 
 class Topology:
     """Three namespaces: fwd (bare), cli and tgt each joined to fwd by a
-    veth. cli also has a second address, for allow/deny."""
+    veth. cli also has a second address, for allow/deny. Test files that
+    may run at once pass their own tag and first index."""
+
+    def __init__(self, tag="k", first=30):
+        self.tag, self.first = tag, first
 
     def __enter__(self):
-        self.fwd = pktest.Netns("kfwd", 30, link=False).__enter__()
-        self.cli = pktest.Netns("kcli", 31, parent=self.fwd).__enter__()
-        self.tgt = pktest.Netns("ktgt", 32, parent=self.fwd).__enter__()
+        self.fwd = pktest.Netns(f"{self.tag}fwd", self.first, link=False).__enter__()
+        self.cli = pktest.Netns(f"{self.tag}cli", self.first + 1, parent=self.fwd).__enter__()
+        self.tgt = pktest.Netns(f"{self.tag}tgt", self.first + 2, parent=self.fwd).__enter__()
         self.cli_ip2 = f"{self.cli.net}.3"
         self.cli.exec(f"ip addr add {self.cli_ip2}/24 dev {self.cli.veth_ns}")
         self.procs = []
@@ -175,6 +180,13 @@ class KernelForward(unittest.TestCase):
                     self.assertTrue(ok["ok"] and ok["up_match"], (acl, ok))
                     refused = t.client("send-tcp", t.cli.host_ip, LPORT, 4096, t.cli_ip2)
                     self.assertFalse(refused["ok"], (acl, refused))
+                    # Not logged one by one: counted, and told on SIGUSR1.
+                    fw.signal(signal.SIGUSR1)
+                    st = fw.wait_event(lambda e: e.get("event") == "kernel-stats",
+                                       what="kernel counters")[0]["message"]
+                    counts = dict(kv.split("=") for kv in st.split())
+                    self.assertGreaterEqual(int(counts["denied_packets"]), 1, st)
+                    self.assertEqual(int(counts["limited_packets"]), 0, st)
                     self.assertEqual(fw.stop(), 0)
 
     def test_check_prints_the_exact_ruleset_nft_accepts(self):
@@ -185,7 +197,7 @@ class KernelForward(unittest.TestCase):
             self.assertEqual(cp.returncode, 0, cp.stderr)
             self.assertIn(f"dnat ip to {t4}", cp.stdout)
             self.assertIn("masquerade", cp.stdout)
-            self.assertIn("ct count over 7 drop", cp.stdout)
+            self.assertIn('ct count over 7 counter name "limited" drop', cp.stdout)
             with tempfile.NamedTemporaryFile("w", suffix=".nft") as f:
                 f.write(cp.stdout)
                 f.flush()
@@ -204,6 +216,20 @@ class KernelForward(unittest.TestCase):
                 self.assertNotIn("portkit_fwd_", t.ruleset())
                 r = t.client("send-tcp", t.cli.host_ip, LPORT, 100000)
                 self.assertTrue(r["ok"] and r["up_match"] and r["down_match"], r)
+                self.assertEqual(fw.stop(), 0)
+
+    def test_audit_shows_the_redirect_as_a_virtual_listener(self):
+        with Topology() as t:
+            srv = t.fwd.popen(["python3", "-c", "import socket,time\ns=socket.socket()\n"
+                               f"s.bind(('0.0.0.0',{TPORT}))\ns.listen()\nprint('ready',flush=True)\n"
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+            t.procs.append(srv)
+            t.assert_ready(srv)
+            with t.forwarder("--kernel", f":{LPORT}", f"127.0.0.1:{TPORT}", wait_listen=1) as fw:
+                out = t.portkit("audit").stdout
+                via = [ln for ln in out.splitlines()
+                       if f"0.0.0.0:{TPORT}" in ln and f"{t.cli.host_ip}:{LPORT}" in ln]
+                self.assertEqual(len(via), 1, out)
                 self.assertEqual(fw.stop(), 0)
 
     def test_remote_target_without_enable_forwarding_is_refused(self):

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pktest  # noqa: E402
 from fwtest import wait_until  # noqa: E402
+# Its own namespace names and addresses ("ko", 34-36): ctest may run this
+# file beside test_forward_kernel.py.
 from test_forward_kernel import LPORT, NSNODE, Topology, target_rule  # noqa: E402
 
 
@@ -22,7 +24,7 @@ from test_forward_kernel import LPORT, NSNODE, Topology, target_rule  # noqa: E4
 @pktest.need_tool("nft")
 class KernelForwardOps(unittest.TestCase):
     def test_max_conns_via_ct_count(self):
-        with Topology() as t:
+        with Topology("ko", 34) as t:
             t.serve("serve-tcp")
             l4, t4 = target_rule(t)
             with t.forwarder("--kernel", "--enable-forwarding", "--max-conns", "2", l4, t4) as fw:
@@ -35,6 +37,11 @@ class KernelForwardOps(unittest.TestCase):
                 time.sleep(1)
                 third = t.client("send-tcp", t.cli.host_ip, LPORT, 4096)
                 self.assertFalse(third["ok"], third)
+                fw.signal(signal.SIGUSR1)
+                st = fw.wait_event(lambda e: e.get("event") == "kernel-stats",
+                                   what="kernel counters")[0]["message"]
+                self.assertGreaterEqual(int(dict(kv.split("=") for kv in st.split())
+                                            ["limited_packets"]), 1, st)
                 for p in slow:
                     out, _ = p.communicate(timeout=60)
                     self.assertTrue(json.loads(out)["ok"], out)
@@ -43,7 +50,7 @@ class KernelForwardOps(unittest.TestCase):
                 self.assertEqual(fw.stop(), 0)
 
     def test_reload_under_load_keeps_connections_and_replaces_the_table(self):
-        with Topology() as t:
+        with Topology("ko", 34) as t:
             t.serve("serve-tcp")
             l4, t4 = target_rule(t)
             conf = os.path.join(tempfile.mkdtemp(prefix="pk-kfwd-"), "fw.conf")
@@ -75,7 +82,7 @@ class KernelForwardOps(unittest.TestCase):
                 self.assertEqual(fw.stop(), 0)
 
     def test_sigterm_removes_every_rule_and_restores_sysctls(self):
-        with Topology() as t:
+        with Topology("ko", 34) as t:
             t.serve("serve-tcp")
             before = t.ruleset()
             sysctls = [t.sysctl(n) for n in ("net.ipv4.ip_forward", "net.netfilter.nf_conntrack_acct")]
@@ -91,7 +98,7 @@ class KernelForwardOps(unittest.TestCase):
                                                         "net.netfilter.nf_conntrack_acct")], sysctls)
 
     def test_killed_forwarder_cleaned_up_by_next_start_and_by_cleanup(self):
-        with Topology() as t:
+        with Topology("ko", 34) as t:
             before = t.ruleset()
             l4, t4 = target_rule(t)
             for how in ("next-start", "cleanup"):

@@ -79,7 +79,7 @@ class Reliability(unittest.TestCase):
         srv.listen()
         port = srv.getsockname()[1]
         env = dict(os.environ, PORTKIT_DB=self.db, NO_COLOR="1")
-        procs = [subprocess.Popen([HISTFILL, self.db, "300", "10", str(i), f"fill{i}"],
+        procs = [subprocess.Popen([HISTFILL, self.db, "100", "10", str(i), f"fill{i}"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
         procs += [subprocess.Popen([pktest.PORTKIT, "scan", "-p", str(port), "127.0.0.1", "--save"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -108,7 +108,7 @@ class Reliability(unittest.TestCase):
             self.assertEqual(cp.returncode, 0, cp.stderr)
             for r in map(json.loads, cp.stdout.splitlines()):
                 if r["kind"] == "scan" and r["source"] == "pk_histfill":
-                    self.assertEqual(r["hosts"], 300)
+                    self.assertEqual(r["hosts"], 100)
             reads += 1
         for p in procs:
             out, err = p.communicate()

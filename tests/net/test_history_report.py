@@ -1,7 +1,7 @@
 """The HTML report in a real browser. A namespace test host serves a
 hostile banner (script and img markup pointing at a canary HTTP server);
 portkit scans it twice with -sV, saves both runs and writes the diff
-report. Headless Chromium, run in a network namespace of its own that has
+report (and the second scan writes its own page with -oH). Headless Chromium, run in a network namespace of its own that has
 only loopback (where the canary listens), loads the file: the rendered DOM
 must hold the rows and counts, the banner as text and no injected element;
 the page's own script must have run; the canary must see no request; and a
@@ -74,14 +74,16 @@ class ReportInBrowser(unittest.TestCase):
 
     def test_report_renders_safely(self):
         ns = self.ns
-        hostile_port, plain, later = scantest.random_ports(3)
-        spec = f"{hostile_port},{plain},{later}"
+        hostile_port, plain, later = scantest.random_ports(3, avoid={31337})
+        risky = 31337  # Back Orifice's port: the curated notes flag it
+        spec = f"{hostile_port},{plain},{later},{risky}"
         lst = [servers.Listener(ns, tcp=[hostile_port], banner=HOSTILE).start(),
-               servers.Listener(ns, tcp=[plain]).start()]
+               servers.Listener(ns, tcp=[plain, risky]).start()]
         try:
             run("scan", "-sV", "-p", spec, ns.ip, "--save", "--label", "before", env=self.env, check=0)
             lst.append(servers.Listener(ns, tcp=[later]).start())
-            run("scan", "-sV", "-p", spec, ns.ip, "--save", env=self.env, check=0)
+            scan_html = os.path.join(self.tmp.name, "scan.html")
+            run("scan", "-sV", "-p", spec, ns.ip, "--save", "-oH", scan_html, env=self.env, check=0)
         finally:
             for s in lst:
                 s.stop()
@@ -112,25 +114,39 @@ class ReportInBrowser(unittest.TestCase):
         self.assertIn("</html>", dom, dom_cp.stderr[-2000:])
         self.assertEqual(fetched, "", "the page made the browser fetch something")
 
-        # the rows: the three ports of run 2, the opened one highlighted
+        # the rows: the four ports of run 2, the opened one highlighted, the
+        # risky one with its note
         body = re.search(r'<table class="sortable" id="ports">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
         rows = re.findall(r"<tr[^>]*>", body)
-        self.assertEqual(len(rows), 3, body)
+        self.assertEqual(len(rows), 4, body)
         self.assertIn('class="c-opened"', body)
-        self.assertEqual(re.search(r'id="n-open">(\d+)<', dom).group(1), "3")
+        risky_row = re.search(r'<td class="n">%d</td>.*?</tr>' % risky, body, re.S).group(0)
+        self.assertIn('<span class="risk">', risky_row)
+        self.assertEqual(re.search(r'id="n-risky">(\d+)<', dom).group(1), "1")
+        self.assertEqual(re.search(r'id="n-open">(\d+)<', dom).group(1), "4")
         self.assertEqual(re.search(r'id="n-hosts">(\d+)<', dom).group(1), "1")
         self.assertEqual(re.search(r'id="n-changes">(\d+)<', dom).group(1), "1")
         changes = re.search(r'id="changes-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
         self.assertEqual(re.findall(r"<td>(opened)</td>", changes), ["opened"])
         self.assertIn(f'<td class="n">{later}</td>', changes)
         # the page's script ran (it fills the row count) under the CSP
-        self.assertEqual(re.search(r'<span id="shown">(\d+)</span>', dom).group(1), "3")
+        self.assertEqual(re.search(r'<span id="shown">(\d+)</span>', dom).group(1), "4")
         # the banner is text: no element came from it, the title is intact
         self.assertNotIn("<img", dom)
         self.assertEqual(dom.count("<script"), 1)
         self.assertIn("&lt;script&gt;fetch(", dom)
         self.assertIn("<title>History &lt;test&gt;</title>", dom)
         self.assertNotIn("pwned", dom.split("</title>")[0])
+
+        # the same page written by the scan itself (-oH), without the history
+        scan_dom = self.chromium("--virtual-time-budget=3000", "--dump-dom", f"file://{scan_html}").stdout
+        body = re.search(r'<table class="sortable" id="ports">.*?<tbody>(.*?)</tbody>', scan_dom, re.S).group(1)
+        self.assertEqual(len(re.findall(r"<tr[^>]*>", body)), 4, body)
+        self.assertEqual(re.search(r'id="n-open">(\d+)<', scan_dom).group(1), "4")
+        self.assertEqual(re.search(r'<span id="shown">(\d+)</span>', scan_dom).group(1), "4")
+        self.assertNotIn("<img", scan_dom)
+        self.assertEqual(scan_dom.count("<script"), 1)
+        self.assertIn("&lt;script&gt;fetch(", scan_dom)
 
         self.assertEqual(shot_cp.returncode, 0, shot_cp.stderr[-2000:])
         with open(shot, "rb") as f:

@@ -6,6 +6,7 @@ imported, must give the same history as portkit's scan of it."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,34 @@ class HistoryScan(unittest.TestCase):
         self.assertIn(f"+ {c}/tcp", text)
         self.assertIn(f"- {u1}/udp", text)
         self.assertIn("host down (was up)", text)
+
+    def test_firewalled_host_is_a_few_rows(self):
+        """A host that drops everything but one port: the run stores the host,
+        the open port and "filtered" as the state of the rest, not thousands
+        of filtered rows; lifting the firewall is one change for the rest."""
+        ns = self.ns
+        port = 2222
+        srv = servers.Listener(ns, tcp=[port]).start()
+        db = os.path.join(self.tmp.name, "fw.db")
+        try:
+            scantest.nft_filter(ns, f"tcp dport != {port} drop", name="pkhist")
+            args = ["scan", "-p", "1-3000", "--max-retries", "1", "--max-rtt-timeout", "200ms", ns.ip, "--db", db]
+            self.pk(*args, "--label", "walled", check=0)
+            scantest.nft_flush(ns, "pkhist")
+            self.pk(*args, "--save", check=0)
+        finally:
+            srv.stop()
+            scantest.nft_flush(ns, "pkhist")
+        con = sqlite3.connect(db)
+        try:
+            rows = con.execute("SELECT r.label, h.rest_tcp, h.closed_tcp, (SELECT count(*) FROM ports p WHERE "
+                               "p.host_id=h.id) FROM runs r JOIN hosts h ON h.run_id=r.id ORDER BY r.id").fetchall()
+        finally:
+            con.close()
+        self.assertEqual(rows, [("walled", "filtered", 0, 1), ("", "closed", 2999, 1)])
+        got = [(j["change"], j["proto"], j["port"], j["before"], j["after"])
+               for j in self.changes("--db", db, "walled", "last")]
+        self.assertEqual(got, [("state", "tcp", None, "filtered", "closed")])
 
     def test_watch_scan_rounds(self):
         """watch --scan repeats the scan, saves each round and prints the diff

@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,32 @@ class WatchListeners(unittest.TestCase):
         self.assertIn("[::1]:18102 ", show)
         cp = pktest.run("diff", "--db", db, "--json")
         self.assertEqual([json.loads(x)["change"] for x in cp.stdout.splitlines()], ["removed"])
+
+
+    def test_syslog(self):
+        """--syslog: each change reaches syslog as daemon.notice. The watch
+        runs in a private mount namespace whose /dev holds only the test's
+        own /dev/log socket, so nothing reaches the machine's logger."""
+        devdir = os.path.join(self.tmp.name, "dev")
+        os.mkdir(devdir)
+        log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        log.bind(os.path.join(devdir, "log"))
+        log.settimeout(3)
+        p = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                              f"mount --bind {devdir} /dev && exec ip netns exec {self.ns.name} {PORTKIT} watch --syslog"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.7)
+            self.do("open", "tcp", "127.0.0.1", 18301)
+            msg = log.recv(4096).decode()
+        finally:
+            p.terminate()
+            out, err = p.communicate(timeout=10)
+            log.close()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertTrue(msg.startswith("<29>"), msg)  # daemon.notice
+        self.assertRegex(msg, r"portkit\[\d+\]: \+ tcp 127\.0\.0\.1:18301 +python3\[\d+\] root$")
+        self.assertIn("127.0.0.1:18301", out)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ own (sysctls are changed there only), and audit's policy mode and ls's
 EXPOSED flag against a ruleset loaded in that namespace."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -242,6 +243,30 @@ class Why(unittest.TestCase):
         cp = self.pk("ls", "-t", "--json", user=65534)             # no ruleset: bind addresses
         flags = {(s["local_addr"], s["local_port"]): s["flags"] for s in map(json.loads, cp.stdout.splitlines())}
         self.assertIn("EXPOSED", flags[("0.0.0.0", 7000)])
+
+
+@pktest.need_root
+@unittest.skipUnless(shutil.which("iptables-legacy"), "needs iptables-legacy")
+class LegacyIptables(unittest.TestCase):
+    def test_legacy_rules_make_verdicts_unknown(self):
+        with pktest.Netns("whyleg", INDEX + 1) as ns:
+            ns.exec("iptables-legacy -A INPUT -p tcp --dport 22 -j DROP")
+            holder = ns.popen([sys.executable, "-c", "import socket,sys; s=socket.socket(); "
+                               "s.bind(('0.0.0.0', 22)); s.listen(); print('READY', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            try:
+                self.assertEqual(holder.stdout.readline().strip(), "READY")
+                cp = subprocess.run(["ip", "netns", "exec", ns.name, pktest.PORTKIT, "audit", "-j"],
+                                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                self.assertIn("legacy iptables rules are loaded", cp.stderr)
+                rows = [json.loads(l) for l in cp.stdout.splitlines()]
+                self.assertTrue(rows)
+                self.assertTrue(all(r["verdict"] == "unknown" for r in rows), rows)
+            finally:
+                holder.stdin.close()
+                holder.wait(timeout=10)
+                holder.stdout.close()
 
 
 if __name__ == "__main__":

@@ -273,6 +273,53 @@ static void test_redirect_and_loopback(void **state)
     pk_firewall_free(fw);
 }
 
+/* The tables `portkit forward --kernel` installs: an allow-list filter
+ * chain just before NAT, then redirect/DNAT with ct mark and ct timeout. */
+static void test_forward_kernel_tables(void **state)
+{
+    (void)state;
+    struct pk_firewall *fw = load("kfwd_style.json");
+    struct pk_firewall_packet p = {.family = AF_INET, .proto = PK_TCP, .iifname = IF_A, .saddr_prefix = 32,
+                                   .dport = 8080};
+    inet_pton(AF_INET, HOST_A4, p.daddr);
+    inet_pton(AF_INET, OUT_A4, p.saddr);
+    struct pk_firewall_result r;
+    pk_firewall_eval(fw, &p, &r);
+    assert_int_equal(r.verdict, PK_FIREWALL_REACHABLE);
+    assert_true(r.nat);
+    assert_int_equal(r.nat_dport, 80);
+    assert_non_null(strstr(r.nat_rule, "redirect to :80"));
+    p.any_source = true; /* not in the allow list */
+    pk_firewall_eval(fw, &p, &r);
+    assert_int_equal(r.verdict, PK_FIREWALL_BLOCKED);
+    assert_non_null(strstr(r.rule, "@r0_allow4"));
+    p.proto = PK_UDP;
+    p.dport = 5353;
+    pk_firewall_eval(fw, &p, &r);
+    assert_int_equal(r.verdict, PK_FIREWALL_REACHABLE);
+    assert_true(r.nat);
+    assert_int_equal(r.nat_dport, 53);
+    pk_firewall_free(fw);
+}
+
+/* An ingress chain filters only what arrives on its device. */
+static void test_ingress_device(void **state)
+{
+    (void)state;
+    static const char json[] =
+        "{\"nftables\": [{\"table\": {\"family\": \"netdev\", \"name\": \"n\", \"handle\": 1}},"
+        "{\"chain\": {\"family\": \"netdev\", \"table\": \"n\", \"name\": \"ing\", \"handle\": 1, "
+        "\"type\": \"filter\", \"hook\": \"ingress\", \"prio\": 0, \"dev\": \"" IF_B "\", \"policy\": \"accept\"}},"
+        "{\"rule\": {\"family\": \"netdev\", \"table\": \"n\", \"chain\": \"ing\", \"handle\": 2, \"expr\": ["
+        DPORT(22) ", {\"drop\": null}]}}]}";
+    struct pk_firewall *fw = load_inline(json);
+    char rule[PK_FIREWALL_RULE_MAX];
+    assert_int_equal(judge(fw, PK_TCP, IF_A, NULL, HOST_A4, 22, NULL), PK_FIREWALL_REACHABLE);
+    assert_int_equal(judge(fw, PK_TCP, IF_B, NULL, HOST_B4, 22, rule), PK_FIREWALL_BLOCKED);
+    assert_string_equal(rule, "netdev n/ing handle 2: tcp dport 22 drop");
+    pk_firewall_free(fw);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -294,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_sets_jumps_vmaps),       cmocka_unit_test(test_ufw_rules),
         cmocka_unit_test(test_xt_without_text),        cmocka_unit_test(test_docker_virtual_listeners),
         cmocka_unit_test(test_undecided_matches),      cmocka_unit_test(test_redirect_and_loopback),
+        cmocka_unit_test(test_forward_kernel_tables), cmocka_unit_test(test_ingress_device),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,7 @@ static void remote_target_is_dnat_and_masquerade(void **state)
            "dnat ip to 192.0.2.10:80");
     has(s, "ct mark 0x00070001 masquerade");
     has(s, "ct mark 0x00070002 masquerade");
-    has(s, "ct count over 3 drop");
+    has(s, "ct count over 3 counter name \"limited\" drop");
     has(s, "ct state new jump admit_r1");
     /* From this host, loopback sources cannot go to another host. */
     has(s, "fib daddr type local ip daddr != 127.0.0.0/8 th dport 8081");
@@ -109,11 +109,12 @@ static void allow_deny_become_sets_with_mapped_addresses_as_ipv4(void **state)
            "\t\telements = { 10.0.0.0/8, 10.1.0.0/16 }");
     /* Allow entries exist, none IPv6: every IPv6 client is turned away. */
     has(s, "set global_allow6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\tauto-merge\n\t}");
-    has(s, "ip saddr != @global_allow4 drop");
-    has(s, "ip6 saddr != @global_allow6 drop");
-    has(s, "ip saddr @global_deny4 drop");
+    has(s, "ip saddr != @global_allow4 counter name \"denied\" drop");
+    has(s, "ip6 saddr != @global_allow6 counter name \"denied\" drop");
+    has(s, "ip saddr @global_deny4 counter name \"denied\" drop");
+    has(s, "counter denied {\n\t}\n\tcounter limited {\n\t}");
     has(s, "elements = { 192.0.2.0/24 }");
-    has(s, "ip6 saddr @r1_deny6 drop");
+    has(s, "ip6 saddr @r1_deny6 counter name \"denied\" drop");
     has(s, "chain admit_r1 {\n\t\tjump admit_global\n");
     has(s, "type filter hook prerouting priority -110");
     free(s);
@@ -214,6 +215,28 @@ static void partition_says_which_rule_goes_to_the_relay(void **state)
     pk_fw_config_free(cfg);
 }
 
+static void a_global_glob_keeps_every_rule_in_the_relay(void **state)
+{
+    (void)state;
+    struct pk_fw_config *cfg = parse("allow 10.1.*\n:80 127.0.0.1:8080 kernel\n");
+    struct pk_fw_config *k = NULL, *r = NULL;
+    struct log_capture cap = {0};
+    assert_int_equal(pk_fw_kernel_partition(cfg, NULL, &k, &r, capture, &cap, NULL), 0);
+    assert_int_equal(pk_fw_config_count(k), 0);
+    assert_int_equal(pk_fw_config_count(r), 1);
+    has(cap.last, "glob");
+    /* and the writer refuses rather than drop the list */
+    struct pk_buf out = PK_BUF_INIT;
+    struct pk_err err = {0};
+    assert_int_equal(pk_fw_kernel_ruleset(cfg, "t", 1, "", &out, &err), PK_EINVAL);
+    has(err.msg, "glob");
+    assert_int_equal(out.len, 0);
+    pk_buf_free(&out);
+    pk_fw_config_free(k);
+    pk_fw_config_free(r);
+    pk_fw_config_free(cfg);
+}
+
 static void kernel_option_errors_and_table_names(void **state)
 {
     (void)state;
@@ -244,6 +267,7 @@ int main(void)
         cmocka_unit_test(relay_rules_are_left_out),
         cmocka_unit_test(what_the_kernel_cannot_express),
         cmocka_unit_test(partition_says_which_rule_goes_to_the_relay),
+        cmocka_unit_test(a_global_glob_keeps_every_rule_in_the_relay),
         cmocka_unit_test(kernel_option_errors_and_table_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

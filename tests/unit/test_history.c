@@ -386,7 +386,7 @@ static void test_report_escapes(void **state)
     (void)state;
     struct pk_history *h = mem();
     struct pk_err err = {0};
-    struct pk_run info = {.kind = PK_RUN_SCAN, .label = "<b>label</b>", .start_us = 1};
+    struct pk_run info = {.kind = PK_RUN_SCAN, .label = "<b>label", .start_us = 1};
     struct pk_history_run *w;
     assert_int_equal(pk_history_begin(h, &info, &w, &err), 0);
     struct pk_history_host host = {.addr = "192.0.2.9", .hostname = "\"><script>x()</script>", .up = true};

@@ -562,10 +562,12 @@ static void zero_delay_rearm_waits_for_the_next_iteration(void **state)
     struct pk_timer t;
     pk_timer_init(&t, rearm_zero, NULL);
     rearm_count = 0;
+    /* Each turn may wait (up to 1 s) for the timer to come due: what
+     * matters is that one turn runs it once, not that no time passed. */
     assert_int_equal(pk_loop_timer_start(loop, &t, 0), 0);
-    assert_true(pk_loop_once(loop, 0, NULL) >= 0);
+    assert_true(pk_loop_once(loop, 1000000, NULL) >= 0);
     assert_int_equal(rearm_count, 1);
-    assert_true(pk_loop_once(loop, 0, NULL) >= 0);
+    assert_true(pk_loop_once(loop, 1000000, NULL) >= 0);
     assert_int_equal(rearm_count, 2);
     pk_loop_timer_stop(loop, &t);
     pk_loop_free(loop);
