@@ -395,22 +395,7 @@ class Habits(unittest.TestCase):
 
 class TerminalWidth(unittest.TestCase):
     def ls_on_pty(self, cols):
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.environ["NO_COLOR"] = "1"
-            os.execv(pktest.PORTKIT, [pktest.PORTKIT, "ls", "--pid", str(os.getppid())])
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
-        out = b""
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.waitpid(pid, 0)
-        return out.decode(errors="replace").replace("\r", "")
+        return pktest.run_on_tty("ls", "--pid", os.getpid(), env={"NO_COLOR": "1"}, cols=cols)
 
     def test_same_columns_on_a_wide_tty_and_a_pipe_and_fewer_when_narrow(self):
         lst = Listener()

@@ -31,22 +31,7 @@ def listen(addr, port, family=socket.AF_INET):
 
 
 def on_tty(*args):
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["NO_COLOR"] = "1"
-        os.environ["COLUMNS"] = "200"
-        os.execv(pktest.PORTKIT, [pktest.PORTKIT, *args])
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.waitpid(pid, 0)
-    return out.decode(errors="replace")
+    return pktest.run_on_tty(*args, env={"NO_COLOR": "1", "COLUMNS": "200"})
 
 
 class DisplayNames(unittest.TestCase):

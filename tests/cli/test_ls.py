@@ -309,23 +309,7 @@ class Text(unittest.TestCase):
 
     def test_terminal_gets_colour_and_summary(self):
         # a pseudo-terminal: what a person sees
-        import pty
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.environ.pop("NO_COLOR", None)
-            os.environ["TERM"] = "xterm"
-            os.execv(pktest.PORTKIT, [pktest.PORTKIT, "ls", "--pid", str(PID)])
-        out = b""
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.waitpid(pid, 0)
-        text = out.decode(errors="replace")
+        text = pktest.run_on_tty("ls", "--pid", PID, env={"NO_COLOR": None, "TERM": "xterm"})
         self.assertIn("\033[", text)
         self.assertRegex(text, r"\d+ sockets")
         self.assertIn("LISTEN", text)

@@ -42,6 +42,38 @@ def run(*args, input=None, timeout=60, env=None, check=None):
     return cp
 
 
+def run_on_tty(*args, env=None, cols=None):
+    """Runs portkit on a pseudo-terminal (what a person sees) until it exits;
+    returns its output as text, CRs removed. env: variables to set (None as a
+    value removes one); cols: the terminal's width."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    pid, fd = pty.fork()
+    if pid == 0:
+        for k, v in (env or {}).items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        os.execv(PORTKIT, [PORTKIT, *map(str, args)])
+    if cols:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return out.decode(errors="replace").replace("\r", "")
+
+
 def run_json(*args, **kw):
     """Runs portkit with --json-style output and parses JSON Lines."""
     cp = run(*args, **kw)
