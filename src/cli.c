@@ -50,25 +50,28 @@ static void put_message(const char *verb, const char *msg)
     fprintf(stderr, "portkit: %s%s%s\n", verb ? verb : "", verb ? ": " : "", line);
 }
 
-int cli_usage_error(const char *verb, const char *fmt, ...)
+static void put_vmessage(const char *verb, const char *fmt, va_list ap)
 {
     char msg[CLI_MSG_MAX * 2];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    put_message(verb, msg);
+}
+
+int cli_usage_error(const char *verb, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    put_vmessage(verb, fmt, ap);
     va_end(ap);
-    put_message(verb, msg);
     return CLI_USAGE;
 }
 
 int cli_message(const char *verb, const char *fmt, ...)
 {
-    char msg[CLI_MSG_MAX * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    put_vmessage(verb, fmt, ap);
     va_end(ap);
-    put_message(verb, msg);
     return 0;
 }
 
