@@ -50,6 +50,7 @@ static void put_message(const char *verb, const char *msg)
     fprintf(stderr, "portkit: %s%s%s\n", verb ? verb : "", verb ? ": " : "", line);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void put_vmessage(const char *verb, const char *fmt, va_list ap)
 {
     char msg[CLI_MSG_MAX * 2];
