@@ -238,7 +238,7 @@ bool raw_available(void)
 int raw_open(struct raw_net *r, struct pk_err *err)
 {
     memset(r, 0, sizeof *r);
-    r->tcp4 = r->icmp4 = r->tcp6 = r->icmp6 = r->rx = r->hold = r->hold2 = r->udp4 = r->udp6 = r->arp = -1;
+    r->tcp4 = r->icmp4 = r->tcp6 = r->icmp6 = r->rx = r->hold = r->hold2 = r->udp4 = r->udp6 = r->arp = r->route_fd = -1;
     uint64_t key[2];
     if (getrandom(key, sizeof key, 0) != sizeof key)
         return pk_err_sys(err, "getrandom");
@@ -280,6 +280,12 @@ int raw_open(struct raw_net *r, struct pk_err *err)
     int big = 16 << 20;
     if (setsockopt(r->rx, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
         setsockopt(r->rx, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    /* Our own probes pass every packet tap on the way out: without this
+     * each one is cloned and run through the filter only to be dropped.
+     * Replies over loopback still arrive, as incoming on lo. (Older
+     * kernels refuse it: the filter drops them there.) */
+    int one = 1;
+    setsockopt(r->rx, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
     setup_ring(r);
     struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
     if (bind(r->rx, (struct sockaddr *)&ll, sizeof ll) < 0) {
@@ -297,12 +303,14 @@ void raw_close(struct raw_net *r)
     if (r->ring)
         munmap(r->ring, r->ring_blocks * r->ring_block_size);
     r->ring = NULL;
+    free(r->routes);
+    r->routes = NULL;
     for (int i = 0; i < 4; i++) {
         free(r->batch[i]);
         r->batch[i] = NULL;
     }
     int *fds[] = {&r->tcp4, &r->icmp4, &r->tcp6, &r->icmp6, &r->rx, &r->hold, &r->hold2, &r->udp4, &r->udp6,
-                  &r->arp};
+                  &r->arp, &r->route_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -328,34 +336,39 @@ static uint16_t fold(uint32_t acc)
     return (uint16_t)~acc;
 }
 
-/* Our IPv4 source towards dst: the routing table's answer, kept per /24. */
+/* Our IPv4 source towards dst: the routing table's answer, kept per /24.
+ * Connecting a UDP socket routes without sending; one socket is reused
+ * (a connect replaces the previous one). */
 static int route_src4(struct raw_net *r, const struct pk_addr *dst, uint8_t src[4])
 {
-    struct pk_addr prefix = *dst;
-    prefix.bytes[3] = 0;
-    size_t slot = (size_t)(prefix.bytes[0] ^ prefix.bytes[1] * 7 ^ prefix.bytes[2] * 13) % RAW_ROUTES;
-    struct raw_route *rt = &r->routes[slot];
-    if (rt->valid && memcmp(rt->prefix.bytes, prefix.bytes, 4) == 0) {
-        memcpy(src, rt->src.bytes, 4);
+    uint32_t prefix;
+    memcpy(&prefix, dst->bytes, 4);
+    prefix &= htonl(0xffffff00u);
+    if (!r->routes) {
+        r->routes = calloc(RAW_ROUTES, sizeof *r->routes);
+        if (!r->routes)
+            return -ENOMEM;
+    }
+    uint32_t h = ntohl(prefix) >> 8;
+    struct raw_route *rt = &r->routes[(h ^ h >> 12) % RAW_ROUTES];
+    if (rt->prefix == prefix && prefix != 0) {
+        memcpy(src, rt->src, 4);
         return 0;
     }
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    if (r->route_fd < 0)
+        r->route_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (r->route_fd < 0)
         return -errno;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9)};
     memcpy(&sa.sin_addr, dst->bytes, 4);
     struct sockaddr_in me;
     socklen_t len = sizeof me;
-    int rc = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || getsockname(fd, (struct sockaddr *)&me, &len) < 0)
-        rc = -errno;
-    close(fd);
-    if (rc < 0)
-        return rc;
+    if (connect(r->route_fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        getsockname(r->route_fd, (struct sockaddr *)&me, &len) < 0)
+        return -errno;
     memcpy(src, &me.sin_addr, 4);
     rt->prefix = prefix;
-    memcpy(rt->src.bytes, src, 4);
-    rt->valid = true;
+    memcpy(rt->src, src, 4);
     return 0;
 }
 

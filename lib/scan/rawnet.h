@@ -58,11 +58,15 @@ struct raw_link {
 };
 #define RAW_LINKS 16
 
-struct raw_route { /* source address towards one /24 or /64 */
-    struct pk_addr prefix, src;
-    bool valid;
+/* Our IPv4 source towards one /24. A scan visits its targets in a random
+ * order, so the cache must hold every /24 of a /16 at once: with fewer
+ * slots nearly every probe paid a socket + connect + close to ask the
+ * kernel again, 40 % of a raw scan's time. */
+struct raw_route {
+    uint32_t prefix; /* the /24, network order; 0 in an empty slot */
+    uint8_t src[4];
 };
-#define RAW_ROUTES 64
+#define RAW_ROUTES 4096
 
 struct raw_net {
     int tcp4, icmp4, tcp6, icmp6; /* send sockets; -1 when not opened */
@@ -75,7 +79,8 @@ struct raw_net {
     int nlinks;
     uint16_t sport_scan, sport_ping, sport_udp4, sport_udp6;
     uint64_t k0, k1;              /* SipHash key */
-    struct raw_route routes[RAW_ROUTES];
+    struct raw_route *routes;     /* RAW_ROUTES slots, allocated on first use */
+    int route_fd;                 /* UDP socket the kernel routes through; -1: not yet */
     uint64_t sent, send_errors;
     /* PACKET_RX_RING (TPACKET_V3): replies read from shared memory, no
      * system call per packet. NULL: plain recv(). */
