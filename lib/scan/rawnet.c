@@ -238,7 +238,7 @@ bool raw_available(void)
 int raw_open(struct raw_net *r, struct pk_err *err)
 {
     memset(r, 0, sizeof *r);
-    r->tcp4 = r->icmp4 = r->tcp6 = r->icmp6 = r->rx = r->hold = r->hold2 = r->udp4 = r->udp6 = r->arp = r->route_fd = -1;
+    r->tcp4 = r->icmp4 = r->tcp6 = r->icmp6 = r->rx = r->hold = r->hold2 = r->udp4 = r->udp6 = r->arp = r->route_fd = r->frame = -1;
     uint64_t key[2];
     if (getrandom(key, sizeof key, 0) != sizeof key)
         return pk_err_sys(err, "getrandom");
@@ -294,6 +294,8 @@ int raw_open(struct raw_net *r, struct pk_err *err)
     }
     raw_load_links(r);
     if (r->nlinks)
+        r->frame = raw_frame_open();
+    if (r->nlinks)
         r->arp = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
     return 0;
 }
@@ -305,12 +307,13 @@ void raw_close(struct raw_net *r)
     r->ring = NULL;
     free(r->routes);
     r->routes = NULL;
-    for (int i = 0; i < 4; i++) {
+    raw_frame_close(r);
+    for (int i = 0; i < 5; i++) {
         free(r->batch[i]);
         r->batch[i] = NULL;
     }
     int *fds[] = {&r->tcp4, &r->icmp4, &r->tcp6, &r->icmp6, &r->rx, &r->hold, &r->hold2, &r->udp4, &r->udp6,
-                  &r->arp, &r->route_fd};
+                  &r->arp, &r->route_fd, &r->frame};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -336,10 +339,10 @@ static uint16_t fold(uint32_t acc)
     return (uint16_t)~acc;
 }
 
-/* Our IPv4 source towards dst: the routing table's answer, kept per /24.
- * Connecting a UDP socket routes without sending; one socket is reused
- * (a connect replaces the previous one). */
-static int route_src4(struct raw_net *r, const struct pk_addr *dst, uint8_t src[4])
+/* Our IPv4 source towards dst and how to send there: the routing table's
+ * answer, kept per /24. Connecting a UDP socket routes without sending; one
+ * socket is reused (a connect replaces the previous one). */
+static int route4(struct raw_net *r, const struct pk_addr *dst, const struct raw_route **out)
 {
     uint32_t prefix;
     memcpy(&prefix, dst->bytes, 4);
@@ -351,8 +354,10 @@ static int route_src4(struct raw_net *r, const struct pk_addr *dst, uint8_t src[
     }
     uint32_t h = ntohl(prefix) >> 8;
     struct raw_route *rt = &r->routes[(h ^ h >> 12) % RAW_ROUTES];
+    *out = rt;
     if (rt->prefix == prefix && prefix != 0) {
-        memcpy(src, rt->src, 4);
+        if (rt->recheck && r->probes >= rt->recheck)
+            raw_frame_route(r, dst->bytes, rt);
         return 0;
     }
     if (r->route_fd < 0)
@@ -366,9 +371,9 @@ static int route_src4(struct raw_net *r, const struct pk_addr *dst, uint8_t src[
     if (connect(r->route_fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
         getsockname(r->route_fd, (struct sockaddr *)&me, &len) < 0)
         return -errno;
-    memcpy(src, &me.sin_addr, 4);
     rt->prefix = prefix;
-    memcpy(rt->src, src, 4);
+    memcpy(rt->src, &me.sin_addr, 4);
+    raw_frame_route(r, dst->bytes, rt);
     return 0;
 }
 
@@ -378,8 +383,8 @@ struct raw_batch {
     unsigned n;
     struct mmsghdr msg[BATCH];
     struct iovec iov[BATCH];
-    struct sockaddr_in6 to[BATCH];
-    uint8_t data[BATCH][40];
+    struct sockaddr_in6 to[BATCH]; /* also holds a sockaddr_ll */
+    uint8_t data[BATCH][64];
 };
 
 static void batch_flush(struct raw_net *r, struct raw_batch *b)
@@ -406,16 +411,16 @@ static void batch_flush(struct raw_net *r, struct raw_batch *b)
 
 void raw_flush(struct raw_net *r)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (r->batch[i] && r->batch[i]->n)
             batch_flush(r, r->batch[i]);
 }
 
-static int send_to(struct raw_net *r, int fd, const struct pk_addr *dst, const void *pkt, size_t len)
+static int queue(struct raw_net *r, int fd, const void *to, socklen_t tolen, const void *pkt, size_t len)
 {
     if (fd < 0)
         return -EAFNOSUPPORT;
-    int slot = fd == r->tcp4 ? 0 : fd == r->tcp6 ? 1 : fd == r->icmp4 ? 2 : 3;
+    int slot = fd == r->tcp4 ? 0 : fd == r->tcp6 ? 1 : fd == r->icmp4 ? 2 : fd == r->icmp6 ? 3 : 4;
     struct raw_batch *b = r->batch[slot];
     if (!b) {
         b = r->batch[slot] = calloc(1, sizeof *b);
@@ -424,16 +429,47 @@ static int send_to(struct raw_net *r, int fd, const struct pk_addr *dst, const v
     }
     b->fd = fd;
     unsigned i = b->n++;
-    struct sockaddr_storage ss;
-    socklen_t sl = pk_addr_sockaddr(dst, 0, &ss);
-    memcpy(&b->to[i], &ss, sl);
+    memcpy(&b->to[i], to, tolen);
     memcpy(b->data[i], pkt, len);
     b->iov[i] = (struct iovec){b->data[i], len};
-    b->msg[i].msg_hdr = (struct msghdr){.msg_name = &b->to[i], .msg_namelen = sl, .msg_iov = &b->iov[i],
+    b->msg[i].msg_hdr = (struct msghdr){.msg_name = &b->to[i], .msg_namelen = tolen, .msg_iov = &b->iov[i],
                                         .msg_iovlen = 1};
     if (b->n == BATCH)
         batch_flush(r, b);
     return 0;
+}
+
+static int send_to(struct raw_net *r, int fd, const struct pk_addr *dst, const void *pkt, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = pk_addr_sockaddr(dst, 0, &ss);
+    return queue(r, fd, &ss, sl, pkt, len);
+}
+
+/* The TCP segment t wrapped in IPv4 and Ethernet headers, on rt's link. */
+static int send_frame(struct raw_net *r, const struct raw_route *rt, const struct pk_addr *dst, const uint8_t *t,
+                      size_t len)
+{
+    uint8_t f[14 + 20 + 24];
+    memcpy(f, rt->eth, 12);
+    f[12] = 0x08; /* IPv4 */
+    f[13] = 0x00;
+    uint8_t *ip = f + 14;
+    size_t total = 20 + len;
+    uint16_t id = (uint16_t)(r->probes * 0x9e37u + (uint16_t)r->k0); /* varied, as the kernel's */
+    const uint8_t hdr[20] = {0x45, 0, (uint8_t)(total >> 8), (uint8_t)total, (uint8_t)(id >> 8), (uint8_t)id,
+                             0, 0, 64, IPPROTO_TCP};
+    memcpy(ip, hdr, 20);
+    memcpy(ip + 12, rt->src, 4);
+    memcpy(ip + 16, dst->bytes, 4);
+    uint16_t ck = fold(sum16(ip, 20, 0));
+    ip[10] = (uint8_t)(ck >> 8);
+    ip[11] = (uint8_t)ck;
+    memcpy(ip + 20, t, len);
+    struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = rt->ifindex,
+                             .sll_halen = 6};
+    memcpy(ll.sll_addr, rt->eth, 6);
+    return queue(r, r->frame, &ll, sizeof ll, f, 14 + total);
 }
 
 int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, uint16_t dport,
@@ -460,12 +496,13 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
     }
     if (dst->family == AF_INET6)
         return send_to(r, r->tcp6, dst, t, len); /* the kernel checksums (IPV6_CHECKSUM) */
-    uint8_t src[4] = {0};
-    int rc = route_src4(r, dst, src);
+    r->probes++;
+    const struct raw_route *rt;
+    int rc = route4(r, dst, &rt);
     if (rc < 0)
         return rc;
     uint8_t pseudo[12];
-    memcpy(pseudo, src, 4);
+    memcpy(pseudo, rt->src, 4);
     memcpy(pseudo + 4, dst->bytes, 4);
     pseudo[8] = 0;
     pseudo[9] = IPPROTO_TCP;
@@ -474,6 +511,8 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
     uint16_t ck = fold(sum16(t, len, sum16(pseudo, 12, 0)));
     t[16] = (uint8_t)(ck >> 8);
     t[17] = (uint8_t)ck;
+    if (rt->ifindex > 0 && r->frame >= 0)
+        return send_frame(r, rt, dst, t, len);
     return send_to(r, r->tcp4, dst, t, len);
 }
 

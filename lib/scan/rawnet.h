@@ -17,6 +17,8 @@
 #include "portkit/error.h"
 #include "portkit/target.h"
 
+struct mnl_socket;
+
 #define RAW_TCP_FIN 0x01
 #define RAW_TCP_SYN 0x02
 #define RAW_TCP_RST 0x04
@@ -63,8 +65,11 @@ struct raw_link {
  * slots nearly every probe paid a socket + connect + close to ask the
  * kernel again, 40 % of a raw scan's time. */
 struct raw_route {
-    uint32_t prefix; /* the /24, network order; 0 in an empty slot */
+    uint32_t prefix;  /* the /24, network order; 0 in an empty slot */
     uint8_t src[4];
+    int ifindex;      /* > 0: probes go out as frames on it (rawnet_frame.c) */
+    uint8_t eth[12];  /* then: the gateway's hardware address, then ours */
+    uint64_t recheck; /* != 0: the gateway was unresolved; ask again at this probe count */
 };
 #define RAW_ROUTES 4096
 
@@ -82,12 +87,15 @@ struct raw_net {
     struct raw_route *routes;     /* RAW_ROUTES slots, allocated on first use */
     int route_fd;                 /* UDP socket the kernel routes through; -1: not yet */
     uint64_t sent, send_errors;
+    uint64_t probes;              /* raw_send_tcp calls */
+    int frame;                    /* AF_PACKET socket for IPv4 frames; -1: none */
+    struct mnl_socket *nl;        /* route and neighbour questions */
     /* PACKET_RX_RING (TPACKET_V3): replies read from shared memory, no
      * system call per packet. NULL: plain recv(). */
     uint8_t *ring;
     size_t ring_blocks, ring_block_size, ring_cur;
     /* Probes queued per send socket, sent with one sendmmsg each. */
-    struct raw_batch *batch[4];
+    struct raw_batch *batch[5];
 };
 
 uint64_t raw_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
@@ -113,6 +121,12 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
 /* ICMP echo (timestamp false) or timestamp request; IPv6 has echo only. */
 int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, uint16_t id, uint16_t seq,
                   uint64_t stamp);
+
+/* rawnet_frame.c: the packet socket for frames (-1 when the kernel
+ * refuses it); whether dst's /24 can take frames, filled into rt. */
+int raw_frame_open(void);
+void raw_frame_route(struct raw_net *r, const uint8_t dst[4], struct raw_route *rt);
+void raw_frame_close(struct raw_net *r);
 
 /* rawnet_link.c: reads the attached networks into r->links. */
 void raw_load_links(struct raw_net *r);
