@@ -21,12 +21,19 @@ struct watch {
     uint32_t gen;
 };
 
+/* The due time sits beside its timer in the heap: a sift compares within
+ * the array instead of reaching into each timer's (cold) memory. */
+struct heap_node {
+    uint64_t when_us;
+    struct pk_timer *t;
+};
+
 struct pk_loop {
     int epfd;
     struct watch *watches; /* indexed by fd */
     size_t nwatches_cap;
     size_t nwatched;
-    struct pk_timer **heap;
+    struct heap_node *heap;
     size_t heap_len, heap_cap;
     uint64_t now_us;
     bool stop;
@@ -122,7 +129,12 @@ size_t pk_loop_watched(const struct pk_loop *loop)
     return loop->nwatched;
 }
 
-/* ---- timers: a binary min-heap on when_us ---- */
+/* ---- timers: a 4-ary min-heap on when_us ----
+ * A scan keeps one timer per probe in flight (tens of thousands); four
+ * children side by side halve the depth of a binary heap, and each sift
+ * step reads one cache line. */
+
+#define HEAP_ARITY 4
 
 void pk_timer_init(struct pk_timer *t, pk_timer_fn *fn, void *arg)
 {
@@ -132,54 +144,57 @@ void pk_timer_init(struct pk_timer *t, pk_timer_fn *fn, void *arg)
     t->arg = arg;
 }
 
-static void heap_set(struct pk_loop *loop, size_t i, struct pk_timer *t)
+static void heap_set(struct pk_loop *loop, size_t i, struct heap_node n)
 {
-    loop->heap[i] = t;
-    t->heap_index = i;
+    loop->heap[i] = n;
+    n.t->heap_index = i;
 }
 
 static void sift_up(struct pk_loop *loop, size_t i)
 {
-    struct pk_timer *t = loop->heap[i];
+    struct heap_node n = loop->heap[i];
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (loop->heap[parent]->when_us <= t->when_us)
+        size_t parent = (i - 1) / HEAP_ARITY;
+        if (loop->heap[parent].when_us <= n.when_us)
             break;
         heap_set(loop, i, loop->heap[parent]);
         i = parent;
     }
-    heap_set(loop, i, t);
+    heap_set(loop, i, n);
 }
 
 static void sift_down(struct pk_loop *loop, size_t i)
 {
-    struct pk_timer *t = loop->heap[i];
+    struct heap_node n = loop->heap[i];
     for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= loop->heap_len)
+        size_t first = HEAP_ARITY * i + 1;
+        if (first >= loop->heap_len)
             break;
-        if (child + 1 < loop->heap_len && loop->heap[child + 1]->when_us < loop->heap[child]->when_us)
-            child++;
-        if (loop->heap[child]->when_us >= t->when_us)
+        size_t end = first + HEAP_ARITY < loop->heap_len ? first + HEAP_ARITY : loop->heap_len;
+        size_t best = first;
+        for (size_t c = first + 1; c < end; c++)
+            if (loop->heap[c].when_us < loop->heap[best].when_us)
+                best = c;
+        if (loop->heap[best].when_us >= n.when_us)
             break;
-        heap_set(loop, i, loop->heap[child]);
-        i = child;
+        heap_set(loop, i, loop->heap[best]);
+        i = best;
     }
-    heap_set(loop, i, t);
+    heap_set(loop, i, n);
 }
 
 void pk_loop_timer_stop(struct pk_loop *loop, struct pk_timer *t)
 {
     size_t i = t->heap_index;
-    if (i == SIZE_MAX || i >= loop->heap_len || loop->heap[i] != t)
+    if (i == SIZE_MAX || i >= loop->heap_len || loop->heap[i].t != t)
         return;
     t->heap_index = SIZE_MAX;
-    struct pk_timer *last = loop->heap[--loop->heap_len];
+    struct heap_node last = loop->heap[--loop->heap_len];
     if (i == loop->heap_len)
         return;
     heap_set(loop, i, last);
     sift_down(loop, i);
-    sift_up(loop, last->heap_index);
+    sift_up(loop, last.t->heap_index);
 }
 
 int pk_loop_timer_start(struct pk_loop *loop, struct pk_timer *t, uint64_t delay_us)
@@ -191,7 +206,7 @@ int pk_loop_timer_start(struct pk_loop *loop, struct pk_timer *t, uint64_t delay
      * now_us only moves between iterations, so a callback re-arming itself
      * with 0 would otherwise spin in that pass forever. */
     t->when_us = loop->now_us + (delay_us ? delay_us : 1);
-    heap_set(loop, loop->heap_len++, t);
+    heap_set(loop, loop->heap_len++, (struct heap_node){t->when_us, t});
     sift_up(loop, t->heap_index);
     return 0;
 }
@@ -210,8 +225,8 @@ uint64_t pk_loop_update_time(struct pk_loop *loop)
 static int run_due_timers(struct pk_loop *loop)
 {
     int ran = 0;
-    while (loop->heap_len > 0 && loop->heap[0]->when_us <= loop->now_us) {
-        struct pk_timer *t = loop->heap[0];
+    while (loop->heap_len > 0 && loop->heap[0].when_us <= loop->now_us) {
+        struct pk_timer *t = loop->heap[0].t;
         pk_loop_timer_stop(loop, t);
         t->fn(loop, t, t->arg);
         ran++;
@@ -223,7 +238,7 @@ int pk_loop_once(struct pk_loop *loop, int64_t max_wait_us, struct pk_err *err)
 {
     int64_t wait = max_wait_us;
     if (loop->heap_len > 0) {
-        uint64_t next = loop->heap[0]->when_us;
+        uint64_t next = loop->heap[0].when_us;
         int64_t until = next > loop->now_us ? (int64_t)(next - loop->now_us) : 0;
         if (wait < 0 || until < wait)
             wait = until;
