@@ -485,6 +485,9 @@ static void host_time_out(struct pk_scan *s, struct scan_host *h)
 {
     h->timed_out = true;
     s->st.hosts_timed_out++;
+    h->last_wall_us = pks_wall_us(); /* the report's end time: when it was given up */
+    if (!h->first_wall_us)
+        h->first_wall_us = h->last_wall_us;
     pk_loop_timer_stop(s->loop, &h->udp_timer);
     for (int t = 0; t < 2; t++) {
         s->deferred_total -= h->deferred[t].len;
