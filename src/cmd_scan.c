@@ -67,6 +67,8 @@ void usage_scan(FILE *out)
             "                        (default 50ms and 1s)\n"
             "  --initial-rtt-timeout T  wait for a host that answered nothing (default 1s)\n"
             "  --service-timeout T   the most -sV spends on one port (default 5s)\n"
+            "  --host-timeout T      give up a host not finished T after its first probe:\n"
+            "                        its ports are not reported (0: no limit, the default)\n"
             "  --scan-delay T        one probe at a time, T apart\n"
             "  -T0, -T1, -T2         nmap's slow templates: --scan-delay 5m, 15s, 400ms\n"
             "  -T3, -T4, -T5         accepted; portkit's timing adapts by itself\n"
@@ -99,7 +101,7 @@ void usage_scan(FILE *out)
             "an input, or a symlink another user planted in a shared /tmp, is refused.\n"
             "-iL and --excludefile read at most 64 MiB.\n"
             "Not supported: -A, -O, --script, -sC (use -sV), -d/--packet-trace (use -v,\n"
-            "--reason), --host-timeout.\n\n"
+            "--reason).\n\n"
             "Examples:\n"
             "  portkit scan 192.0.2.7                  the top 1000 TCP ports\n"
             "  portkit scan -p- --json 192.0.2.7       every TCP port, JSON Lines\n"
@@ -326,10 +328,11 @@ static int scan_option(struct scan_cli *c, int opt, int argc, char **argv)
     case OPT_INITRTT: return set_duration("--initial-rtt-timeout", optarg, &c->cfg.initial_rtt_timeout_ms);
     case OPT_SVCTIMEOUT: return set_duration("--service-timeout", optarg, &c->cfg.service_timeout_ms);
     case OPT_HOSTTIMEOUT:
-        if (cli_parse_duration("scan", "--host-timeout", optarg, 0, &ms))
+        /* 1000 h fits the library's unsigned milliseconds; 0 is nmap's "no limit" */
+        if (cli_parse_duration("scan", "--host-timeout", optarg, 1000u * 3600000u, &ms))
             return CLI_USAGE;
-        return cli_usage_error("scan", "--host-timeout is not supported yet: a silent host is given up "
-                                       "after --initial-rtt-timeout and --max-retries");
+        c->cfg.host_timeout_ms = (unsigned)ms;
+        return 0;
     case OPT_SCANDELAY:
         if (cli_parse_duration("scan", "--scan-delay", optarg, 3600000, &ms))
             return CLI_USAGE;

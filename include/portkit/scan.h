@@ -147,6 +147,9 @@ struct pk_scan_config {
     struct pk_ping_config ping;         /* host discovery (off unless ping.enabled) */
     bool ping_only;                     /* -sn: discovery only, no port probes */
     bool raw;                           /* discovery may use raw sockets (CAP_NET_RAW) */
+    unsigned host_timeout_ms;           /* nmap's --host-timeout: a host still undecided this long
+                                           after its first port probe is given up (its probes
+                                           dropped, its ports not reported); 0: no limit */
 };
 
 struct pk_scan_stats {
@@ -167,6 +170,8 @@ struct pk_scan_stats {
     uint64_t hosts_pinged;       /* hosts whose discovery was started */
     uint64_t last_send_us;       /* when the last probe left, from the start: with probes and
                                     ping_probes, the rate actually sent */
+    uint64_t hosts_timed_out;    /* given up by host_timeout_ms; their ports are not in done
+                                    or states */
 };
 
 /* Fills cfg with the defaults: whole scan, no rate limit, in-flight sized
@@ -204,6 +209,7 @@ struct pk_host_report {
     uint64_t counts[2][PK_STATE_COUNT]; /* [0] tcp, [1] udp */
     struct pk_scan_result *ports;  /* every decided port, TCP then UDP, by port */
     size_t nports;
+    bool timed_out;                /* given up by host_timeout_ms: no ports, no counts */
 };
 
 PK_EXPORT int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_report *out,

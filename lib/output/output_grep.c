@@ -34,7 +34,7 @@ static void grep_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct grep_state *gs = pk_output_state(o);
     struct pk_buf *b = pk_output_buf(o);
-    if (!h->nports) { /* discovery only (-sn), or a host found down */
+    if (!h->nports) { /* discovery only (-sn), a host found down, or given up */
         bool down = h->status == PK_HOST_DOWN;
         if (h->status == PK_HOST_UNKNOWN || (down && !pk_output_opts(o)->all_states))
             return;
@@ -43,7 +43,7 @@ static void grep_host(struct pk_output *o, const struct pk_host_report *h)
         pk_addr_format(&h->addr, a, sizeof a);
         pk_buf_printf(b, "Host: %s (", a);
         field(b, h->hostname);
-        pk_buf_printf(b, ")\tStatus: %s\n", down ? "Down" : "Up");
+        pk_buf_printf(b, ")\tStatus: %s\n", down ? "Down" : h->timed_out ? "Timeout" : "Up");
         return;
     }
     if (pko_host_hidden(o, h))

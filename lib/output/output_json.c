@@ -4,7 +4,10 @@
  * service, version (-sV), banner, ssl_cert (-sV over TLS), rtt_ms. Only open and open|filtered
  * ports unless all_states. Host discovery adds one line per host that has
  * no port line: {"host", "status": "up"|"down", "reason"} for hosts found up
- * by -sn, and for hosts found down when all_states. */
+ * by -sn, and for hosts found down when all_states. A host given up by
+ * --host-timeout gets that line with "timed_out": true; port lines already
+ * streamed for it are not taken back (text, XML and grepable output leave
+ * its ports out, as nmap does). */
 #include "portkit/json.h"
 #include "portkit/output.h"
 
@@ -58,6 +61,8 @@ static void json_host(struct pk_output *o, const struct pk_host_report *h)
         pk_json_str(&j, "hostname", h->hostname);
     pk_json_str(&j, "status", pk_host_status_name(h->status));
     pk_json_str(&j, "reason", pk_reason_name(h->status_reason));
+    if (h->timed_out)
+        pk_json_bool(&j, "timed_out", true);
     if (h->srtt_us)
         pk_json_double(&j, "rtt_ms", h->srtt_us / 1000.0, 3);
     pk_json_obj_end(&j);

@@ -89,6 +89,14 @@ static void text_host(struct pk_output *o, const struct pk_host_report *h)
     struct pk_buf *b = pk_output_buf(o);
     char addr[PK_ADDR_STRLEN];
     pk_addr_format(&h->addr, addr, sizeof addr);
+    if (h->timed_out) { /* nmap: "Skipping host X due to host timeout" */
+        ts->hosts_shown++;
+        pk_buf_printf(b, "\n%s%s%s", sgr(o, BOLD), h->hostname ? h->hostname : addr, sgr(o, RESET));
+        if (h->hostname)
+            pk_buf_printf(b, " (%s)", addr);
+        pk_buf_puts(b, "  skipped due to host timeout: its ports are not reported\n");
+        return;
+    }
     uint64_t decided = 0;
     for (int t = 0; t < 2; t++)
         for (int st = 1; st < PK_STATE_COUNT; st++)
@@ -233,6 +241,9 @@ static void text_end(struct pk_output *o, const struct pk_scan_stats *st)
     if (st->hosts_pinged)
         pk_buf_printf(b, "; hosts: %llu up, %llu down", (unsigned long long)st->hosts_up,
                       (unsigned long long)st->hosts_down);
+    if (st->hosts_timed_out)
+        pk_buf_printf(b, "; %llu host%s timed out", (unsigned long long)st->hosts_timed_out,
+                      st->hosts_timed_out == 1 ? "" : "s");
     pk_buf_printf(b, "; %.2f s, %.0f probes/s\n", secs,
                   secs > 0 ? (double)(st->probes + st->ping_probes) / secs : 0.0);
 }

@@ -76,6 +76,15 @@ static void xml_service(struct pk_buf *b, const struct pk_scan_result *r)
     }
 }
 
+static void xml_times(struct pk_buf *b, const struct pk_host_report *h)
+{
+    if (!h->srtt_us)
+        return;
+    uint64_t to = (uint64_t)h->srtt_us + 4u * h->rttvar_us;
+    pk_buf_printf(b, "<times srtt=\"%u\" rttvar=\"%u\" to=\"%llu\"/>\n", h->srtt_us, h->rttvar_us,
+                  (unsigned long long)(to < 100000 ? 100000 : to));
+}
+
 static void xml_host(struct pk_output *o, const struct pk_host_report *h)
 {
     struct xml_state *xs = pk_output_state(o);
@@ -92,10 +101,11 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
     char addr[PK_ADDR_STRLEN];
     pk_addr_format(&h->addr, addr, sizeof addr);
     enum pk_reason up_why = h->status_reason ? h->status_reason : PK_REASON_USER_SET;
-    pk_buf_printf(b, "<host starttime=\"%llu\" endtime=\"%llu\"><status state=\"%s\" reason=\"%s\" "
+    pk_buf_printf(b, "<host starttime=\"%llu\" endtime=\"%llu\"%s><status state=\"%s\" reason=\"%s\" "
                      "reason_ttl=\"0\"/>\n<address addr=\"",
                   (unsigned long long)(h->start_wall_us / 1000000u),
-                  (unsigned long long)(h->end_wall_us / 1000000u), down ? "down" : "up", pk_reason_name(up_why));
+                  (unsigned long long)(h->end_wall_us / 1000000u), h->timed_out ? " timedout=\"true\"" : "",
+                  down ? "down" : "up", pk_reason_name(up_why));
     pko_xml_escape(b, addr);
     pk_buf_printf(b, "\" addrtype=\"%s\"/>\n<hostnames>\n", h->addr.family == AF_INET6 ? "ipv6" : "ipv4");
     if (h->hostname) {
@@ -105,6 +115,8 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
     }
     pk_buf_puts(b, "</hostnames>\n");
     if (!h->nports) {
+        if (h->timed_out) /* nmap's form: no <ports>, the timing it had */
+            xml_times(b, h);
         pk_buf_puts(b, "</host>\n");
         return;
     }
@@ -157,11 +169,7 @@ static void xml_host(struct pk_output *o, const struct pk_host_report *h)
         pk_buf_puts(b, "</port>\n");
     }
     pk_buf_puts(b, "</ports>\n");
-    if (h->srtt_us) {
-        uint64_t to = (uint64_t)h->srtt_us + 4u * h->rttvar_us;
-        pk_buf_printf(b, "<times srtt=\"%u\" rttvar=\"%u\" to=\"%llu\"/>\n", h->srtt_us, h->rttvar_us,
-                      (unsigned long long)(to < 100000 ? 100000 : to));
-    }
+    xml_times(b, h);
     pk_buf_puts(b, "</host>\n");
 }
 

@@ -139,6 +139,9 @@ struct scan_host {
     bool fresh_on;
     uint32_t fresh, rot;
     uint8_t up_reason;
+    /* --host-timeout: armed at the host's first port probe */
+    struct pk_timer deadline;
+    bool deadline_set, late, timed_out; /* late: the deadline passed */
 };
 
 /* A probe module learns the state of one (host, port) on one transport.

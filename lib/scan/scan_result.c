@@ -162,7 +162,9 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
             out->rttvar_us = (uint32_t)h->tm.rttvar_us;
         }
     }
-    if (!h || !h->states)
+    if (h && h->timed_out)
+        out->timed_out = true; /* as nmap: none of its ports is reported */
+    if (!h || !h->states || h->timed_out)
         return 0;
     out->answered = h->answered;
     if (h->tm.samples) {

@@ -127,6 +127,8 @@ void pks_host_update_active(struct pk_scan *s, struct scan_host *h)
     }
 }
 
+static void host_deadline_fired(struct pk_loop *loop, struct pk_timer *t, void *arg);
+
 struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index)
 {
     struct scan_host *h = s->hosts[index];
@@ -145,6 +147,7 @@ struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index)
     h->salen = pk_addr_sockaddr(&h->addr, 0, &h->sa);
     h->hostname = pk_targets_name(s->cfg.targets, index);
     pk_timer_init(&h->udp_timer, NULL, NULL);
+    pk_timer_init(&h->deadline, host_deadline_fired, h);
     s->hosts[index] = h;
     return h;
 }
@@ -316,6 +319,12 @@ bool pks_rate_take_n(struct pk_scan *s, unsigned n)
 static int send_probe(struct pk_scan *s, struct scan_job *j)
 {
     const struct scan_probe_module *m = s->mod[scan_proto_index(j->proto)];
+    struct scan_host *h = j->host;
+    if (s->cfg.host_timeout_ms && !h->deadline_set) {
+        h->deadline_set = true;
+        if (pk_loop_timer_start(s->loop, &h->deadline, (uint64_t)s->cfg.host_timeout_ms * 1000u) < 0)
+            pks_fail(s, PK_ENOMEM, "out of memory");
+    }
     j->tries++;
     j->last_us = pk_loop_now(s->loop);
     if (j->tries == 1)
@@ -336,6 +345,8 @@ static int send_probe(struct pk_scan *s, struct scan_job *j)
 
 static bool start_job(struct pk_scan *s, struct scan_host *h, uint32_t slot)
 {
+    if (h->timed_out)
+        return true; /* given up: the pair is skipped, nothing allocated */
     struct scan_job *j = job_alloc(s);
     if (!j) {
         pks_fail(s, PK_ENOMEM, "out of memory");
@@ -465,6 +476,65 @@ void pks_service_done(struct pk_scan *s, struct scan_job *j, const char *service
     job_release(s, j);
 }
 
+/* ---- --host-timeout ---- */
+
+/* As nmap: a host not finished in time is given up whole. Its probes in
+ * flight are dropped, its parked and future pairs skipped, and what was
+ * decided is taken out of the totals, since none of it is reported. */
+static void host_time_out(struct pk_scan *s, struct scan_host *h)
+{
+    h->timed_out = true;
+    s->st.hosts_timed_out++;
+    h->last_wall_us = pks_wall_us(); /* the report's end time: when it was given up */
+    if (!h->first_wall_us)
+        h->first_wall_us = h->last_wall_us;
+    pk_loop_timer_stop(s->loop, &h->udp_timer);
+    for (int t = 0; t < 2; t++) {
+        s->deferred_total -= h->deferred[t].len;
+        h->deferred[t].len = 0;
+        h->deferred[t].head = 0;
+        for (int st = 1; st < PK_STATE_COUNT; st++) {
+            s->st.states[st] -= h->counts[t][st];
+            s->st.done -= h->counts[t][st];
+        }
+    }
+    if (host_has_fresh(s, h)) {
+        s->fresh_total -= s->nslots - h->fresh;
+        h->fresh = s->nslots;
+    }
+    for (size_t c = 0; c < s->nchunks && h->jobs; c++) {
+        if (!s->chunk_is_jobs[c])
+            continue;
+        struct scan_job *block = s->chunks[c];
+        for (size_t i = 0; i < CHUNK; i++) {
+            struct scan_job *j = &block[i];
+            if (j->host != h)
+                continue;
+            if (j->phase == JOB_IDENTIFYING) {
+                s->svc->abort(s, j);
+                j->phase = JOB_PROBING;
+            } else {
+                s->mod[scan_proto_index(j->proto)]->drop(s, j);
+            }
+            job_release(s, j);
+        }
+    }
+    pks_host_update_active(s, h);
+}
+
+static void host_deadline_fired(struct pk_loop *loop, struct pk_timer *t, void *arg)
+{
+    (void)loop;
+    (void)t;
+    struct scan_host *h = arg;
+    /* A host with nothing in hand may still have pairs to come from the
+     * permutation (which ones this shard holds is not known here): the
+     * first of them to arrive gives it up. */
+    h->late = true;
+    if (h->jobs || h->deferred[0].len || h->deferred[1].len || host_has_fresh(h->scan, h))
+        host_time_out(h->scan, h);
+}
+
 /* ---- filling the pipe ---- */
 
 bool pks_fill(struct pk_scan *s)
@@ -558,6 +628,13 @@ bool pks_fill(struct pk_scan *s)
             pks_fail(s, PK_ENOMEM, "out of memory");
             return false;
         }
+        if (h->late && !h->timed_out)
+            host_time_out(s, h);
+        if (h->timed_out) {
+            s->cursor++;
+            budget--;
+            continue;
+        }
         enum pk_proto proto = slot < s->ntcp ? PK_TCP : PK_UDP;
         int t = scan_proto_index(proto);
         if (h->deferred[t].len == 0 && host_can_take(s, h, proto)) {
@@ -602,6 +679,7 @@ void pks_abandon_all(struct pk_scan *s)
         if (!h)
             continue;
         pk_loop_timer_stop(s->loop, &h->udp_timer);
+        pk_loop_timer_stop(s->loop, &h->deadline);
         for (int t = 0; t < 2; t++) {
             s->deferred_total -= h->deferred[t].len;
             h->deferred[t].len = 0;

@@ -193,10 +193,11 @@ for opt in ["--min-rtt-timeout", "--max-rtt-timeout", "--initial-rtt-timeout",
 for opt in ["--rate", "--max-rate", "--min-rate"]:
     for v in ["0", "-5", "abc", "", "1e99"]:
         CASES.append(case("scan", opt, v, "-p", "9", T, needle=opt))
+# --host-timeout is the library's unsigned milliseconds: at most 1000 h
+CASES.append(case("scan", "--host-timeout", "1001h", "-p", "9", T, needle="--host-timeout"))
 # (-sS and the -P pings are valid now: only malformed ones are refused)
 for opt in ["--reasonx", "-A", "-O", "--script", "--script=vuln", "-sC", "-d",
-            "--packet-trace", "-x", "--bogus", "-sX", "-PX", "-PS0", "-PSx", "-T6", "-Tx", "-iX", "-oZ",
-            "--host-timeout=5s"]:
+            "--packet-trace", "-x", "--bogus", "-sX", "-PX", "-PS0", "-PSx", "-T6", "-Tx", "-iX", "-oZ"]:
     CASES.append(case("scan", opt, "-p", "9", T, needle=opt.split("=")[0][:9]))
 CASES += [
     case("scan", "-o", "x.txt", "-p", "9", T, needle="format letter"),

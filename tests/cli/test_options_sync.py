@@ -33,7 +33,7 @@ def verbs():
 VERBS = verbs()
 
 # Refused on purpose: one line saying what to use instead; in help and man, not completion.
-REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-d", "--packet-trace", "--host-timeout"}}
+REFUSED = {"scan": {"-A", "-O", "--script", "-sC", "-d", "--packet-trace"}}
 
 # Letters in a getopt string that start nmap-style two-letter options, and what they make.
 NMAP_PREFIX = {"scan": {"s": ["-sS", "-sT", "-sU", "-sV", "-sn"], "o": ["-oN", "-oX", "-oG", "-oJ", "-oL", "-oH", "-oA"],

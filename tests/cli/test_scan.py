@@ -149,6 +149,25 @@ class LoopbackScans(unittest.TestCase):
         self.assertGreater(took, 1.2, "1500 probes at 1000/s take 1.5 s")
         self.assertLess(took, 10)
 
+    def test_host_timeout(self):
+        """--rate 1000 makes 1500 ports last 1.5 s: --host-timeout 0 (nmap's
+        "no limit") lets every port be decided; 400ms gives the host up, its
+        ports unreported, its listener included."""
+        addr = "127.83.41.11"
+        port = self.listen(addr=addr)
+        args = ("-p", f"1-1499,{port}", addr, "--rate", "1000", "--all-states")
+        cp, rows = self.scan_json(*args, "--host-timeout", "0", check=0)
+        self.assertEqual(len([r for r in rows if "port" in r]), 1500)
+        self.assertFalse(any(r.get("timed_out") for r in rows))
+        cp = run("scan", *args, "--host-timeout", "400ms", "--no-progress", "-oX", "-", timeout=60)
+        self.assertEqual(cp.returncode, 1, cp.stderr)  # nothing reported open
+        self.assertIn(f'timedout="true"><status state="up" reason="user-set"', cp.stdout)
+        self.assertNotIn("<port ", cp.stdout)
+        cp = run("scan", *args, "--host-timeout", "400ms", "--no-progress", timeout=60)
+        self.assertIn(f"{addr}  skipped due to host timeout", cp.stdout)
+        self.assertIn("0 of 1500 ports decided", cp.stdout)
+        self.assertIn("1 host timed out", cp.stdout)
+
     def test_exit_one_when_nothing_open(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
