@@ -128,6 +128,28 @@ class ScanNet(unittest.TestCase):
         self.assertLessEqual(rejected, {("filtered", "admin-prohibited"), ("filtered", "no-response")})
         self.assertEqual(c[(h, 23)], ("closed", "conn-refused"))
 
+    def test_syn_frames_skip_output_hook(self):
+        """Through a resolved gateway IPv4 SYNs leave as Ethernet frames on a
+        packet socket (PACKET_QDISC_BYPASS), so this host's output hook sees
+        almost none of them, and every port is still decided right."""
+        h = self.live[5]
+        self.t.portkit("scan", "-sS", "-Pn", "-p", "1-5", h, "--no-progress")  # the kernel resolves the gateway
+        self.t.s_exec("nft -f -", input="table ip pkframe { chain out { type filter hook output priority 0;\n"
+                      f"  ip daddr {h} tcp flags syn counter\n}}\n}}\n")
+        try:
+            cp = self.t.portkit("scan", "-sS", "-Pn", "-p", "1-2000,8080", h, "--json", "--all-states",
+                                "--no-progress")
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            st = port_states(cp)
+            self.assertEqual(len(st), 2001)
+            self.assertEqual({p for (_, p), v in st.items() if v[0] == "open"}, {22, 8080})
+            self.assertEqual({v for (_, p), v in st.items() if p not in (22, 8080)}, {("closed", "reset")})
+            ruleset = self.t.s_exec("nft list table ip pkframe").stdout
+            seen = int(re.search(r"packets (\d+)", ruleset).group(1))
+            self.assertLess(seen, 300, ruleset)  # at most the probes before the neighbour is asked again
+        finally:
+            self.t.s_exec("nft delete table ip pkframe", check=False)
+
     def test_syn_ipv6_and_sv(self):
         """IPv6 SYN scan; -sV after a SYN scan connects to the open ports."""
         h6 = f"{BIG6}:100::1"
