@@ -90,6 +90,7 @@ struct raw_net {
     uint64_t probes;              /* raw_send_tcp calls */
     int frame;                    /* AF_PACKET socket for IPv4 frames; -1: none */
     struct mnl_socket *nl;        /* route and neighbour questions */
+    uint32_t nl_seq;
     /* PACKET_RX_RING (TPACKET_V3): replies read from shared memory, no
      * system call per packet. NULL: plain recv(). */
     uint8_t *ring;

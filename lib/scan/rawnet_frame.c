@@ -92,11 +92,11 @@ static int answer_cb(const struct nlmsghdr *nlh, void *data)
 
 /* One request, one answer (an error answer, such as no neighbour entry,
  * leaves ans as it was). */
-static void ask(struct mnl_socket *nl, struct nlmsghdr *nlh, struct nl_answer *ans)
+static void ask(struct raw_net *r, struct nlmsghdr *nlh, struct nl_answer *ans)
 {
-    static uint32_t seq;
+    struct mnl_socket *nl = r->nl;
     nlh->nlmsg_flags = NLM_F_REQUEST;
-    nlh->nlmsg_seq = ++seq;
+    nlh->nlmsg_seq = ++r->nl_seq;
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
         return;
     char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -130,7 +130,7 @@ void raw_frame_route(struct raw_net *r, const uint8_t dst[4], struct raw_route *
     rtm->rtm_dst_len = 32;
     mnl_attr_put(nlh, RTA_DST, 4, dst);
     struct nl_answer route = {.type = RTM_NEWROUTE};
-    ask(r->nl, nlh, &route);
+    ask(r, nlh, &route);
     if (!route.unicast || !route.has_gw || route.oif <= 0)
         return;
     int link = -1;
@@ -146,7 +146,7 @@ void raw_frame_route(struct raw_net *r, const uint8_t dst[4], struct raw_route *
     nd->ndm_ifindex = route.oif;
     mnl_attr_put(nlh, NDA_DST, 4, route.gw);
     struct nl_answer neigh = {.type = RTM_NEWNEIGH};
-    ask(r->nl, nlh, &neigh);
+    ask(r, nlh, &neigh);
     if (!neigh.resolved || !neigh.has_mac) {
         rt->recheck = r->probes + NEIGH_RECHECK;
         return;
