@@ -21,17 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PK=${1:-build/portkit}
-if [ "$(id -u)" = 0 ] && [ -z "${PK_BENCH_NETNS:-}" ]; then
-  slot=${PK_NETNS_SLOT:-0}; [ "$slot" = 0 ] && slot=
-  ns="pk${slot}-fwdbench"
-  ip netns del "$ns" 2>/dev/null || true
-  ip netns add "$ns"
-  ip netns exec "$ns" ip link set lo up
-  rc=0
-  PK_BENCH_NETNS=$ns ip netns exec "$ns" "$0" "$@" || rc=$?
-  ip netns del "$ns"
-  exit "$rc"
-fi
+. bench/lib.sh
+bench_own_netns fwdbench "$0" "$@"
 KERNEL=${PK_BENCH_NETNS:+yes}
 UDP_RATE=${UDP_RATE:-500M}
 DUR=${DUR:-5}
@@ -92,23 +83,7 @@ else echo "== not root: no portkit --kernel rows (its rules need a namespace of 
 IPERF_PORT=$(freeport)
 iperf3 -s -p "$IPERF_PORT" >/dev/null 2>&1 & pids+=($!)
 NGINX_PORT=$(freeport)
-mkdir -p "$tmp/nginx/logs" "$tmp/nginx/html" "$tmp/nginx/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$tmp/nginx/html/index.html"
-cat >"$tmp/nginx/nginx.conf" <<EOF
-worker_processes auto;
-worker_rlimit_nofile 20000;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx/logs/error.log;
-events { worker_connections 10000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $tmp/nginx/tmp; proxy_temp_path $tmp/nginx/tmp;
-  fastcgi_temp_path $tmp/nginx/tmp; uwsgi_temp_path $tmp/nginx/tmp; scgi_temp_path $tmp/nginx/tmp;
-  server { listen 127.0.0.1:$NGINX_PORT; root $tmp/nginx/html; }
-}
-EOF
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon on;' 2>/dev/null
+bench_nginx "$tmp" "$NGINX_PORT"
 wait_port "$IPERF_PORT"
 wait_port "$NGINX_PORT"
 

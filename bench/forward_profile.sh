@@ -19,17 +19,8 @@ for t in wrk nginx rinetd perf python3; do
 done
 [ "$(id -u)" = 0 ] || { echo "needs root (a network namespace, perf on another process)" >&2; exit 2; }
 PATH=$PATH:/usr/sbin
-if [ -z "${PK_BENCH_NETNS:-}" ]; then
-  slot=${PK_NETNS_SLOT:-0}; [ "$slot" = 0 ] && slot=
-  ns="pk${slot}-fwdprof"
-  ip netns del "$ns" 2>/dev/null || true
-  ip netns add "$ns"
-  ip netns exec "$ns" ip link set lo up
-  rc=0
-  PK_BENCH_NETNS=$ns ip netns exec "$ns" "$0" "$PK" || rc=$?
-  ip netns del "$ns"
-  exit "$rc"
-fi
+. bench/lib.sh
+bench_own_netns fwdprof "$0" "$PK"
 
 tmp=$(mktemp -d /tmp/pk-bench-profile.XXXXXX)
 pids=()
@@ -41,22 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 NP=18080 PP=18081 RP=18082
-mkdir -p "$tmp/nginx/logs" "$tmp/nginx/html" "$tmp/nginx/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$tmp/nginx/html/index.html"
-cat >"$tmp/nginx/nginx.conf" <<EOF
-worker_processes auto;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx/logs/error.log;
-events { worker_connections 10000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $tmp/nginx/tmp; proxy_temp_path $tmp/nginx/tmp;
-  fastcgi_temp_path $tmp/nginx/tmp; uwsgi_temp_path $tmp/nginx/tmp; scgi_temp_path $tmp/nginx/tmp;
-  server { listen 127.0.0.1:$NP; root $tmp/nginx/html; }
-}
-EOF
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon on;' 2>/dev/null
+bench_nginx "$tmp" "$NP"
 "$PK" forward -q "127.0.0.1:$PP" "127.0.0.1:$NP" 2>/dev/null & fpid=$!; pids+=($fpid)
 echo "127.0.0.1 $RP 127.0.0.1 $NP" >"$tmp/rinetd.conf"
 rinetd -f -c "$tmp/rinetd.conf" >/dev/null 2>&1 & pids+=($!)
