@@ -111,11 +111,12 @@ class KernelForward(unittest.TestCase):
                 by_target = {e["target"]: e for e in ends}
                 e4, e6 = by_target[t4], by_target[t6]
                 # Conntrack counts retransmitted segments too, which a busy
-                # machine makes even on veth: within 1 %, never less.
+                # machine makes even on veth (4 % seen with the box loaded):
+                # never less, and within 10 % (double counting would be 2x).
                 for e, host in ((e4, t.cli.host_ip), (e6, t.cli.host_ip6)):
                     for k in ("up", "down"):
                         self.assertGreaterEqual(e[k], sizes[host][k], (k, e))
-                        self.assertLessEqual(e[k], sizes[host][k] * 1.01, (k, e))
+                        self.assertLessEqual(e[k], sizes[host][k] * 1.10, (k, e))
                 self.assertEqual(e4["client"].rsplit(":", 1)[0], t.cli.ip)
                 self.assertEqual(e4["listen"], l4)
                 self.assertEqual({e4["end"], e6["end"]}, {"closed"})
