@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pktest  # noqa: E402
 from pktest import run  # noqa: E402
-from fwtest import EchoServer, free_port, wait_until  # noqa: E402
+from fwtest import EchoServer, UdpEcho, free_port, wait_until  # noqa: E402
 
 STOCK = "/etc/rinetd.conf"
 
@@ -29,30 +28,6 @@ def stock_file_unchanged():
         return False
     cp = subprocess.run(["dpkg", "--verify", "rinetd"], capture_output=True, text=True)
     return cp.returncode == 0 and STOCK not in cp.stdout
-
-
-class UdpEcho:
-    """Echoes datagrams back, and remembers the source of each."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.sources = []
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self):
-        while True:
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except OSError:
-                return
-            self.sources.append(addr[0])
-            self.sock.sendto(data, addr)
-
-    def close(self):
-        self.sock.close()
 
 
 def exchange(port, source, data=b"hello"):

@@ -271,6 +271,38 @@ class EchoServer:
         self.close()
 
 
+class UdpEcho:
+    """A UDP echo server in one thread that remembers the source of each
+    datagram; close() stops it."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sources = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            self.sources.append(addr[0])
+            self.sock.sendto(data, addr)
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def pattern(seed, size):
     """Deterministic pseudo-random bytes: both ends can build the same."""
     out = bytearray()

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pktest  # noqa: E402
-from fwtest import EchoServer, Forwarder, connect, free_port, wait_until  # noqa: E402
+from fwtest import EchoServer, Forwarder, UdpEcho, connect, free_port, wait_until  # noqa: E402
 
 
 class Streamer(threading.Thread):
@@ -159,24 +159,10 @@ class Reload(unittest.TestCase):
             busy.close()
 
     def test_removed_udp_listener_ends_its_sessions(self):
-        echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        echo.bind(("127.0.0.1", 0))
-        stop = threading.Event()
-
-        def serve():
-            echo.settimeout(0.1)
-            while not stop.is_set():
-                try:
-                    data, src = echo.recvfrom(2048)
-                    echo.sendto(data, src)
-                except socket.timeout:
-                    pass
-
-        t = threading.Thread(target=serve, daemon=True)
-        t.start()
+        echo = UdpEcho()
         pu, pt = free_port(socket.SOCK_DGRAM), free_port()
         with EchoServer() as e1:
-            self.write(f"127.0.0.1:{pu} 127.0.0.1:{echo.getsockname()[1]} udp\n"
+            self.write(f"127.0.0.1:{pu} 127.0.0.1:{echo.port} udp\n"
                        f"127.0.0.1:{pt} 127.0.0.1:{e1.port}\n")
             with Forwarder("-c", self.conf, wait_listen=2) as fw:
                 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -190,8 +176,6 @@ class Reload(unittest.TestCase):
                 un = fw.find(lambda e: e["event"] == "unlisten")
                 self.assertEqual([u["proto"] for u in un], ["udp"])
                 c.close()
-        stop.set()
-        t.join(5)
         echo.close()
 
     def test_sighup_without_config_file_keeps_running(self):

@@ -4,13 +4,12 @@ crowd of idle clients under a small open-file limit."""
 import os
 import socket
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pktest  # noqa: E402
-from fwtest import EchoServer, Forwarder, connect, free_port, turned_away  # noqa: E402
+from fwtest import EchoServer, Forwarder, UdpEcho, connect, free_port, turned_away  # noqa: E402
 
 
 def served(port, source, host="127.0.0.1"):
@@ -135,24 +134,10 @@ class IdleClientsUnderASmallFdLimit(unittest.TestCase):
 
     def test_udp_sessions_are_capped_by_the_descriptor_budget(self):
         # one socket per UDP session: with 64 descriptors, about 47 sessions
-        echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        echo.bind(("127.0.0.1", 0))
-        stop = threading.Event()
-
-        def serve():
-            echo.settimeout(0.1)
-            while not stop.is_set():
-                try:
-                    data, addr = echo.recvfrom(100)
-                    echo.sendto(data, addr)
-                except OSError:
-                    continue
-
-        t = threading.Thread(target=serve, daemon=True)
-        t.start()
+        echo = UdpEcho()
         clients = []
         try:
-            with Forwarder("--udp", "127.0.0.1:0", f"127.0.0.1:{echo.getsockname()[1]}",
+            with Forwarder("--udp", "127.0.0.1:0", f"127.0.0.1:{echo.port}",
                            prefix=["prlimit", "--nofile=64:64", "--"]) as fw:
                 port = fw.port()
                 answered = 0
@@ -173,8 +158,6 @@ class IdleClientsUnderASmallFdLimit(unittest.TestCase):
                 opened = fw.find(lambda e: e["event"] == "open" and e["proto"] == "udp")
                 self.assertEqual(len(opened), answered)
         finally:
-            stop.set()
-            t.join()
             echo.close()
             for c in clients:
                 c.close()
