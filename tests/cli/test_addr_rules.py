@@ -128,7 +128,8 @@ class ForwardMessages(unittest.TestCase):
             os.execv(pktest.PORTKIT, [pktest.PORTKIT, "forward", f":{port}", "127.0.0.1:9"])
         out = b""
         end = time.monotonic() + 5
-        while msg.encode() not in out and time.monotonic() < end:
+        listen = f"listen on 127.0.0.1:{port}".encode()
+        while (msg.encode() not in out or listen not in out) and time.monotonic() < end:
             if select.select([fd], [], [], 0.2)[0]:
                 try:
                     out += os.read(fd, 4096)

@@ -13,6 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import fwnet  # noqa: E402
+import fwtest  # noqa: E402
 import pktest  # noqa: E402
 
 TAG, INDEX = "aud", 60
@@ -264,24 +265,14 @@ class ForwardKernel(unittest.TestCase):
     listeners of their target sockets, true for real clients."""
 
     def test_redirect_shows_as_virtual_listener(self):
-        import subprocess
         bed = fwnet.Bed(TAG, INDEX).__enter__()
         self.addCleanup(bed.close)
         bed.start_holder(listeners(bed))
-        fwd = subprocess.Popen(["ip", "netns", "exec", bed.host, pktest.PORTKIT, "forward", "--kernel",
-                                ":18080", "127.0.0.1:9000"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
-        try:
-            import select
-            import time
-            deadline, started = time.monotonic() + 20, False
-            while not started and time.monotonic() < deadline:
-                if select.select([fwd.stderr], [], [], 1)[0]:
-                    line = fwd.stderr.readline()
-                    if not line:
-                        break
-                    started = "kernel table" in line
-            self.assertTrue(started, "forward --kernel did not install its table")
+        # A first nft transaction may wait on the kernel loading NAT modules
+        # while other tests do the same; the log says what happened if not.
+        with fwtest.Forwarder("--kernel", ":18080", "127.0.0.1:9000", wait_listen=0,
+                              prefix=("ip", "netns", "exec", bed.host)) as fw:
+            fw.wait_event(lambda e: e["event"] == "kernel", timeout=60, what="the kernel table")
             cp, found = bed.audit("--iface", bed.a.host_if, "--from", bed.a.out4)
             vias = [f for f in found if f["via"] and f["via"].endswith(":18080")]
             self.assertEqual(len(vias), 1, found)
@@ -289,10 +280,6 @@ class ForwardKernel(unittest.TestCase):
             self.assertEqual((v["address"], v["port"], v["verdict"]), ("0.0.0.0", 9000, "reachable"))
             self.assertIn("redirect to :9000", v["rule"])
             self.assertEqual(bed.probe("tcp", bed.a.host4, 18080, bed.a, bed.a.out4), "tcp:0.0.0.0:9000")
-        finally:
-            fwd.terminate()
-            fwd.wait(timeout=20)
-            fwd.stderr.close()
 
 
 if __name__ == "__main__":
