@@ -335,6 +335,7 @@ static int close_output(struct scan_cli_output *o, int index, bool keep)
 
 static void on_tick(void *arg);
 static void on_result(void *arg, const struct pk_scan_result *r);
+static void on_host(void *arg, const struct pk_host_report *rep);
 
 int scan_cli_prepare(struct scan_cli *c)
 {
@@ -361,6 +362,7 @@ int scan_cli_prepare(struct scan_cli *c)
     }
     c->stdout_tty = isatty(STDOUT_FILENO);
     c->cfg.on_result = on_result;
+    c->cfg.on_host = on_host;
     c->cfg.on_tick = on_tick;
     c->cfg.arg = c;
     for (int i = 0; i < c->argc; i++)
@@ -447,6 +449,25 @@ static void on_result(void *arg, const struct pk_scan_result *r)
     }
 }
 
+/* A finished host, in target order: during the scan for -Pn over many
+ * hosts (the library frees it next), at its end for the others. */
+static void on_host(void *arg, const struct pk_host_report *rep)
+{
+    struct scan_cli *c = arg;
+    for (int i = 0; i < c->nouts; i++)
+        pk_output_host(c->outs[i].out, rep);
+    if (c->save_rc == 0)
+        c->save_rc = scan_save_host(c, rep);
+    if (!c->stdout_tty)
+        return;
+    for (int i = 0; i < c->nouts; i++)
+        if (c->outs[i].is_stdout && pk_output_buf(c->outs[i].out)->len) {
+            bar_clear(c);
+            pk_output_flush(c->outs[i].out);
+            fflush(stdout);
+        }
+}
+
 void scan_cli_begin(struct scan_cli *c)
 {
     c->info = (struct pk_scan_info){
@@ -479,22 +500,8 @@ int scan_cli_finish(struct scan_cli *c)
     struct pk_scan_stats st;
     pk_scan_get_stats(c->scan, &st);
     c->info.start_wall_us = st.start_wall_us;
-    int save_rc = scan_save_begin(c, &st);
-    for (uint64_t h = 0; h < st.hosts; h++) {
-        struct pk_host_report rep;
-        struct pk_err err = {0};
-        if (pk_scan_host_report(c->scan, h, &rep, &err) < 0) {
-            c->failed = true;
-            return cli_lib_error("scan", &err);
-        }
-        for (int i = 0; i < c->nouts; i++)
-            pk_output_host(c->outs[i].out, &rep);
-        if (save_rc == 0)
-            save_rc = scan_save_host(c, &rep);
-        pk_host_report_free(&rep);
-    }
-    if (save_rc == 0)
-        save_rc = scan_save_commit(c);
+    /* The hosts went to the outputs through on_host. */
+    int save_rc = c->save_rc == 0 ? scan_save_finish(c, &st) : c->save_rc;
     bool found = st.states[PK_STATE_OPEN] || (c->cfg.ping_only && st.hosts_up); /* -sn: hosts up */
     int rc = st.interrupted ? 130 : found ? CLI_OK : CLI_NOTFOUND;
 

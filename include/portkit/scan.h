@@ -8,7 +8,8 @@
  * timeouts follow each host's measured round-trip time, and unanswered
  * probes are retried as often as the host's measured loss requires (loss
  * never slows the scan down). Results stream to a callback as they are
- * decided and are kept per host for the final reports (output.h). */
+ * decided; each host's report (output.h) goes to another once the host is
+ * finished, or is kept for pk_scan_host_report. */
 #ifndef PORTKIT_SCAN_H
 #define PORTKIT_SCAN_H
 
@@ -89,6 +90,8 @@ struct pk_scan_result {
 };
 
 typedef void pk_scan_result_fn(void *arg, const struct pk_scan_result *r);
+struct pk_host_report;
+typedef void pk_scan_host_fn(void *arg, const struct pk_host_report *r);
 
 /* How ports are probed. */
 enum pk_scan_method {
@@ -141,6 +144,12 @@ struct pk_scan_config {
     bool service_detect;                /* -sV: talk to open TCP ports and name the service */
     unsigned service_timeout_ms;        /* the most one port's identification may take */
     pk_scan_result_fn *on_result;       /* every decided port, as soon as it is decided */
+    pk_scan_host_fn *on_host;           /* every host of the target set, in target order, once
+                                           nothing more will be learnt about it (pk_scan_run's
+                                           last act for the rest); its state is freed after the
+                                           call, so memory follows the probes in flight, not the
+                                           target set, and pk_scan_host_report tells nothing more
+                                           of it. NULL: every host is kept for pk_scan_host_report */
     void *arg;
     void (*on_tick)(void *arg);         /* about every 100 ms (progress bars, stop checks) */
     enum pk_scan_method method;         /* TCP ports: connect (default) or SYN */

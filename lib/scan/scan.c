@@ -159,7 +159,7 @@ int pk_scan_new(const struct pk_scan_config *cfg, struct pk_scan **out, struct p
         pk_scan_free(s);
         return pk_err_set(err, PK_EINVAL, "scan: no hosts");
     }
-    pk_perm_init(&s->perm, s->nhosts * s->nslots, cfg->seed);
+    pks_walk_init(s);
     s->shard_size = pk_shard_size(s->nhosts * s->nslots, &s->shard);
 
     unsigned budget = fd_budget();
@@ -347,6 +347,7 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
         for (int t = 0; t < 2; t++)
             if (s->mod[t]->flush && s->mod[t]->flush(s))
                 more = true; /* answers freed room: fill again before sleeping */
+        pks_stream(s, false);
         if (pks_finished(s) || s->stop || s->failed)
             break;
         /* io_uring's deferred completions do not wake an epoll wait: while
@@ -368,6 +369,7 @@ int pk_scan_run(struct pk_scan *s, struct pk_err *err)
         if (pks_raw_fd(s, w) >= 0)
             pk_loop_unwatch(s->loop, pks_raw_fd(s, w));
     s->st.elapsed_us = pk_monotonic_us() - s->start_mono_us;
+    pks_stream(s, true);
     if (s->failed) {
         if (err)
             *err = s->fail;

@@ -8,6 +8,8 @@
  *   scan_discovery.c host discovery (-P*, -sn) and its connect module
  *   scan_ping_raw.c  the raw discovery module (ICMP, TCP SYN/ACK pings)
  *   scan_syn.c      the SYN probe module (-sS) and the raw reply dispatch
+ *   scan_walk.c     the order pairs are drawn in (host groups) and the
+ *                   streaming of finished hosts to on_host
  *   rawnet.c        raw packets: crafting, sending, receiving, SipHash
  */
 #ifndef PORTKIT_SCAN_IMPL_H
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "portkit/loop.h"
@@ -29,6 +32,14 @@
 
 struct scan_job;
 struct scan_host;
+
+/* An IPv4 or IPv6 socket address in 28 bytes rather than sockaddr_storage's
+ * 128: one is kept per host and per probe in flight. */
+union scan_sa {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
 
 /* One probe socket. TCP sockets are reused: after a refused connect the
  * same socket connects again, which saves the socket()/close() pair that
@@ -43,7 +54,7 @@ struct scan_sock {
     struct scan_job *job;   /* NULL: idle */
     uint64_t sent_us;
     struct scan_sock *next; /* pool link */
-    struct sockaddr_storage sa; /* io_uring: the address of the connect being submitted */
+    union scan_sa sa;       /* io_uring: the address of the connect being submitted */
 };
 
 enum scan_phase { JOB_PROBING, JOB_IDENTIFYING };
@@ -115,7 +126,7 @@ struct scan_host {
     struct pk_scan *scan;
     uint64_t index;
     struct pk_addr addr;
-    struct sockaddr_storage sa; /* port 0; each probe copies and sets its port */
+    union scan_sa sa;       /* port 0; each probe copies and sets its port */
     socklen_t salen;
     const char *hostname;
     struct scan_timing tm;
@@ -244,9 +255,11 @@ struct pk_scan {
     uint64_t nhosts;
     struct scan_host **hosts;         /* created when first probed */
 
-    struct pk_perm perm;
+    struct pk_perm perm;              /* the pairs of host group perm_group (scan_walk.c) */
+    uint64_t perm_group, group_hosts;
     struct pk_shard shard;
     uint64_t shard_size, cursor;
+    uint64_t report_next;             /* on_host: hosts below it were reported and freed */
 
     unsigned max_inflight, inflight;  /* sockets attached to jobs or sessions */
     uint64_t active_hosts;
@@ -342,11 +355,23 @@ void pks_arm(struct pk_scan *s, struct scan_job *j, uint64_t delay_us);
 void pks_host_wake(struct pk_scan *s, struct scan_host *h);
 void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
                    socklen_t *len);
+socklen_t pks_sockaddr_to(const struct scan_host *h, uint16_t port, union scan_sa *out);
 bool pks_rate_take(struct pk_scan *s);
 
 bool pks_rate_take_n(struct pk_scan *s, unsigned n);
 struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index);
 void pks_host_update_active(struct pk_scan *s, struct scan_host *h);
+
+/* scan_walk.c. Without discovery (-Pn) pairs are drawn host group by host
+ * group: the pairs of G hosts are permuted among themselves, the groups
+ * follow in target order, so a host's pairs are all drawn while the next
+ * group starts and its state can be streamed and freed. */
+void pks_walk_init(struct pk_scan *s);
+uint64_t pks_pair_at(struct pk_scan *s, uint64_t position);
+/* Hands finished hosts, in target order, to on_host and frees them; all:
+ * every host left (the scan is over). */
+void pks_stream(struct pk_scan *s, bool all);
+void pks_host_free(struct scan_host *h);
 
 /* scan_discovery.c. The scheduler drives discovery through s->discd (set
  * by scan.c), so the two files do not call each other. */

@@ -144,7 +144,9 @@ struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index)
     h->index = index;
     h->scan = s;
     pk_targets_get(s->cfg.targets, index, &h->addr);
-    h->salen = pk_addr_sockaddr(&h->addr, 0, &h->sa);
+    struct sockaddr_storage ss;
+    h->salen = pk_addr_sockaddr(&h->addr, 0, &ss);
+    memcpy(&h->sa, &ss, h->salen < sizeof h->sa ? h->salen : sizeof h->sa);
     h->hostname = pk_targets_name(s->cfg.targets, index);
     pk_timer_init(&h->udp_timer, NULL, NULL);
     pk_timer_init(&h->deadline, host_deadline_fired, h);
@@ -152,15 +154,22 @@ struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index)
     return h;
 }
 
+socklen_t pks_sockaddr_to(const struct scan_host *h, uint16_t port, union scan_sa *out)
+{
+    memcpy(out, &h->sa, h->salen);
+    if (h->addr.family == AF_INET)
+        out->in.sin_port = htons(port);
+    else
+        out->in6.sin6_port = htons(port);
+    return h->salen;
+}
+
 void pks_sockaddr(const struct scan_host *h, uint16_t port, struct sockaddr_storage *ss,
                    socklen_t *len)
 {
-    memcpy(ss, &h->sa, h->salen);
-    if (h->addr.family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons(port);
-    else
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-    *len = h->salen;
+    union scan_sa sa;
+    *len = pks_sockaddr_to(h, port, &sa);
+    memcpy(ss, &sa, *len);
 }
 
 static unsigned host_cap(const struct pk_scan *s)
@@ -620,7 +629,7 @@ bool pks_fill(struct pk_scan *s)
     /* Then fresh pairs from the permutation. */
     while (s->cursor < s->shard_size && budget && s->inflight < s->max_inflight &&
            s->deferred_total < SCAN_DEFER_MAX) {
-        uint64_t pair = pk_perm_at(&s->perm, pk_shard_position(&s->shard, s->cursor));
+        uint64_t pair = pks_pair_at(s, pk_shard_position(&s->shard, s->cursor));
         uint64_t hi = pair / s->nslots;
         uint32_t slot = (uint32_t)(pair % s->nslots);
         struct scan_host *h = pks_host_get(s, hi);
@@ -722,25 +731,9 @@ int pks_sched_init(struct pk_scan *s, struct pk_err *err)
 
 void pks_sched_fini(struct pk_scan *s)
 {
-    for (uint64_t i = 0; s->hosts && i < s->nhosts; i++) {
-        struct scan_host *h = s->hosts[i];
-        if (!h)
-            continue;
-        free(h->deferred[0].v);
-        free(h->deferred[1].v);
-        free(h->states);
-        for (size_t d = 0; d < h->ndetails; d++) {
-            struct scan_detail *x = &h->details[d];
-            free(x->service);
-            free(x->product);
-            free(x->version);
-            free(x->extra);
-            free(x->banner);
-            free(x->cert);
-        }
-        free(h->details);
-        free(h);
-    }
+    for (uint64_t i = 0; s->hosts && i < s->nhosts; i++)
+        if (s->hosts[i])
+            pks_host_free(s->hosts[i]);
     free(s->hosts);
     for (size_t c = 0; c < s->nchunks; c++)
         free(s->chunks[c]);

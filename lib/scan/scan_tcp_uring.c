@@ -132,9 +132,8 @@ static int ur_start(struct pk_scan *s, struct scan_job *j)
         sock_put(s, k);
         return SCAN_AGAIN;
     }
-    socklen_t len;
-    pks_sockaddr(h, j->port, &k->sa, &len); /* read by the kernel at submission */
-    io_uring_prep_connect(sqe, k->fd, (struct sockaddr *)&k->sa, len);
+    socklen_t len = pks_sockaddr_to(h, j->port, &k->sa); /* read by the kernel at submission */
+    io_uring_prep_connect(sqe, k->fd, &k->sa.sa, len);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)k);
     k->busy = true;
     pks_attach(s, j, k);
