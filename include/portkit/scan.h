@@ -87,6 +87,9 @@ struct pk_scan_result {
     const char *banner;          /* sanitised first line the service sent, or "" */
     const char *ssl_cert;        /* -sV over TLS: the certificate as nmap's ssl-cert output
                                     (pk_cert_format), or NULL */
+    bool ssl_tunnel;             /* -sV: the port spoke TLS from its first byte (nmap's
+                                    tunnel="ssl"); false after STARTTLS, whose service is
+                                    the plaintext one */
 };
 
 typedef void pk_scan_result_fn(void *arg, const struct pk_scan_result *r);

@@ -68,7 +68,7 @@ static void xml_service(struct pk_buf *b, const struct pk_scan_result *r)
             pko_xml_escape(b, val[i]);
             pk_buf_putc(b, '"');
         }
-        if (r->ssl_cert)
+        if (r->ssl_tunnel) /* as nmap: not after STARTTLS */
             pk_buf_puts(b, " tunnel=\"ssl\"");
         pk_buf_puts(b, " method=\"probed\" conf=\"10\"/>");
     } else {

@@ -77,6 +77,7 @@ struct scan_job {
     void *svc;              /* service-identification session */
     struct scan_job *syn_next; /* SYN scan: chain in the in-flight table */
     char *cert;             /* -sV: the ssl-cert text, handed to the results */
+    bool tunnel;            /* -sV: the service spoke TLS from its first byte (not STARTTLS) */
     bool in_table;
     /* the decision, kept while the service stage runs */
     uint8_t state, reason;
@@ -120,6 +121,7 @@ struct scan_detail {
     uint32_t rtt_us;
     char *service, *product, *version, *extra, *banner; /* -sV; NULL when none */
     char *cert;             /* ssl-cert text; NULL when none */
+    bool tunnel;            /* see scan_job.tunnel */
 };
 
 struct scan_host {

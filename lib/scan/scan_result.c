@@ -76,7 +76,9 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
 
     const char *table = s->cfg.reg ? pk_registry_display_name(s->cfg.reg, j->port, proto) : NULL;
     char *cert = j->cert; /* the detail takes it over */
+    bool tunnel = j->tunnel;
     j->cert = NULL;
+    j->tunnel = false;
     bool kept = false;
     if (st == PK_STATE_OPEN || st == PK_STATE_OPEN_FILTERED || why != default_reason(s, proto, st)) {
         struct scan_detail d = {.slot = j->slot, .state = (uint8_t)st, .reason = (uint8_t)why,
@@ -89,6 +91,7 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
         }
         d.banner = dup_or_null(banner);
         d.cert = cert;
+        d.tunnel = tunnel;
         if (add_detail(h, &d) < 0) {
             free(cert);
             pks_fail(s, PK_ENOMEM, "out of memory");
@@ -118,6 +121,7 @@ void pks_record(struct pk_scan *s, struct scan_job *j, const char *service, bool
         .extra = extra ? extra : "",
         .banner = banner ? banner : "",
         .ssl_cert = cert,
+        .ssl_tunnel = tunnel,
     };
     s->cfg.on_result(s->cfg.arg, &r);
     if (!kept)
@@ -224,6 +228,7 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
             r->extra = d->extra ? d->extra : "";
             r->banner = d->banner ? d->banner : "";
             r->ssl_cert = d->cert;
+            r->ssl_tunnel = d->tunnel;
         }
     }
     free(order);

@@ -90,6 +90,7 @@ static void stage_end(struct tls_stage *t, bool inner_matched, const struct pk_s
     extra[el] = 0;
     pk_buf_free(&eb);
     j->cert = t->cert;
+    j->tunnel = !t->starttls && t->version[0];
     free(t);
     pks_service_done(s, j, r.service[0] ? r.service : NULL, r.product, r.version, extra, r.banner);
 }

@@ -437,13 +437,55 @@ class Memcached(Server):
 class Exim(Server):
     """Exim 4 as an SMTP daemon in the foreground (-bdf) with Debian's stock
     configuration; -oX puts its listeners on our addresses and port only.
-    Nothing is delivered: tests read the greeting and QUIT."""
+    Nothing is delivered: tests read the greeting and QUIT.
+
+    With tls=True it runs on a configuration of its own (-C: as root Exim
+    keeps its privileges for it) that offers STARTTLS with a fresh
+    self-signed certificate for smtp.portkit.test, on its port and on
+    submission_port (587 in a namespace), refusing every recipient.
+    ports: {"smtp"[, "submission"]}."""
     name = "smtp"
     default_port = 25
 
+    def __init__(self, ns=None, port=None, tls=False, submission_port=None, **kw):
+        super().__init__(ns, port, **kw)
+        self.tls = tls
+        if tls:
+            sub = submission_port or (587 if ns is not None else free_port(addr=self.addr))
+            self.ports["submission"] = sub
+            self.listens.append(("tcp", sub))
+
+    def prepare(self):
+        if not self.tls:
+            return
+        cert, key = self_signed_cert(self.dir, cn="smtp.portkit.test")
+        os.chmod(key, 0o644)  # read by Exim's own user after it drops root; a throwaway key
+        spool = self.path("spool")
+        os.makedirs(spool)
+        _chown_tree(spool, "Debian-exim")
+        ifaces = " ; ".join(f"{a}.{p}" for a in self.addrs for p in (self.port, self.ports["submission"]))
+        _write(self.path("exim.conf"), f"""primary_hostname = smtp.portkit.test
+spool_directory = {spool}
+log_file_path = {spool}/%slog
+keep_environment =
+local_interfaces = <; {ifaces}
+tls_advertise_hosts = *
+tls_certificate = {cert}
+tls_privatekey = {key}
+acl_smtp_rcpt = refuse_all
+begin acl
+refuse_all:
+  deny
+""")
+
     def argv(self):
+        if self.tls:
+            return ["/usr/sbin/exim4", "-C", self.path("exim.conf"), "-bdf", "-oP", self.path("exim.pid")]
         ifaces = " ; ".join(f"{a}.{self.port}" for a in self.addrs)
         return ["/usr/sbin/exim4", "-bdf", "-oX", f"<; {ifaces}", "-oP", self.path("exim.pid")]
+
+    def extra_logs(self):
+        return [self.path("spool", "mainlog"), self.path("spool", "paniclog")] if self.tls else []
 
 
 class Vsftpd(Server):
