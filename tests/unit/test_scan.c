@@ -1,7 +1,8 @@
 /* The scan engine through its library API, against real sockets on
  * loopback: listeners this test opens are open, bound-but-silent sockets
  * are closed, results stream to the callback, reports hold every port,
- * a stop from the tick ends the scan early. */
+ * a stop from the tick ends the scan early, and hosts stream to on_host in
+ * target order while a scan of several host groups runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,11 +232,73 @@ static void test_names(void **state)
             assert_string_not_equal(pk_reason_name((enum pk_reason)a), pk_reason_name((enum pk_reason)b));
 }
 
+struct streamed {
+    struct pk_scan *scan;
+    uint64_t next, closed;
+    uint64_t done_at_first; /* ports decided when host 0 was handed over */
+};
+
+static void on_host(void *arg, const struct pk_host_report *r)
+{
+    struct streamed *x = arg;
+    assert_int_equal(r->index, x->next); /* target order, each host once */
+    x->next++;
+    assert_int_equal(r->status, PK_HOST_UP);
+    assert_int_equal(r->nports, 1);
+    x->closed += r->counts[0][PK_STATE_CLOSED];
+    if (r->index == 0) {
+        struct pk_scan_stats st;
+        pk_scan_get_stats(x->scan, &st);
+        x->done_at_first = st.done;
+    }
+}
+
+static void test_hosts_stream_in_order(void **state)
+{
+    (void)state;
+    /* 8,192 loopback addresses x one refused port: two host groups of
+     * 4,096 (scan_walk.c), so the first group is handed over and freed
+     * while the second is probed. */
+    uint16_t port;
+    int fd = refuser(&port);
+    struct pk_ports *ports = pk_ports_new();
+    pk_ports_add_range(ports, PK_TCP, port, port);
+    struct pk_targets *t = pk_targets_new(NULL);
+    struct pk_err err = {0};
+    assert_int_equal(pk_targets_add(t, "127.0.0.0/19", false, &err), 0);
+    assert_int_equal(pk_targets_finish(t, 1u << 20, &err), 0);
+    struct streamed x = {0};
+    struct pk_scan_config cfg;
+    pk_scan_config_init(&cfg);
+    cfg.targets = t;
+    cfg.ports = ports;
+    cfg.seed = 7;
+    cfg.on_host = on_host;
+    cfg.arg = &x;
+    struct pk_scan *s;
+    assert_int_equal(pk_scan_new(&cfg, &s, &err), 0);
+    x.scan = s;
+    assert_int_equal(pk_scan_run(s, &err), 0);
+    assert_int_equal(x.next, 8192);
+    assert_int_equal(x.closed, 8192);
+    assert_true(x.done_at_first < 8192); /* during the scan, not after it */
+    /* Handed over means freed: the report knows nothing more. */
+    struct pk_host_report rep;
+    assert_int_equal(pk_scan_host_report(s, 0, &rep, &err), 0);
+    assert_int_equal(rep.nports, 0);
+    pk_host_report_free(&rep);
+    pk_scan_free(s);
+    pk_targets_free(t);
+    pk_ports_free(ports);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_states),
         cmocka_unit_test(test_stop_from_tick),
+        cmocka_unit_test(test_hosts_stream_in_order),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_names),
     };
