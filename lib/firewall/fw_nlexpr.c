@@ -319,7 +319,7 @@ static void load_fib(struct cx *x, const struct nftnl_expr *e)
     } else if (saddr && !daddr && (result == NFT_FIB_RESULT_OIF || result == NFT_FIB_RESULT_OIFNAME)) {
         g = load(x, dreg, FK_FIB_RPF, FN_ANY, FT_BOOL, 1, "fib saddr . iif oif");
         if (g)
-            g->rpf = true, g->width = (flags & NFTA_FIB_F_PRESENT) ? 1 : 4;
+            g->rpf = true, g->width = 4; /* "present" is a bool, still compared as 4 bytes */
     } else {
         load_unknown(x, dreg);
     }
