@@ -84,6 +84,13 @@ struct scan_job {
     uint32_t rtt_us;
 };
 
+/* A permutation of [0, n) that walks groups of `group` elements in order,
+ * each group permuted by its own key (scan_walk.c). */
+struct scan_gperm {
+    struct pk_perm perm;    /* of the current group */
+    uint64_t n, group, cur, seed;
+};
+
 struct slot_queue { /* FIFO of port slots (ring buffer) */
     uint32_t *v;
     size_t head, len, cap;
@@ -257,8 +264,8 @@ struct pk_scan {
     uint64_t nhosts;
     struct scan_host **hosts;         /* created when first probed */
 
-    struct pk_perm perm;              /* the pairs of host group perm_group (scan_walk.c) */
-    uint64_t perm_group, group_hosts;
+    struct scan_gperm pairs;          /* -Pn: the (host, port) pairs, in host groups */
+    uint64_t group_hosts;
     struct pk_shard shard;
     uint64_t shard_size, cursor;
     uint64_t report_next;             /* on_host: hosts below it were reported and freed */
@@ -364,10 +371,18 @@ bool pks_rate_take_n(struct pk_scan *s, unsigned n);
 struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index);
 void pks_host_update_active(struct pk_scan *s, struct scan_host *h);
 
-/* scan_walk.c. Without discovery (-Pn) pairs are drawn host group by host
- * group: the pairs of G hosts are permuted among themselves, the groups
- * follow in target order, so a host's pairs are all drawn while the next
- * group starts and its state can be streamed and freed. */
+/* scan_walk.c. Hosts (with discovery) or (host, port) pairs (-Pn) are drawn
+ * group by group: the elements of one group are permuted among themselves,
+ * the groups follow in target order, so a host is drawn whole while the
+ * next group starts, and its state can be streamed and freed. */
+void pks_gperm_init(struct scan_gperm *g, uint64_t n, uint64_t group, uint64_t seed);
+uint64_t pks_gperm_at(struct scan_gperm *g, uint64_t position);
+/* The first element of position's group: every element below it comes
+ * from earlier positions. */
+static inline uint64_t pks_gperm_floor(const struct scan_gperm *g, uint64_t position)
+{
+    return position / g->group * g->group;
+}
 void pks_walk_init(struct pk_scan *s);
 uint64_t pks_pair_at(struct pk_scan *s, uint64_t position);
 /* Hands finished hosts, in target order, to on_host and frees them; all:

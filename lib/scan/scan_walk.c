@@ -26,12 +26,29 @@
 #define GROUP_MAX_HOSTS 4096u
 #define GROUP_MIN_HOSTS 16u
 
-static void group_perm(struct pk_scan *s, uint64_t g)
+static void gperm_enter(struct scan_gperm *g, uint64_t k)
 {
-    uint64_t first = g * s->group_hosts;
-    uint64_t n = s->nhosts - first < s->group_hosts ? s->nhosts - first : s->group_hosts;
-    pk_perm_init(&s->perm, n * s->nslots, g ? s->cfg.seed ^ pk_hash64(g) : s->cfg.seed);
-    s->perm_group = g;
+    uint64_t first = k * g->group;
+    uint64_t n = g->n - first < g->group ? g->n - first : g->group;
+    /* Group 0 keeps the seed itself: a scan of one group walks as before. */
+    pk_perm_init(&g->perm, n, k ? g->seed ^ pk_hash64(k) : g->seed);
+    g->cur = k;
+}
+
+void pks_gperm_init(struct scan_gperm *g, uint64_t n, uint64_t group, uint64_t seed)
+{
+    g->n = n;
+    g->group = group ? group : 1;
+    g->seed = seed;
+    gperm_enter(g, 0);
+}
+
+uint64_t pks_gperm_at(struct scan_gperm *g, uint64_t position)
+{
+    uint64_t k = position / g->group;
+    if (k != g->cur)
+        gperm_enter(g, k);
+    return k * g->group + pk_perm_at(&g->perm, position - k * g->group);
 }
 
 void pks_walk_init(struct pk_scan *s)
@@ -42,16 +59,12 @@ void pks_walk_init(struct pk_scan *s)
     if (g < GROUP_MIN_HOSTS)
         g = GROUP_MIN_HOSTS;
     s->group_hosts = g;
-    group_perm(s, 0);
+    pks_gperm_init(&s->pairs, s->nhosts * s->nslots, g * s->nslots, s->cfg.seed);
 }
 
 uint64_t pks_pair_at(struct pk_scan *s, uint64_t position)
 {
-    uint64_t per_group = s->group_hosts * s->nslots;
-    uint64_t g = position / per_group;
-    if (g != s->perm_group)
-        group_perm(s, g);
-    return g * per_group + pk_perm_at(&s->perm, position - g * per_group);
+    return pks_gperm_at(&s->pairs, position);
 }
 
 /* Hosts below the result have every pair of this shard drawn. */
@@ -59,8 +72,7 @@ static uint64_t drawn_hosts(const struct pk_scan *s)
 {
     if (s->cursor >= s->shard_size)
         return s->nhosts;
-    uint64_t position = pk_shard_position(&s->shard, s->cursor);
-    return position / (s->group_hosts * s->nslots) * s->group_hosts;
+    return pks_gperm_floor(&s->pairs, pk_shard_position(&s->shard, s->cursor)) / s->nslots;
 }
 
 void pks_host_free(struct scan_host *h)
