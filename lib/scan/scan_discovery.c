@@ -1,9 +1,11 @@
 /* Host discovery: which of the target hosts answer at all, before their
  * ports are probed (nmap's "ping scan").
  *
- * Hosts are walked in a keyed pseudo-random order (one shard of it with
- * --shard: with discovery on, shards split hosts, not (host, port) pairs,
- * so a host found in one shard is probed there). Each host gets its probe
+ * Hosts are walked in a keyed pseudo-random order, 4,096 hosts at a time
+ * in target order (scan_walk.c), so finished hosts can be handed to the
+ * outputs and freed while the scan goes on (one shard of it with --shard:
+ * with discovery on, shards split hosts, not (host, port) pairs, so a host
+ * found in one shard is probed there). Each host gets its probe
  * set from a discovery module, then waits in a FIFO ring: every host waits
  * the same time, so the ring's head is always the next to expire and no
  * timer per host is needed. A host that answers is up at once and its port
@@ -12,7 +14,8 @@
  *
  * Memory: two bits of status per target host, the ring (hosts waiting
  * now, bounded by the rate times the timeout), and a scan_host only for
- * hosts that answered.
+ * hosts that answered, until they are finished and streamed (on_host). An
+ * answer that comes after its host was streamed as down is ignored.
  *
  * This file also holds the connect module: without raw sockets a host is
  * up when a TCP connect to one of a few ports is accepted or refused. */
@@ -26,9 +29,11 @@
 
 #include "scan/scan_impl.h"
 
+#define DISC_GROUP 4096u
+
 struct scan_disc {
     const struct scan_disc_module *mod;
-    struct pk_perm perm;
+    struct scan_gperm hosts;
     struct pk_shard shard;
     uint64_t nshard, cursor;
     struct disc_wait *ring;
@@ -79,8 +84,8 @@ static bool is_loopback(const struct pk_addr *a)
 void pks_host_up(struct pk_scan *s, uint64_t index, enum pk_reason why, uint64_t rtt_us)
 {
     unsigned st = pks_host_status(s, index);
-    if (st == HOST_UP)
-        return;
+    if (st == HOST_UP || index < s->report_next)
+        return; /* known, or already reported (down) and freed */
     if (st == HOST_DOWN)
         s->st.hosts_down--; /* a late answer: it is up after all */
     status_set(s, index, HOST_UP);
@@ -210,7 +215,7 @@ static unsigned disc_fill(struct pk_scan *s, unsigned budget)
     while (d->cursor < d->nshard && used < budget && !s->failed) {
         if (cost && s->inflight + cost > s->max_inflight)
             break;
-        uint64_t host = pk_perm_at(&d->perm, pk_shard_position(&d->shard, d->cursor));
+        uint64_t host = pks_gperm_at(&d->hosts, pk_shard_position(&d->shard, d->cursor));
         struct pk_addr a;
         pk_targets_get(s->cfg.targets, host, &a);
         if (is_loopback(&a)) { /* this machine: up, nothing to ask */
@@ -244,6 +249,14 @@ static unsigned disc_fill(struct pk_scan *s, unsigned budget)
             host_down(s, host);
     }
     return used;
+}
+
+uint64_t pks_disc_drawn(const struct pk_scan *s)
+{
+    const struct scan_disc *d = s->disc;
+    if (d->cursor >= d->nshard)
+        return s->nhosts;
+    return pks_gperm_floor(&d->hosts, pk_shard_position(&d->shard, d->cursor));
 }
 
 static bool disc_finished(const struct pk_scan *s)
@@ -282,7 +295,7 @@ int pks_disc_init(struct pk_scan *s, const struct scan_disc_module *mod, struct 
     d->epfd = -1;
     s->disc = d;
     d->mod = mod;
-    pk_perm_init(&d->perm, s->nhosts, s->cfg.seed ^ 0x9e3779b97f4a7c15ULL);
+    pks_gperm_init(&d->hosts, s->nhosts, DISC_GROUP, s->cfg.seed ^ 0x9e3779b97f4a7c15ULL);
     d->shard = s->shard;
     d->nshard = pk_shard_size(s->nhosts, &d->shard);
     /* Without raw sockets: connects to the SYN and ACK ping ports (nmap's

@@ -17,7 +17,8 @@
  * for one host, and one host's ports still come in a random order. A
  * scan of at most one group walks exactly as one permutation of all pairs.
  * Shards split positions, as before: each pair still belongs to exactly
- * one shard. */
+ * one shard. Host discovery walks hosts the same way, in groups of 4,096
+ * (scan_discovery.c), so with it too hosts are streamed as they finish. */
 #include <stdlib.h>
 
 #include "scan/scan_impl.h"
@@ -95,14 +96,16 @@ void pks_host_free(struct scan_host *h)
 
 void pks_stream(struct pk_scan *s, bool all)
 {
-    /* Discovery walks hosts in a random order: its hosts go at the end. */
-    if (!s->cfg.on_host || (s->disc && !all))
+    if (!s->cfg.on_host)
         return;
-    uint64_t limit = all ? s->nhosts : drawn_hosts(s);
+    uint64_t limit = all ? s->nhosts : s->disc ? pks_disc_drawn(s) : drawn_hosts(s);
     while (s->report_next < limit && !s->failed) {
         uint64_t i = s->report_next;
         struct scan_host *h = s->hosts[i];
-        /* In target order: a host still at work holds back those after it. */
+        /* In target order: a host still at work (waiting for discovery's
+         * verdict, or with ports to decide) holds back those after it. */
+        if (!all && s->disc && pks_host_status(s, i) == HOST_PENDING)
+            return;
         if (h && !all && (h->jobs || h->active || h->ready))
             return;
         struct pk_host_report rep;

@@ -253,12 +253,12 @@ static void on_host(void *arg, const struct pk_host_report *r)
     }
 }
 
-static void test_hosts_stream_in_order(void **state)
+static void stream_run(bool discovery)
 {
-    (void)state;
     /* 8,192 loopback addresses x one refused port: two host groups of
      * 4,096 (scan_walk.c), so the first group is handed over and freed
-     * while the second is probed. */
+     * while the second is probed. With discovery every loopback address is
+     * up at once (localhost-response). */
     uint16_t port;
     int fd = refuser(&port);
     struct pk_ports *ports = pk_ports_new();
@@ -275,6 +275,8 @@ static void test_hosts_stream_in_order(void **state)
     cfg.seed = 7;
     cfg.on_host = on_host;
     cfg.arg = &x;
+    if (discovery)
+        pk_ping_config_default(&cfg.ping);
     struct pk_scan *s;
     assert_int_equal(pk_scan_new(&cfg, &s, &err), 0);
     x.scan = s;
@@ -291,6 +293,13 @@ static void test_hosts_stream_in_order(void **state)
     pk_targets_free(t);
     pk_ports_free(ports);
     close(fd);
+}
+
+static void test_hosts_stream_in_order(void **state)
+{
+    (void)state;
+    stream_run(false);
+    stream_run(true);
 }
 
 int main(void)
