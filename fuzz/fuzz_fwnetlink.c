@@ -21,6 +21,8 @@
 #include "firewall/fw_nl.h"
 #include "portkit/firewall.h"
 
+#include "fuzz_fw_packets.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct in {
@@ -208,23 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fw->chains[0].nrules = 1;
         fw->hook_chains[FH_INPUT] = calloc(1, sizeof(int));
         fw->nhook[FH_INPUT] = 1;
-        unsigned char a4[4] = {192, 0, 2, 2}, a6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
-        pk_firewall_add_iface(fw, "eth0", false, AF_INET, a4);
-        pk_firewall_add_iface(fw, "eth0", false, AF_INET6, a6);
-        static const unsigned ports[] = {22, 80, 443, 53};
-        for (size_t i = 0; i < 4; i++)
-            for (int fam = 0; fam < 2; fam++) {
-                struct pk_firewall_packet p = {.family = fam ? AF_INET6 : AF_INET,
-                                               .proto = i % 2 ? PK_UDP : PK_TCP, .iifname = "eth0",
-                                               .any_source = i % 3 == 0, .saddr_prefix = 24,
-                                               .dport = (uint16_t)ports[i]};
-                memcpy(p.daddr, fam ? a6 : a4, fam ? 16 : 4);
-                p.saddr[0] = 10;
-                struct pk_firewall_result res;
-                pk_firewall_eval(fw, &p, &res);
-                if (res.verdict > PK_FIREWALL_ELSEWHERE || memchr(res.rule, '\0', sizeof res.rule) == NULL)
-                    __builtin_trap();
-            }
+        fuzz_fw_eval_packets(fw);
         char desc[512];
         fw_rule_describe(fw, r, desc, sizeof desc);
     }
