@@ -176,6 +176,7 @@ struct pk_firewall {
     bool route_localnet_all;
     char warning[256];
     bool has_warning;
+    bool legacy[2];        /* legacy iptables can change IPv4 [0] / IPv6 [1] verdicts */
 };
 
 /* fw_read.c */
@@ -197,6 +198,9 @@ int fw_set_add_json(struct fw_set *s, const void *json_elem, struct pk_firewall 
 void fw_set_finish(struct fw_set *s);
 int fw_type_from_name(const char *name, uint8_t *len);
 int fw_find_chain(const struct pk_firewall *fw, int family, const char *table, const char *name);
+
+/* fw_legacy.c: which families legacy iptables tables can affect */
+void fw_check_legacy(struct pk_firewall *fw);
 
 /* fw_host.c */
 int fw_read_host(struct pk_firewall *fw, struct pk_err *err);

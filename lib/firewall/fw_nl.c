@@ -175,8 +175,18 @@ static int set_cb(const struct nlmsghdr *nlh, void *arg)
     s->table = dup_str(nftnl_set_get_str(ns, NFTNL_SET_TABLE));
     uint32_t flags = nftnl_set_get_u32(ns, NFTNL_SET_FLAGS);
     s->is_vmap = (flags & NFT_SET_MAP) && nftnl_set_get_u32(ns, NFTNL_SET_DATA_TYPE) == NFT_DATA_VERDICT;
+    fw_nl_set_shape(s, nftnl_set_get_u32(ns, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(ns, NFTNL_SET_KEY_LEN));
+    nftnl_set_free(ns);
+    if (!s->name || !s->table) {
+        d->rc = PK_ENOMEM;
+        return MNL_CB_ERROR;
+    }
+    return MNL_CB_OK;
+}
+
+void fw_nl_set_shape(struct fw_set *s, uint32_t key_type, uint32_t key_len)
+{
     /* Concatenations pack one 6-bit datatype per field, first field highest. */
-    uint32_t key_type = nftnl_set_get_u32(ns, NFTNL_SET_KEY_TYPE), key_len = nftnl_set_get_u32(ns, NFTNL_SET_KEY_LEN);
     unsigned n = 1;
     while (n < FW_CONCAT_MAX + 1 && (key_type >> (6 * n)))
         n++;
@@ -200,12 +210,6 @@ static int set_cb(const struct nlmsghdr *nlh, void *arg)
     for (unsigned i = 0; i < s->nfields; i++)
         s->broken |= !s->flen[i];
     s->nl_key_type = key_type;
-    nftnl_set_free(ns);
-    if (!s->name || !s->table) {
-        d->rc = PK_ENOMEM;
-        return MNL_CB_ERROR;
-    }
-    return MNL_CB_OK;
 }
 
 static int elem_cb(const struct nlmsghdr *nlh, void *arg)
@@ -436,10 +440,18 @@ static int read_elements(struct nl *nl, struct pk_firewall *fw, struct fw_set *s
     nftnl_set_set_u32(ns, NFTNL_SET_FAMILY, nfproto[s->family]);
     struct dump d = {.fw = fw, .elems = ns, .last_chain = -1};
     int rc = dump(nl, NFT_MSG_GETSETELEM, ns, elem_cb, &d, err);
-    struct elem_acc a = {.fw = fw, .s = s};
-    if (rc == 0 && nftnl_set_elem_foreach(ns, collect_elem, &a) < 0)
-        rc = PK_ENOMEM;
+    if (rc == 0)
+        rc = fw_nl_fill_set(fw, s, ns);
     nftnl_set_free(ns);
+    return rc == PK_ENOMEM ? pk_err_set(err, PK_ENOMEM, "out of memory reading the ruleset") : rc;
+}
+
+int fw_nl_fill_set(struct pk_firewall *fw, struct fw_set *s, struct nftnl_set *ns)
+{
+    struct elem_acc a = {.fw = fw, .s = s};
+    int rc = 0;
+    if (nftnl_set_elem_foreach(ns, collect_elem, &a) < 0)
+        rc = PK_ENOMEM;
     bool interval = false;
     for (size_t i = 0; i < a.n; i++)
         interval |= a.v[i].is_end;
@@ -453,7 +465,7 @@ static int read_elements(struct nl *nl, struct pk_firewall *fw, struct fw_set *s
     free(a.v);
     if (rc == 0)
         fw_set_finish(s);
-    return rc == PK_ENOMEM ? pk_err_set(err, PK_ENOMEM, "out of memory reading the ruleset") : rc;
+    return rc;
 }
 
 int fw_nl_read(struct pk_firewall *fw, struct pk_err *err)

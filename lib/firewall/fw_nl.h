@@ -14,6 +14,7 @@
 #include "firewall/fw_impl.h"
 
 struct nftnl_rule;
+struct nftnl_set;
 
 /* Returned by fw_nl_read when the ruleset holds iptables-nft's xt
  * matches or targets: their arguments are binary structs of x_tables, which
@@ -28,6 +29,14 @@ int fw_nl_read(struct pk_firewall *fw, struct pk_err *err);
 /* One rule's expressions into r->stmts and r->text (fw_nlexpr.c). The
  * chain index and handle are set. 0, FW_NL_FALLBACK or PK_ENOMEM. */
 int fw_nl_compile_rule(struct pk_firewall *fw, struct fw_rule *r, struct nftnl_rule *nr);
+
+/* nfields, flen, ftype and broken of s from the kernel's key datatype(s)
+ * and key length. */
+void fw_nl_set_shape(struct fw_set *s, uint32_t key_type, uint32_t key_len);
+
+/* The elements of a set as the kernel gave them (in ns) into s, whose
+ * nl_key_type, nfields and flen are set: 0 or PK_ENOMEM. */
+int fw_nl_fill_set(struct pk_firewall *fw, struct fw_set *s, struct nftnl_set *ns);
 
 /* Byte order of values of nft datatype `type` (host order for marks,
  * conntrack states, fib types, interface indexes ...), and their length,

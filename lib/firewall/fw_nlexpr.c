@@ -20,61 +20,11 @@
 
 #include "firewall/fw_impl.h"
 #include "firewall/fw_nl.h"
+#include "firewall/fw_nlcx.h"
 #include "firewall/fw_value.h"
 
-#define NREG 16 /* 4-byte registers */
 
-enum reg_kind { R_NONE, R_FIELD, R_CONST, R_UNKNOWN };
-
-struct reg {
-    enum reg_kind kind;
-    struct fw_field f;
-    uint8_t width;       /* bytes the register holds (an ifindex: 4, its name: 16) */
-    bool host_order;
-    bool ifindex;        /* meta iif/oif: an index, compared by name */
-    bool ethertype;      /* meta protocol: compared as nfproto */
-    bool rpf;            /* fib saddr . iif oif: only zero / non-zero matters */
-    bool prefixed;       /* an address under a prefix mask (or loaded in part) */
-    uint8_t pmask[FW_VAL_MAX];
-    const char *name;
-    uint8_t data[FW_VAL_MAX];
-    uint8_t data_len;
-};
-
-struct cx {
-    struct pk_firewall *fw;
-    struct fw_rule *r;
-    const struct fw_chain *c;
-    struct reg regs[NREG];
-    int l3;                    /* AF_INET / AF_INET6 once known */
-    unsigned l4;               /* 6 / 17 once a dependency said so */
-    size_t dep_start, dep_end; /* text of the last protocol dependency */
-    bool dep;
-    int ge_stmt;               /* a ">= lo" match a "<= hi" may close into a range */
-    size_t ge_start;
-    struct pk_buf text;
-    size_t cap;
-    int rc;
-};
-
-static int reg_index(uint32_t reg)
-{
-    if (reg >= NFT_REG_1 && reg <= NFT_REG_4)
-        return (int)(reg - NFT_REG_1) * 4;
-    if (reg >= NFT_REG32_00 && reg <= NFT_REG32_15)
-        return (int)(reg - NFT_REG32_00);
-    return -1;
-}
-
-static struct reg *reg_at(struct cx *x, uint32_t reg)
-{
-    int i = reg_index(reg);
-    return i < 0 ? NULL : &x->regs[i];
-}
-
-static void say(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(struct cx *x, const char *fmt, ...)
+void fw_nl_say(struct cx *x, const char *fmt, ...)
 {
     if (x->text.len)
         pk_buf_putc(&x->text, ' ');
@@ -117,259 +67,6 @@ static void unsupported(struct cx *x, const char *why)
     struct fw_stmt *s = new_stmt(x, FS_UNSUPPORTED_VERDICT);
     if (s)
         s->why = why;
-}
-
-void fw_nl_host_to_be(uint8_t *b, size_t len)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (size_t i = 0; i < len / 2; i++) {
-        uint8_t t = b[i];
-        b[i] = b[len - 1 - i];
-        b[len - 1 - i] = t;
-    }
-#else
-    (void)b;
-    (void)len;
-#endif
-}
-
-void fw_nl_ifindex_name(uint32_t index, uint8_t out[16])
-{
-    char name[IF_NAMESIZE + 1] = {0};
-    memset(out, 0, 16);
-    /* an index with no interface now names no packet's interface */
-    if (!if_indextoname(index, name))
-        snprintf(name, sizeof name, "#%u", index);
-    memcpy(out, name, strnlen(name, 15));
-}
-
-/* ---- loads ------------------------------------------------------------------ */
-
-static struct reg *load(struct cx *x, uint32_t dreg, enum fw_key key, enum fw_need need, enum fw_type t,
-                        uint8_t len, const char *name)
-{
-    int i = reg_index(dreg);
-    if (i < 0)
-        return NULL;
-    struct reg *g = &x->regs[i];
-    memset(g, 0, sizeof *g);
-    g->kind = R_FIELD;
-    g->f.key = key;
-    g->f.need = need;
-    g->f.type = t;
-    g->f.len = len;
-    g->width = len;
-    g->name = name;
-    return g;
-}
-
-static void load_unknown(struct cx *x, uint32_t dreg)
-{
-    struct reg *g = reg_at(x, dreg);
-    if (g) {
-        memset(g, 0, sizeof *g);
-        g->kind = R_UNKNOWN;
-    }
-}
-
-/* A protocol dependency ("meta l4proto tcp" before "tcp dport") is kept as
- * a match but not said: nft prints the two as "tcp dport". */
-static void drop_dependency_text(struct cx *x)
-{
-    if (x->dep && x->text.len == x->dep_end) {
-        x->text.len = x->dep_start;
-        if (x->text.data)
-            x->text.data[x->text.len] = '\0';
-    }
-    x->dep = false;
-}
-
-/* Dependencies in a row (nfproto, then l4proto) go together. */
-static void note_dependency(struct cx *x, size_t start)
-{
-    if (!x->dep || x->dep_end != start)
-        x->dep_start = start;
-    x->dep = true;
-    x->dep_end = x->text.len;
-}
-
-static void load_address(struct cx *x, uint32_t dreg, enum fw_key key, bool v6, uint32_t off_in, uint32_t len)
-{
-    static const char *const names[2][2] = {{"ip saddr", "ip daddr"}, {"ip6 saddr", "ip6 daddr"}};
-    uint8_t full = v6 ? 16 : 4;
-    struct reg *g = load(x, dreg, key, v6 ? FN_IP6 : FN_IP4, v6 ? FT_ADDR6 : FT_ADDR4, full,
-                         names[v6][key == FK_DADDR]);
-    if (!g)
-        return;
-    g->width = (uint8_t)len;
-    if (off_in != 0 || len > full || len == 0) {
-        g->kind = R_UNKNOWN;
-    } else if (len < full) { /* nft loads only the bytes a byte-aligned prefix needs */
-        g->prefixed = true;
-        memset(g->pmask, 0xff, len);
-    }
-    drop_dependency_text(x);
-}
-
-static void load_payload(struct cx *x, const struct nftnl_expr *e)
-{
-    uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
-    uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-    uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-    uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
-    if (base == NFT_PAYLOAD_NETWORK_HEADER && x->l3 == AF_INET) {
-        if (off >= 12 && off < 16)
-            return load_address(x, dreg, FK_SADDR, false, off - 12, len);
-        if (off >= 16 && off < 20)
-            return load_address(x, dreg, FK_DADDR, false, off - 16, len);
-        if (off == 9 && len == 1) {
-            load(x, dreg, FK_L4PROTO, FN_IP4, FT_PROTO, 1, "ip protocol");
-            drop_dependency_text(x);
-            return;
-        }
-    } else if (base == NFT_PAYLOAD_NETWORK_HEADER && x->l3 == AF_INET6) {
-        if (off >= 8 && off < 24)
-            return load_address(x, dreg, FK_SADDR, true, off - 8, len);
-        if (off >= 24 && off < 40)
-            return load_address(x, dreg, FK_DADDR, true, off - 24, len);
-        if (off == 6 && len == 1) {
-            load(x, dreg, FK_L4PROTO, FN_IP6, FT_PROTO, 1, "ip6 nexthdr");
-            drop_dependency_text(x);
-            return;
-        }
-    } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && len == 2 && (off == 0 || off == 2)) {
-        enum fw_need need = x->l4 == 6 ? FN_TCP : x->l4 == 17 ? FN_UDP : FN_TCPUDP;
-        static const char *const names[3][2] = {{"tcp sport", "tcp dport"}, {"udp sport", "udp dport"},
-                                                {"th sport", "th dport"}};
-        int n = need == FN_TCP ? 0 : need == FN_UDP ? 1 : 2;
-        load(x, dreg, off ? FK_DPORT : FK_SPORT, need, FT_PORT, 2, names[n][off == 2]);
-        drop_dependency_text(x);
-        return;
-    } else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && off == 13 && len == 1 && x->l4 == 6) {
-        load(x, dreg, FK_TCP_FLAGS, FN_TCP, FT_TCPFLAGS, 1, "tcp flags");
-        drop_dependency_text(x);
-        return;
-    }
-    load_unknown(x, dreg);
-}
-
-static void load_meta(struct cx *x, uint32_t key, uint32_t dreg)
-{
-    struct reg *g = NULL;
-    switch (key) {
-    case NFT_META_L4PROTO: g = load(x, dreg, FK_L4PROTO, FN_ANY, FT_PROTO, 1, "meta l4proto"); break;
-    case NFT_META_NFPROTO: g = load(x, dreg, FK_NFPROTO, FN_ANY, FT_NFPROTO, 1, "meta nfproto"); break;
-    case NFT_META_PROTOCOL:
-        if ((g = load(x, dreg, FK_NFPROTO, FN_ANY, FT_NFPROTO, 1, "meta protocol")))
-            g->ethertype = true, g->width = 2;
-        break;
-    case NFT_META_IIF:
-    case NFT_META_OIF:
-        g = load(x, dreg, key == NFT_META_IIF ? FK_IIFNAME : FK_OIFNAME, FN_ANY, FT_IFNAME, 16,
-                 key == NFT_META_IIF ? "iif" : "oif");
-        if (g)
-            g->ifindex = true, g->host_order = true, g->width = 4;
-        break;
-    case NFT_META_IIFNAME: g = load(x, dreg, FK_IIFNAME, FN_ANY, FT_IFNAME, 16, "iifname"); break;
-    case NFT_META_OIFNAME: g = load(x, dreg, FK_OIFNAME, FN_ANY, FT_IFNAME, 16, "oifname"); break;
-    case NFT_META_IIFTYPE:
-        if ((g = load(x, dreg, FK_IIFTYPE, FN_ANY, FT_IFTYPE, 2, "meta iiftype")))
-            g->host_order = true;
-        break;
-    case NFT_META_MARK:
-        if ((g = load(x, dreg, FK_MARK, FN_ANY, FT_INT, 4, "meta mark")))
-            g->host_order = true;
-        break;
-    case NFT_META_PKTTYPE: g = load(x, dreg, FK_PKTTYPE, FN_ANY, FT_PKTTYPE, 1, "meta pkttype"); break;
-    default: load_unknown(x, dreg); return;
-    }
-}
-
-static void load_ct(struct cx *x, const struct nftnl_expr *e)
-{
-    uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY), dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG);
-    struct reg *g = NULL;
-    if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
-        load_unknown(x, dreg);
-        return;
-    }
-    switch (key) {
-    case NFT_CT_STATE: g = load(x, dreg, FK_CT_STATE, FN_ANY, FT_CTSTATE, 4, "ct state"); break;
-    case NFT_CT_STATUS: g = load(x, dreg, FK_CT_STATUS, FN_ANY, FT_CTSTATUS, 4, "ct status"); break;
-    case NFT_CT_DIRECTION: load(x, dreg, FK_CT_DIRECTION, FN_ANY, FT_CTDIR, 1, "ct direction"); return;
-    case NFT_CT_MARK: g = load(x, dreg, FK_CT_MARK, FN_ANY, FT_INT, 4, "ct mark"); break;
-    default: load_unknown(x, dreg); return;
-    }
-    if (g)
-        g->host_order = true;
-}
-
-static void load_fib(struct cx *x, const struct nftnl_expr *e)
-{
-    uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG);
-    uint32_t result = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT);
-    uint32_t flags = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS);
-    bool saddr = flags & NFTA_FIB_F_SADDR, daddr = flags & NFTA_FIB_F_DADDR;
-    struct reg *g = NULL;
-    if (saddr != daddr && result == NFT_FIB_RESULT_ADDRTYPE) {
-        g = load(x, dreg, daddr ? FK_FIB_DADDR_TYPE : FK_FIB_SADDR_TYPE, FN_ANY, FT_FIBTYPE, 4,
-                 daddr ? "fib daddr type" : "fib saddr type");
-        if (g)
-            g->host_order = true;
-    } else if (saddr && !daddr && (result == NFT_FIB_RESULT_OIF || result == NFT_FIB_RESULT_OIFNAME)) {
-        g = load(x, dreg, FK_FIB_RPF, FN_ANY, FT_BOOL, 1, "fib saddr . iif oif");
-        if (g)
-            g->rpf = true, g->width = 4; /* "present" is a bool, still compared as 4 bytes */
-    } else {
-        load_unknown(x, dreg);
-    }
-}
-
-static void bitwise(struct cx *x, const struct nftnl_expr *e)
-{
-    struct reg *src = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG));
-    uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG);
-    uint32_t mlen = 0, xlen = 0;
-    const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &mlen);
-    const uint8_t *xr = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen);
-    bool plain = !nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) ||
-                 nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL;
-    bool xor_zero = true;
-    for (uint32_t i = 0; xr && i < xlen; i++)
-        xor_zero &= xr[i] == 0;
-    struct reg *dst = reg_at(x, dreg);
-    if (!src || !dst || src->kind != R_FIELD || !plain || !mask || !xor_zero || mlen != src->width ||
-        mlen > FW_VAL_MAX || src->ifindex || src->ethertype || src->rpf) {
-        load_unknown(x, dreg);
-        return;
-    }
-    struct reg g = *src;
-    if (g.f.key == FK_SADDR || g.f.key == FK_DADDR) {
-        /* only a prefix mask (ones, then zeros) keeps the value a range */
-        bool zero_seen = false, prefix = true;
-        for (uint32_t i = 0; i < mlen * 8; i++) {
-            bool bit = mask[i / 8] & (0x80 >> (i % 8));
-            prefix &= !(bit && zero_seen);
-            zero_seen |= !bit;
-        }
-        if (!prefix) {
-            load_unknown(x, dreg);
-            return;
-        }
-        memset(g.pmask, 0, sizeof g.pmask);
-        for (uint32_t i = 0; i < mlen; i++)
-            g.pmask[i] = mask[i] & (src->prefixed ? src->pmask[i] : 0xff);
-        g.prefixed = true;
-    } else {
-        uint8_t m[FW_VAL_MAX] = {0};
-        memcpy(m, mask, mlen);
-        if (g.host_order)
-            fw_nl_host_to_be(m, mlen);
-        for (uint32_t i = 0; i < mlen; i++)
-            g.f.mask[i] = g.f.masked ? (uint8_t)(g.f.mask[i] & m[i]) : m[i];
-        g.f.masked = true;
-    }
-    *dst = g;
 }
 
 /* ---- tests ---------------------------------------------------------------------- */
@@ -460,7 +157,7 @@ static void match_range(struct cx *x, const struct reg *g, enum fw_op op, const 
         (data_hi && !to_range(g, data_hi, dlen_hi, &lo2, &hi2)) ||
         ((g->prefixed || memcmp(lo.b, hi.b, lo.len) != 0) && op != FO_EQ && op != FO_NE)) {
         undecided(x, "a match portkit cannot decide");
-        say(x, "<match>");
+        fw_nl_say(x, "<match>");
         return;
     }
     if (data_hi)
@@ -479,7 +176,7 @@ static void match_range(struct cx *x, const struct reg *g, enum fw_op op, const 
         ge->set->elems[0].hi[0] = hi;
         x->text.len = x->ge_start;
         x->text.data[x->text.len] = '\0';
-        say(x, "%s ", g->name);
+        fw_nl_say(x, "%s ", g->name);
         fw_put_value(&x->text, &f, &ge->set->elems[0].lo[0], &hi);
         return;
     }
@@ -513,14 +210,14 @@ static void match_range(struct cx *x, const struct reg *g, enum fw_op op, const 
         x->ge_stmt = x->r->nstmts - 1;
         x->ge_start = start;
     }
-    say(x, "%s %s", g->name, op_text(op));
+    fw_nl_say(x, "%s %s", g->name, op_text(op));
     fw_put_value(&x->text, &f, &lo, &hi);
     if (op == FO_EQ && f.key == FK_L4PROTO && memcmp(lo.b, hi.b, 1) == 0) {
         x->l4 = lo.b[0];
-        note_dependency(x, start);
+        fw_nl_note_dependency(x, start);
     } else if (op == FO_EQ && f.key == FK_NFPROTO && memcmp(lo.b, hi.b, 1) == 0 && !flags_any) {
         x->l3 = lo.b[0] == 2 ? AF_INET : lo.b[0] == 10 ? AF_INET6 : x->l3;
-        note_dependency(x, start);
+        fw_nl_note_dependency(x, start);
     }
 }
 
@@ -590,13 +287,13 @@ static void lookup(struct cx *x, const struct nftnl_expr *e)
         }
     }
     if (has_dreg && !vmap)
-        load_unknown(x, dreg); /* a map's value: NAT or marks from it are not followed */
+        fw_nl_load_unknown(x, dreg); /* a map's value: NAT or marks from it are not followed */
     if (!ok) {
         if (vmap)
             unsupported(x, "a verdict map portkit cannot read");
         else
             undecided(x, "a match portkit cannot decide");
-        say(x, "%s", vmap ? "vmap <map>" : "<lookup>");
+        fw_nl_say(x, "%s", vmap ? "vmap <map>" : "<lookup>");
         return;
     }
     tmp.nfields = set->nfields;
@@ -623,15 +320,15 @@ static void verdict(struct cx *x, const struct nftnl_expr *e)
         return;
     s->verdict.chain = -1;
     switch (code) {
-    case NF_ACCEPT: s->verdict.kind = FV_ACCEPT; say(x, "accept"); return;
-    case NF_DROP: s->verdict.kind = FV_DROP; say(x, "drop"); return;
-    case NFT_RETURN: s->verdict.kind = FV_RETURN; say(x, "return"); return;
-    case NFT_CONTINUE: s->verdict.kind = FV_CONTINUE; say(x, "continue"); return;
+    case NF_ACCEPT: s->verdict.kind = FV_ACCEPT; fw_nl_say(x, "accept"); return;
+    case NF_DROP: s->verdict.kind = FV_DROP; fw_nl_say(x, "drop"); return;
+    case NFT_RETURN: s->verdict.kind = FV_RETURN; fw_nl_say(x, "return"); return;
+    case NFT_CONTINUE: s->verdict.kind = FV_CONTINUE; fw_nl_say(x, "continue"); return;
     case NFT_JUMP:
     case NFT_GOTO:
         s->verdict.kind = code == NFT_JUMP ? FV_JUMP : FV_GOTO;
         s->verdict.chain = chain ? fw_find_chain(x->fw, x->c->family, x->c->table, chain) : -1;
-        say(x, "%s %s", code == NFT_JUMP ? "jump" : "goto", chain ? chain : "?");
+        fw_nl_say(x, "%s %s", code == NFT_JUMP ? "jump" : "goto", chain ? chain : "?");
         if (s->verdict.chain < 0) {
             s->kind = FS_UNSUPPORTED_VERDICT;
             s->why = "a jump to a chain that is not in the ruleset";
@@ -641,7 +338,7 @@ static void verdict(struct cx *x, const struct nftnl_expr *e)
         s->kind = FS_UNSUPPORTED_VERDICT;
         s->why = (code & NF_VERDICT_MASK) == NF_QUEUE ? "queue to a user-space program"
                                                        : "a verdict portkit cannot follow";
-        say(x, "%s", (code & NF_VERDICT_MASK) == NF_QUEUE ? "queue" : "<verdict>");
+        fw_nl_say(x, "%s", (code & NF_VERDICT_MASK) == NF_QUEUE ? "queue" : "<verdict>");
         return;
     }
 }
@@ -668,14 +365,14 @@ static void mark_set(struct cx *x, const struct reg *g, bool ct)
 {
     if (!g || g->kind != R_CONST || g->data_len != 4) {
         unsupported(x, "a mark set from a computed value");
-        say(x, "%s mark set <value>", ct ? "ct" : "meta");
+        fw_nl_say(x, "%s mark set <value>", ct ? "ct" : "meta");
         return;
     }
     struct fw_stmt *s = new_stmt(x, ct ? FS_CTMARK_SET : FS_MARK_SET);
     if (!s)
         return;
     memcpy(&s->mark, g->data, 4); /* marks are host order in registers */
-    say(x, "%s mark set 0x%08x", ct ? "ct" : "meta", s->mark);
+    fw_nl_say(x, "%s mark set 0x%08x", ct ? "ct" : "meta", s->mark);
 }
 
 static void nat(struct cx *x, const struct nftnl_expr *e, bool redirect)
@@ -701,7 +398,7 @@ static void nat(struct cx *x, const struct nftnl_expr *e, bool redirect)
     }
     if (!ok) {
         unsupported(x, "a NAT rule whose target portkit cannot follow");
-        say(x, "%s", redirect ? "redirect" : "dnat");
+        fw_nl_say(x, "%s", redirect ? "redirect" : "dnat");
         return;
     }
     struct fw_stmt *s = new_stmt(x, FS_NAT);
@@ -712,11 +409,11 @@ static void nat(struct cx *x, const struct nftnl_expr *e, bool redirect)
     if (st.has_addr)
         inet_ntop(st.nat_family, st.nat_addr, a, sizeof a);
     if (redirect)
-        say(x, st.nat_port ? "redirect to :%u" : "redirect", st.nat_port);
+        fw_nl_say(x, st.nat_port ? "redirect to :%u" : "redirect", st.nat_port);
     else if (st.nat_port)
-        say(x, st.nat_family == AF_INET6 ? "dnat to [%s]:%u" : "dnat to %s:%u", a, st.nat_port);
+        fw_nl_say(x, st.nat_family == AF_INET6 ? "dnat to [%s]:%u" : "dnat to %s:%u", a, st.nat_port);
     else
-        say(x, "dnat to %s", a);
+        fw_nl_say(x, "dnat to %s", a);
 }
 
 static void objref(struct cx *x, const struct nftnl_expr *e)
@@ -730,7 +427,7 @@ static void objref(struct cx *x, const struct nftnl_expr *e)
         undecided(x, "a rate limit");
     else if (type == NFT_OBJECT_SYNPROXY)
         unsupported(x, "a statement that steers the packet");
-    say(x, "%s \"%s\"", type == NFT_OBJECT_QUOTA ? "quota name" : type == NFT_OBJECT_LIMIT ? "limit name"
+    fw_nl_say(x, "%s \"%s\"", type == NFT_OBJECT_QUOTA ? "quota name" : type == NFT_OBJECT_LIMIT ? "limit name"
                        : type == NFT_OBJECT_COUNTER ? "counter name" : "object", name ? name : "?");
 }
 
@@ -746,24 +443,24 @@ static int expr_cb(struct nftnl_expr *e, void *arg)
     }
     if (strcmp(n, "payload") == 0) {
         if (nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_SREG))
-            say(x, "payload set"); /* a rewrite: the JSON reader does not follow it either */
+            fw_nl_say(x, "payload set"); /* a rewrite: the JSON reader does not follow it either */
         else
-            load_payload(x, e);
+            fw_nl_load_payload(x, e);
     } else if (strcmp(n, "meta") == 0) {
         uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
         if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG))
-            load_meta(x, key, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG));
+            fw_nl_load_meta(x, key, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG));
         else if (key == NFT_META_MARK)
             mark_set(x, reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_META_SREG)), false);
     } else if (strcmp(n, "ct") == 0) {
         if (!nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG))
-            load_ct(x, e);
+            fw_nl_load_ct(x, e);
         else if (nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_MARK)
             mark_set(x, reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_SREG)), true);
     } else if (strcmp(n, "fib") == 0) {
-        load_fib(x, e);
+        fw_nl_load_fib(x, e);
     } else if (strcmp(n, "bitwise") == 0) {
-        bitwise(x, e);
+        fw_nl_bitwise(x, e);
     } else if (strcmp(n, "cmp") == 0) {
         cmp(x, e);
     } else if (strcmp(n, "range") == 0) {
@@ -776,36 +473,36 @@ static int expr_cb(struct nftnl_expr *e, void *arg)
         if (nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT)
             nat(x, e, false);
         else
-            say(x, "snat");
+            fw_nl_say(x, "snat");
     } else if (strcmp(n, "redir") == 0) {
         nat(x, e, true);
     } else if (strcmp(n, "reject") == 0) {
         struct fw_stmt *s = new_stmt(x, FS_VERDICT);
         if (s)
             s->verdict = (struct fw_verdict){FV_REJECT, -1};
-        say(x, "reject");
+        fw_nl_say(x, "reject");
     } else if (strcmp(n, "queue") == 0) {
         unsupported(x, "queue to a user-space program");
-        say(x, "queue");
+        fw_nl_say(x, "queue");
     } else if (strcmp(n, "tproxy") == 0 || strcmp(n, "fwd") == 0 || strcmp(n, "synproxy") == 0) {
         unsupported(x, "a statement that steers the packet");
-        say(x, "%s", n);
+        fw_nl_say(x, "%s", n);
     } else if (strcmp(n, "limit") == 0 || strcmp(n, "quota") == 0) {
         undecided(x, n[0] == 'l' ? "a rate limit" : "a quota");
-        say(x, "%s", n);
+        fw_nl_say(x, "%s", n);
     } else if (strcmp(n, "connlimit") == 0) {
         undecided(x, "a statement portkit cannot decide");
-        say(x, "ct count");
+        fw_nl_say(x, "ct count");
     } else if (strcmp(n, "objref") == 0) {
         objref(x, e);
     } else if (strcmp(n, "counter") == 0 || strcmp(n, "log") == 0 || strcmp(n, "notrack") == 0 ||
                strcmp(n, "masq") == 0 || strcmp(n, "dup") == 0 || strcmp(n, "last") == 0) {
-        say(x, "%s", strcmp(n, "masq") == 0 ? "masquerade" : n);
+        fw_nl_say(x, "%s", strcmp(n, "masq") == 0 ? "masquerade" : n);
     } else if (strcmp(n, "dynset") == 0) {
-        say(x, "update @%s", nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME)
+        fw_nl_say(x, "update @%s", nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME)
                                  ? nftnl_expr_get_str(e, NFTNL_EXPR_DYNSET_SET_NAME) : "?");
     } else if (strcmp(n, "flow_offload") == 0) {
-        say(x, "flow add");
+        fw_nl_say(x, "flow add");
     } else {
         /* exthdr, socket, osf, hash, numgen, rt, xfrm ...: whatever they
          * loaded is unknown, so every register is */

@@ -435,30 +435,6 @@ static int list_ruleset(struct nft_ctx *nft, bool as_json, char **out, struct pk
     return *out ? 0 : pk_err_set(err, PK_ENOMEM, "out of memory");
 }
 
-/* Legacy iptables (x_tables) keeps its table names in /proc/net; any name
- * there means rules libnftables cannot show. */
-static void check_legacy(struct pk_firewall *fw)
-{
-    static const char *const files[] = {"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"};
-    for (size_t i = 0; i < 2; i++) {
-        FILE *f = fopen(files[i], "re");
-        if (!f)
-            continue;
-        char name[64];
-        bool any = fgets(name, sizeof name, f) != NULL;
-        fclose(f);
-        if (any) {
-            name[strcspn(name, "\n")] = '\0';
-            snprintf(fw->warning, sizeof fw->warning,
-                     "legacy iptables rules are loaded (%s table '%s'): portkit cannot read them, so "
-                     "verdicts are unknown",
-                     i ? "ip6tables" : "iptables", QUOTE_STR(name));
-            fw->has_warning = true;
-            return;
-        }
-    }
-}
-
 /* iptables-nft's rules: libnftables' JSON, plus nft's text for the xt
  * matches' arguments. */
 static int read_with_libnftables(struct pk_firewall *fw, struct pk_err *err)
@@ -476,7 +452,7 @@ static int read_with_libnftables(struct pk_firewall *fw, struct pk_err *err)
     free(json);
     free(text);
     if (rc == 0)
-        check_legacy(fw);
+        fw_check_legacy(fw);
     return rc;
 }
 
@@ -512,7 +488,7 @@ PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_
         if (rc == PK_ENOMEM)
             rc = pk_err_set(err, PK_ENOMEM, "out of memory reading the ruleset");
         if (rc == 0)
-            check_legacy(fw);
+            fw_check_legacy(fw);
     } else if (rc == FW_NL_FALLBACK) {
         fw_free_rules(fw);
         fw_clear_rules(fw);
