@@ -118,6 +118,7 @@ struct udp_pacer {
     uint64_t last_icmp_us;
     unsigned mistakes;      /* believed silences later contradicted */
     struct scan_job *wait_head, *wait_tail; /* jobs waiting for a token */
+    struct pk_timer timer;  /* wakes the host when the pacer allows a probe */
 };
 
 /* Result storage: one nibble of state per port slot, plus details for the
@@ -145,12 +146,11 @@ struct scan_host {
     bool active;            /* counted in pk_scan.active_hosts */
     bool ready;             /* on the ready list */
     struct scan_host *ready_next;
-    struct udp_pacer udp;
-    struct pk_timer udp_timer; /* wakes the host when its pacer allows a probe */
+    struct udp_pacer *udp;  /* UDP scans only: TCP-only hosts do without its 112 bytes */
     uint8_t *states;        /* nibble per slot, allocated on the first result */
     struct scan_detail *details;
     size_t ndetails, details_cap;
-    uint64_t counts[2][PK_STATE_COUNT];
+    uint32_t counts[2][PK_STATE_COUNT];
     bool answered;
     uint64_t first_wall_us, last_wall_us;
     /* Host discovery found it up: its port slots are walked from `fresh`

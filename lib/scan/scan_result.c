@@ -177,7 +177,9 @@ int pk_scan_host_report(const struct pk_scan *s, uint64_t host, struct pk_host_r
     }
     out->start_wall_us = h->first_wall_us;
     out->end_wall_us = h->last_wall_us;
-    memcpy(out->counts, h->counts, sizeof out->counts);
+    for (int t = 0; t < 2; t++)
+        for (int st = 0; st < PK_STATE_COUNT; st++)
+            out->counts[t][st] = h->counts[t][st];
     size_t n = 0;
     for (int t = 0; t < 2; t++)
         for (int st = 1; st < PK_STATE_COUNT; st++)

@@ -148,7 +148,14 @@ struct scan_host *pks_host_get(struct pk_scan *s, uint64_t index)
     h->salen = pk_addr_sockaddr(&h->addr, 0, &ss);
     memcpy(&h->sa, &ss, h->salen < sizeof h->sa ? h->salen : sizeof h->sa);
     h->hostname = pk_targets_name(s->cfg.targets, index);
-    pk_timer_init(&h->udp_timer, NULL, NULL);
+    if (s->nudp) {
+        h->udp = calloc(1, sizeof *h->udp);
+        if (!h->udp) {
+            free(h);
+            return NULL;
+        }
+        pk_timer_init(&h->udp->timer, NULL, NULL);
+    }
     pk_timer_init(&h->deadline, host_deadline_fired, h);
     s->hosts[index] = h;
     return h;
@@ -497,7 +504,8 @@ static void host_time_out(struct pk_scan *s, struct scan_host *h)
     h->last_wall_us = pks_wall_us(); /* the report's end time: when it was given up */
     if (!h->first_wall_us)
         h->first_wall_us = h->last_wall_us;
-    pk_loop_timer_stop(s->loop, &h->udp_timer);
+    if (h->udp)
+        pk_loop_timer_stop(s->loop, &h->udp->timer);
     for (int t = 0; t < 2; t++) {
         s->deferred_total -= h->deferred[t].len;
         h->deferred[t].len = 0;
@@ -687,7 +695,8 @@ void pks_abandon_all(struct pk_scan *s)
         struct scan_host *h = s->hosts[i];
         if (!h)
             continue;
-        pk_loop_timer_stop(s->loop, &h->udp_timer);
+        if (h->udp)
+            pk_loop_timer_stop(s->loop, &h->udp->timer);
         pk_loop_timer_stop(s->loop, &h->deadline);
         for (int t = 0; t < 2; t++) {
             s->deferred_total -= h->deferred[t].len;

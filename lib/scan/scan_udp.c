@@ -126,21 +126,21 @@ static void wait_push(struct scan_host *h, struct scan_job *j)
 {
     j->next = NULL;
     j->queued = true;
-    if (h->udp.wait_tail)
-        h->udp.wait_tail->next = j;
+    if (h->udp->wait_tail)
+        h->udp->wait_tail->next = j;
     else
-        h->udp.wait_head = j;
-    h->udp.wait_tail = j;
+        h->udp->wait_head = j;
+    h->udp->wait_tail = j;
 }
 
 static struct scan_job *wait_pop(struct scan_host *h)
 {
-    struct scan_job *j = h->udp.wait_head;
+    struct scan_job *j = h->udp->wait_head;
     if (!j)
         return NULL;
-    h->udp.wait_head = j->next;
-    if (!h->udp.wait_head)
-        h->udp.wait_tail = NULL;
+    h->udp->wait_head = j->next;
+    if (!h->udp->wait_head)
+        h->udp->wait_tail = NULL;
     j->next = NULL;
     j->queued = false;
     return j;
@@ -148,7 +148,7 @@ static struct scan_job *wait_pop(struct scan_host *h)
 
 static void wait_remove(struct scan_host *h, struct scan_job *j)
 {
-    struct scan_job **pp = &h->udp.wait_head, *prev = NULL;
+    struct scan_job **pp = &h->udp->wait_head, *prev = NULL;
     while (*pp && *pp != j) {
         prev = *pp;
         pp = &(*pp)->next;
@@ -156,8 +156,8 @@ static void wait_remove(struct scan_host *h, struct scan_job *j)
     if (!*pp)
         return;
     *pp = j->next;
-    if (h->udp.wait_tail == j)
-        h->udp.wait_tail = prev;
+    if (h->udp->wait_tail == j)
+        h->udp->wait_tail = prev;
     j->next = NULL;
     j->queued = false;
 }
@@ -168,7 +168,7 @@ static void arm_host_timer(struct pk_scan *s, struct scan_host *h, uint64_t dela
 /* Wakes the host when the model will have a token for one more claim. */
 static void arm_for_token(struct pk_scan *s, struct scan_host *h)
 {
-    struct udp_pacer *p = &h->udp;
+    struct udp_pacer *p = h->udp;
     double need = (double)p->claims + 1.0 - p->tokens;
     uint64_t wait = need > 0 ? (uint64_t)(need * 1e6 / p->rate) + 1000 : 1000;
     arm_host_timer(s, h, wait);
@@ -185,11 +185,11 @@ static void on_host_timer(struct pk_loop *loop, struct pk_timer *t, void *arg)
 
 static void arm_host_timer(struct pk_scan *s, struct scan_host *h, uint64_t delay_us)
 {
-    if (!h->udp_timer.fn)
-        pk_timer_init(&h->udp_timer, on_host_timer, h);
-    if (pk_timer_armed(&h->udp_timer) && h->udp_timer.when_us <= pk_loop_now(s->loop) + delay_us)
+    if (!h->udp->timer.fn)
+        pk_timer_init(&h->udp->timer, on_host_timer, h);
+    if (pk_timer_armed(&h->udp->timer) && h->udp->timer.when_us <= pk_loop_now(s->loop) + delay_us)
         return;
-    pk_loop_timer_start(s->loop, &h->udp_timer, delay_us);
+    pk_loop_timer_start(s->loop, &h->udp->timer, delay_us);
 }
 
 /* ---- probes ---- */
@@ -201,7 +201,7 @@ static int udp_send(struct pk_scan *s, struct scan_job *j, bool claimed)
         struct scan_sock *old = j->att[0];
         pks_detach(s, j, old);
         pks_sock_free(s, old);
-        h->udp.inflight--;
+        h->udp->inflight--;
     }
     int fam = h->addr.family;
     int open_err;
@@ -246,14 +246,14 @@ static int udp_send(struct pk_scan *s, struct scan_job *j, bool claimed)
     }
     j->claim = claimed;
     if (claimed)
-        h->udp.claims++;
-    h->udp.inflight++;
+        h->udp->claims++;
+    h->udp->inflight++;
     return 0;
 }
 
 static int udp_start(struct pk_scan *s, struct scan_job *j)
 {
-    struct udp_pacer *p = &j->host->udp;
+    struct udp_pacer *p = j->host->udp;
     uint64_t now = pk_loop_now(s->loop);
     pacer_init(p, now);
     bool claimed = false;
@@ -269,7 +269,7 @@ static void release_claim(struct scan_job *j)
 {
     if (j->claim) {
         j->claim = false;
-        j->host->udp.claims--;
+        j->host->udp->claims--;
     }
 }
 
@@ -277,7 +277,7 @@ static void release_claim(struct scan_job *j)
  * at a time explores whether the host would give more than modelled. */
 static void pump(struct pk_scan *s, struct scan_host *h)
 {
-    struct udp_pacer *p = &h->udp;
+    struct udp_pacer *p = h->udp;
     uint64_t now = pk_loop_now(s->loop);
     while (p->wait_head && s->inflight < s->max_inflight) {
         if (!can_claim(p, now))
@@ -307,7 +307,7 @@ static void pump(struct pk_scan *s, struct scan_host *h)
 
 static bool udp_can_start(struct pk_scan *s, struct scan_host *h)
 {
-    struct udp_pacer *p = &h->udp;
+    struct udp_pacer *p = h->udp;
     uint64_t now = pk_loop_now(s->loop);
     pacer_init(p, now);
     if (!p->limited)
@@ -330,7 +330,7 @@ static void udp_drop(struct pk_scan *s, struct scan_job *j)
         struct scan_sock *k = j->att[0];
         pks_detach(s, j, k);
         pks_sock_free(s, k);
-        h->udp.inflight--;
+        h->udp->inflight--;
     }
 }
 
@@ -340,14 +340,14 @@ static void udp_recycle(struct pk_scan *s, struct scan_job *j)
     if (k) {
         pks_detach(s, j, k);
         pks_sock_free(s, k);
-        j->host->udp.inflight--;
+        j->host->udp->inflight--;
     }
 }
 
 static void udp_timeout(struct pk_scan *s, struct scan_job *j)
 {
     struct scan_host *h = j->host;
-    struct udp_pacer *p = &h->udp;
+    struct udp_pacer *p = h->udp;
     uint64_t now = pk_loop_now(s->loop);
     uint64_t wait = udp_wait_us(s, h);
     if (now - j->last_us < wait) {
@@ -465,7 +465,7 @@ static void udp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
             enum pk_id_status idst = pk_udp_reply_identify(j->port, sent, sl > 0 ? (size_t)sl : 0, reply,
                                                            (size_t)n, table, &id);
             if (j->silent) /* a believed silence, then an answer after all */
-                model_mistake(&h->udp);
+                model_mistake(h->udp);
             release_claim(j);
             j->phase = JOB_IDENTIFYING; /* carry the identification to the record */
             pks_answer(s, j, k, PK_STATE_OPEN, PK_REASON_UDP_RESPONSE);
@@ -483,9 +483,9 @@ static void udp_event(struct pk_scan *s, struct scan_sock *k, uint32_t events)
     enum pk_reason why = PK_REASON_HOST_UNREACH;
     if (!read_icmp(k, j->port, &st, &why))
         return;
-    model_icmp(&h->udp, now);
+    model_icmp(h->udp, now);
     if (j->silent && st == PK_STATE_CLOSED)
-        model_mistake(&h->udp);
+        model_mistake(h->udp);
     release_claim(j);
     pks_answer(s, j, k, st, why);
     pump(s, h);

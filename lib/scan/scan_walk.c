@@ -91,6 +91,7 @@ void pks_host_free(struct scan_host *h)
         free(x->cert);
     }
     free(h->details);
+    free(h->udp);
     free(h);
 }
 
@@ -117,7 +118,8 @@ void pks_stream(struct pk_scan *s, bool all)
         s->cfg.on_host(s->cfg.arg, &rep);
         pk_host_report_free(&rep);
         if (h) {
-            pk_loop_timer_stop(s->loop, &h->udp_timer);
+            if (h->udp)
+                pk_loop_timer_stop(s->loop, &h->udp->timer);
             pk_loop_timer_stop(s->loop, &h->deadline);
             s->hosts[i] = NULL;
             pks_host_free(h);
