@@ -7,7 +7,8 @@ unless said otherwise.
      portkit -sS vs nmap -sS (its default discovery)    [<= 0.1 x]
      portkit --unprivileged vs nmap -sT --unprivileged  [<= 0.5 x]
   n2 one host, every TCP port, -sS                      [<= 0.5 x nmap -sS -T4]
-  n3 a /16 with 1 % live hosts, 3 ports: time, peak RSS [<= 64 MiB], probes/s
+  n3 a /16 with 1 % live hosts, 3 ports: time, peak RSS [<= 64 MiB], probes/s;
+     and the same with -Pn (every address probed; no nmap run)
   n4 raw send rate into silence on one core (packets/s)
   n5 a /24, 5 % random loss and DROP-filtered ports     [exact, <= 0.1 x nmap -sS -T4]
 """
@@ -164,6 +165,14 @@ def scenarios(pk, only, runs, table):
                                     f"{BIG}.250.0/24"], timeout=600)
             table.add("n3 /16 1% live x 3 ports", took, ntook or float("nan"), None, exact,
                       f"(peak RSS {peak or 0} KiB, {rate} port probes{'' if ntook else '; nmap > 10 min'})")
+            # -Pn probes every address: memory must follow the probes in flight all the same.
+            took, peak, st, _, _ = run_pk(t, ["-Pn", *args])
+            alive = set(live)
+            exact = (len(st) == 65280 * 3 and
+                     all(st[(h, p)] == ("open" if p != 443 else "closed") for h in live for p in (22, 80, 443)) and
+                     all(v == "filtered" for (h, _), v in st.items() if h not in alive))
+            table.add("n3 -Pn /16 1% live x 3 ports", took, float("nan"), None, exact,
+                      f"(peak RSS {peak or 0} KiB [<= 64 MiB])")
     if "n4" in only:
         print("== n4: raw send rate into silence, one core", flush=True)
         with scannet.Topo("bn4") as t:
