@@ -251,7 +251,7 @@ static unsigned disc_fill(struct pk_scan *s, unsigned budget)
     return used;
 }
 
-uint64_t pks_disc_drawn(const struct pk_scan *s)
+static uint64_t disc_drawn(const struct pk_scan *s)
 {
     const struct scan_disc *d = s->disc;
     if (d->cursor >= d->nshard)
@@ -282,6 +282,7 @@ const struct scan_disc_driver pks_disc_driver = {
     .fill = disc_fill,
     .finished = disc_finished,
     .abandon = disc_abandon,
+    .drawn = disc_drawn,
 };
 
 int pks_disc_init(struct pk_scan *s, const struct scan_disc_module *mod, struct pk_err *err)

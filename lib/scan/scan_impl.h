@@ -401,6 +401,8 @@ struct scan_disc_driver {
     unsigned (*fill)(struct pk_scan *s, unsigned budget);
     bool (*finished)(const struct pk_scan *s);
     void (*abandon)(struct pk_scan *s);
+    /* Hosts below the result have had their discovery started (this shard). */
+    uint64_t (*drawn)(const struct pk_scan *s);
 };
 extern const struct scan_disc_driver pks_disc_driver;
 static inline unsigned pks_host_status(const struct pk_scan *s, uint64_t i)
@@ -411,8 +413,6 @@ static inline unsigned pks_host_status(const struct pk_scan *s, uint64_t i)
 void pks_host_up(struct pk_scan *s, uint64_t index, enum pk_reason why, uint64_t rtt_us);
 /* Host index of an address in the target set, or -1. */
 int64_t pks_host_index(const struct pk_scan *s, const struct pk_addr *a);
-/* Hosts below the result have had their discovery started (this shard). */
-uint64_t pks_disc_drawn(const struct pk_scan *s);
 struct disc_wait *pks_disc_wait_at(struct pk_scan *s, uint64_t seq);
 void pks_disc_answered(struct pk_scan *s, struct disc_wait *w, enum pk_reason why);
 void pks_disc_probe_failed(struct pk_scan *s, struct disc_wait *w);

@@ -99,7 +99,7 @@ void pks_stream(struct pk_scan *s, bool all)
 {
     if (!s->cfg.on_host)
         return;
-    uint64_t limit = all ? s->nhosts : s->disc ? pks_disc_drawn(s) : drawn_hosts(s);
+    uint64_t limit = all ? s->nhosts : s->discd ? s->discd->drawn(s) : drawn_hosts(s);
     while (s->report_next < limit && !s->failed) {
         uint64_t i = s->report_next;
         struct scan_host *h = s->hosts[i];
