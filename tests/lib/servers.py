@@ -442,18 +442,19 @@ class Exim(Server):
     With tls=True it runs on a configuration of its own (-C: as root Exim
     keeps its privileges for it) that offers STARTTLS with a fresh
     self-signed certificate for smtp.portkit.test, on its port and on
-    submission_port (587 in a namespace), refusing every recipient.
-    ports: {"smtp"[, "submission"]}."""
+    submission_port (587 in a namespace), and TLS from the first byte on
+    smtps_port (465), refusing every recipient.
+    ports: {"smtp"[, "submission", "smtps"]}."""
     name = "smtp"
     default_port = 25
 
-    def __init__(self, ns=None, port=None, tls=False, submission_port=None, **kw):
+    def __init__(self, ns=None, port=None, tls=False, submission_port=None, smtps_port=None, **kw):
         super().__init__(ns, port, **kw)
         self.tls = tls
         if tls:
-            sub = submission_port or (587 if ns is not None else free_port(addr=self.addr))
-            self.ports["submission"] = sub
-            self.listens.append(("tcp", sub))
+            self.ports["submission"] = submission_port or (587 if ns is not None else free_port(addr=self.addr))
+            self.ports["smtps"] = smtps_port or (465 if ns is not None else free_port(addr=self.addr))
+            self.listens += [("tcp", self.ports["submission"]), ("tcp", self.ports["smtps"])]
 
     def prepare(self):
         if not self.tls:
@@ -463,13 +464,15 @@ class Exim(Server):
         spool = self.path("spool")
         os.makedirs(spool)
         _chown_tree(spool, "Debian-exim")
-        ifaces = " ; ".join(f"{a}.{p}" for a in self.addrs for p in (self.port, self.ports["submission"]))
+        ports = (self.port, self.ports["submission"], self.ports["smtps"])
+        ifaces = " ; ".join(f"{a}.{p}" for a in self.addrs for p in ports)
         _write(self.path("exim.conf"), f"""primary_hostname = smtp.portkit.test
 spool_directory = {spool}
 log_file_path = {spool}/%slog
 keep_environment =
 local_interfaces = <; {ifaces}
 tls_advertise_hosts = *
+tls_on_connect_ports = {self.ports["smtps"]}
 tls_certificate = {cert}
 tls_privatekey = {key}
 acl_smtp_rcpt = refuse_all
