@@ -362,7 +362,12 @@ int scan_cli_prepare(struct scan_cli *c)
     }
     c->stdout_tty = isatty(STDOUT_FILENO);
     c->cfg.on_result = on_result;
-    c->cfg.on_host = on_host;
+    /* Hosts stream to the outputs as they finish and are freed, except
+     * with --save: the run is written in one transaction at the end, so
+     * the database's write lock is held for a moment, never while probes
+     * wait (another writer would stall the scan), and hosts are kept. */
+    if (!c->save_wanted)
+        c->cfg.on_host = on_host;
     c->cfg.on_tick = on_tick;
     c->cfg.arg = c;
     for (int i = 0; i < c->argc; i++)
@@ -449,8 +454,8 @@ static void on_result(void *arg, const struct pk_scan_result *r)
     }
 }
 
-/* A finished host, in target order: during the scan for -Pn over many
- * hosts (the library frees it next), at its end for the others. */
+/* A finished host, in target order: during the scan (the library frees it
+ * next), or from scan_cli_finish with --save. */
 static void on_host(void *arg, const struct pk_host_report *rep)
 {
     struct scan_cli *c = arg;
@@ -500,8 +505,19 @@ int scan_cli_finish(struct scan_cli *c)
     struct pk_scan_stats st;
     pk_scan_get_stats(c->scan, &st);
     c->info.start_wall_us = st.start_wall_us;
-    /* The hosts went to the outputs through on_host. */
-    int save_rc = c->save_rc == 0 ? scan_save_finish(c, &st) : c->save_rc;
+    if (!c->cfg.on_host) /* --save: every host was kept until now */
+        c->save_rc = scan_save_begin(c, &st);
+    for (uint64_t h = 0; !c->cfg.on_host && h < st.hosts; h++) {
+        struct pk_host_report rep;
+        struct pk_err err = {0};
+        if (pk_scan_host_report(c->scan, h, &rep, &err) < 0) {
+            c->failed = true;
+            return cli_lib_error("scan", &err);
+        }
+        on_host(c, &rep);
+        pk_host_report_free(&rep);
+    }
+    int save_rc = c->save_rc == 0 ? scan_save_commit(c) : c->save_rc;
     bool found = st.states[PK_STATE_OPEN] || (c->cfg.ping_only && st.hosts_up); /* -sn: hosts up */
     int rc = st.interrupted ? 130 : found ? CLI_OK : CLI_NOTFOUND;
 

@@ -85,12 +85,11 @@ void scan_cli_free(struct scan_cli *c);
 void scan_cli_signal_cleanup(void);
 /* --save [--label NAME] [--db PATH] (scan_save.c): the database is opened
  * before the scan (a bad one fails early) and the run written in one
- * transaction, from the first finished host to the end. Each returns 0 or
- * an exit code (reported). */
+ * transaction at the end. Each returns 0 or an exit code (reported). */
 int scan_save_open(struct scan_cli *c, const char *label, const char *db);
+int scan_save_begin(struct scan_cli *c, const struct pk_scan_stats *st);
 int scan_save_host(struct scan_cli *c, const struct pk_host_report *rep);
-/* Commits the run, or drops it when the scan was stopped. */
-int scan_save_finish(struct scan_cli *c, const struct pk_scan_stats *st);
+int scan_save_commit(struct scan_cli *c);
 void scan_save_free(struct scan_cli *c);
 
 /* scan_cli_net.c: -P<x>[ports] (nmap's discovery options) */

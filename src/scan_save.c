@@ -1,9 +1,6 @@
 /* scan --save: the scan's run into the history database. The database is
  * opened (and checked: schema, writable) before the scan starts, so a bad
- * one costs no scan; the run is written in one transaction that starts
- * with the first finished host (hosts stream out of a large -Pn scan, see
- * pk_scan_config.on_host) and is committed at the end, or dropped when the
- * scan was stopped. */
+ * one costs no scan; the run is written at the end in one transaction. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,22 +54,22 @@ static int save_failed(struct scan_save *s, const struct pk_err *err)
     return cli_lib_error("scan", err);
 }
 
-static struct pk_run run_info(struct scan_cli *c, const struct pk_scan_stats *st)
+int scan_save_begin(struct scan_cli *c, const struct pk_scan_stats *st)
 {
     struct scan_save *s = c->save;
-    return (struct pk_run){
+    if (!s)
+        return 0;
+    if (st->interrupted) {
+        /* Undecided ports would read as closed in every later diff. */
+        fprintf(stderr, "portkit: scan: stopped before the end: the run was not saved\n");
+        s->failed = true;
+        return 0;
+    }
+    struct pk_run info = {
         .kind = PK_RUN_SCAN, .label = s->label, .source = "portkit", .targets = s->targets.data,
         .ports = s->ports.data, .command = c->command.data, .start_us = st->start_wall_us,
         .end_us = st->start_wall_us + st->elapsed_us,
     };
-}
-
-static int save_begin(struct scan_cli *c)
-{
-    struct scan_save *s = c->save;
-    struct pk_scan_stats st;
-    pk_scan_get_stats(c->scan, &st);
-    struct pk_run info = run_info(c, &st);
     struct pk_err err = {0};
     if (pk_history_begin(s->h, &info, &s->run, &err) < 0)
         return save_failed(s, &err);
@@ -82,35 +79,18 @@ static int save_begin(struct scan_cli *c)
 int scan_save_host(struct scan_cli *c, const struct pk_host_report *rep)
 {
     struct scan_save *s = c->save;
-    if (!s || s->failed)
+    if (!s || !s->run)
         return 0;
-    int rc;
-    if (!s->run && (rc = save_begin(c)) != 0)
-        return rc;
     struct pk_err err = {0};
     return pk_history_add_report(s->run, rep, &err) < 0 ? save_failed(s, &err) : 0;
 }
 
-int scan_save_finish(struct scan_cli *c, const struct pk_scan_stats *st)
+int scan_save_commit(struct scan_cli *c)
 {
     struct scan_save *s = c->save;
-    if (!s || s->failed)
+    if (!s || !s->run)
         return 0;
-    if (st->interrupted) {
-        /* Undecided ports would read as closed in every later diff. */
-        fprintf(stderr, "portkit: scan: stopped before the end: the run was not saved\n");
-        s->failed = true;
-        pk_history_abort(s->run);
-        s->run = NULL;
-        return 0;
-    }
-    int rc;
-    if (!s->run && (rc = save_begin(c)) != 0)
-        return rc;
-    struct pk_run info = run_info(c, st);
     struct pk_err err = {0};
-    if (pk_history_update_run(s->run, &info, &err) < 0)
-        return save_failed(s, &err);
     int64_t id;
     struct pk_history_run *run = s->run;
     s->run = NULL;

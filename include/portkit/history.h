@@ -125,10 +125,6 @@ PK_EXPORT int pk_history_label_check(const char *name, struct pk_err *err);
  * the database's write lock, waiting for other writers. */
 PK_EXPORT int pk_history_begin(struct pk_history *h, const struct pk_run *info,
                                struct pk_history_run **out, struct pk_err *err);
-/* Rewrites the description of the run being written (a scan that streams
- * its hosts learns its end time last). */
-PK_EXPORT int pk_history_update_run(struct pk_history_run *w, const struct pk_run *info,
-                                    struct pk_err *err);
 PK_EXPORT int pk_history_add_host(struct pk_history_run *w, const struct pk_history_host *host,
                                   struct pk_err *err);
 /* A port of the host added last; one in the host's rest state is not

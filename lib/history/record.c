@@ -84,11 +84,6 @@ int hs_run_set_meta(struct pk_history_run *w, const struct pk_run *info, struct 
     return run_meta(w, info, false, err);
 }
 
-int pk_history_update_run(struct pk_history_run *w, const struct pk_run *info, struct pk_err *err)
-{
-    return run_meta(w, info, false, err);
-}
-
 int pk_history_label_check(const char *name, struct pk_err *err)
 {
     size_t n = strlen(name);

@@ -4,7 +4,7 @@ the outputs in target order as soon as they are finished and their state
 is freed, with -Pn and with discovery, so memory follows the probes in
 flight, not the number of targets. Checked on a /16 where 4 addresses answer from a scanner namespace (SYN
 and connect scans), and for what streaming must not change: every port's
-state, host order in text/XML, shards, --save."""
+state, host order in text/XML, shards, --save (which keeps its hosts)."""
 import json
 import os
 import subprocess
@@ -135,8 +135,9 @@ class ScanScale(unittest.TestCase):
         self.assertEqual(len(union), 8192 * 3)
         self.assertEqual({k: v for k, v in union.items() if v != "filtered"}, want)
 
-    def test_save_while_streaming(self):
-        """--save stores what streamed out during the scan, once, at the end."""
+    def test_save_of_many_host_groups(self):
+        """--save (which keeps hosts to write them in one short transaction at
+        the end) stores every live host of every group."""
         with tempfile.TemporaryDirectory() as d:
             db = f"{d}/h.db"
             self.scan("--save", "--label", "big", "--db", db)
