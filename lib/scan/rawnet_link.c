@@ -78,7 +78,7 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
 {
     const struct raw_link *l = &r->links[link];
     if (a->family == AF_INET) {
-        if (r->arp < 0)
+        if (r->rx < 0)
             return -EAFNOSUPPORT;
         uint8_t m[28] = {0, 1, 0x08, 0x00, 6, 4, 0, 1}; /* Ethernet, IPv4, request */
         memcpy(m + 8, l->mac, 6);
@@ -87,7 +87,7 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
         struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
                                  .sll_ifindex = l->ifindex, .sll_halen = 6};
         memset(to.sll_addr, 0xff, 6);
-        if (sendto(r->arp, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+        if (sendto(r->rx, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
             r->send_errors++;
             return -errno;
         }
