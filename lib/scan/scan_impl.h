@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "portkit/loop.h"
@@ -43,7 +44,8 @@ struct scan_sock {
     struct scan_job *job;   /* NULL: idle */
     uint64_t sent_us;
     struct scan_sock *next; /* pool link */
-    struct sockaddr_storage sa; /* io_uring: the address of the connect being submitted */
+    struct sockaddr_in6 sa; /* io_uring: the address of the connect being submitted (v4 or v6);
+                             * not a sockaddr_storage: every raw probe in flight has one */
 };
 
 enum scan_phase { JOB_PROBING, JOB_IDENTIFYING };

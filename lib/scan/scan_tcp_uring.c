@@ -133,7 +133,9 @@ static int ur_start(struct pk_scan *s, struct scan_job *j)
         return SCAN_AGAIN;
     }
     socklen_t len;
-    pks_sockaddr(h, j->port, &k->sa, &len); /* read by the kernel at submission */
+    struct sockaddr_storage ss;
+    pks_sockaddr(h, j->port, &ss, &len);
+    memcpy(&k->sa, &ss, len <= sizeof k->sa ? len : sizeof k->sa); /* read by the kernel at submission */
     io_uring_prep_connect(sqe, k->fd, (struct sockaddr *)&k->sa, len);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)k);
     k->busy = true;
