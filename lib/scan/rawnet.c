@@ -396,10 +396,12 @@ static int send_ip4(struct raw_net *r, const struct raw_route *rt, const struct 
     ip[10] = (uint8_t)(ck >> 8);
     ip[11] = (uint8_t)ck;
     memcpy(ip + 20, m, len);
-    if (rt->ifindex > 0 && r->frames) {
+    const uint8_t *mac = rt->ifindex <= 0 || !r->frames ? NULL : rt->direct ? raw_neigh_mac(r, rt, dst->bytes)
+                                                                            : rt->mac;
+    if (mac) {
         struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
                                  .sll_ifindex = rt->ifindex, .sll_halen = 6};
-        memcpy(ll.sll_addr, rt->mac, 6);
+        memcpy(ll.sll_addr, mac, 6);
         return raw_queue(r, RAW_SLOT_FRAME, r->rx, &ll, sizeof ll, ip, total);
     }
     return send_to(r, RAW_SLOT_IP4, r->ip4, dst, ip, total);
@@ -609,7 +611,8 @@ bool raw_parse(const uint8_t *p, size_t len, struct raw_pkt *out)
 }
 
 /* One packet from the packet socket, starting at its network header. */
-static void deliver(uint16_t proto, const uint8_t *p, size_t len, raw_reply_fn *fn, void *arg)
+static void deliver(struct raw_net *r, uint16_t proto, const uint8_t *p, size_t len, raw_reply_fn *fn,
+                    void *arg)
 {
     struct raw_pkt pkt;
     if (proto != ETH_P_ARP) {
@@ -620,6 +623,7 @@ static void deliver(uint16_t proto, const uint8_t *p, size_t len, raw_reply_fn *
     /* An ARP reply (IPv4 over Ethernet): the sender is up. */
     if (len < 28 || be16(p) != 1 || be16(p + 2) != 0x0800 || p[4] != 6 || p[5] != 4 || be16(p + 6) != 2)
         return;
+    raw_neigh_learn(r, p + 14, p + 8); /* probes to it can go as frames now */
     memset(&pkt, 0, sizeof pkt);
     pkt.kind = RAW_NEIGHBOUR;
     pkt.src.family = AF_INET;
@@ -638,7 +642,7 @@ static unsigned ring_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, uns
         for (uint32_t i = 0; i < bd->hdr.bh1.num_pkts; i++) {
             const struct tpacket3_hdr *h = (const void *)p;
             const struct sockaddr_ll *ll = (const void *)(p + TPACKET_ALIGN(sizeof *h));
-            deliver(ntohs(ll->sll_protocol), p + h->tp_net, h->tp_snaplen, fn, arg);
+            deliver(r, ntohs(ll->sll_protocol), p + h->tp_net, h->tp_snaplen, fn, arg);
             n++;
             p += h->tp_next_offset;
         }
@@ -662,7 +666,7 @@ unsigned raw_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, unsigned ma
             break;
         n++;
         size_t len = (size_t)got < sizeof buf ? (size_t)got : sizeof buf;
-        deliver(ntohs(ll.sll_protocol), buf, len, fn, arg);
+        deliver(r, ntohs(ll.sll_protocol), buf, len, fn, arg);
     }
     return n;
 }

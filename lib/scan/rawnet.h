@@ -19,6 +19,7 @@
 #include "portkit/target.h"
 
 struct mnl_socket;
+struct raw_neigh;
 
 #define RAW_TCP_FIN 0x01
 #define RAW_TCP_SYN 0x02
@@ -69,7 +70,8 @@ struct raw_route {
     uint32_t prefix;  /* the /24, network order; 0 in an empty slot */
     uint8_t src[4];
     int ifindex;      /* > 0: probes go out as frames on it (rawnet_frame.c) */
-    uint8_t mac[6];   /* then: the gateway's hardware address */
+    bool direct;      /* then: an attached /24, each host's address from raw_neigh_mac */
+    uint8_t mac[6];   /* else: the gateway's hardware address */
     uint64_t recheck; /* != 0: the gateway was unresolved; ask again at this probe count */
 };
 #define RAW_ROUTES 4096
@@ -104,6 +106,7 @@ struct raw_net {
     uint64_t sent, send_errors;   /* (added to by the sender thread) */
     uint64_t probes;              /* raw_send_tcp calls */
     struct mnl_socket *nl;        /* route and neighbour questions */
+    struct raw_neigh *neigh;      /* hardware addresses of attached hosts (rawnet_frame.c) */
     uint32_t nl_seq;
     /* PACKET_RX_RING (TPACKET_V3): replies read from shared memory, no
      * system call per packet. NULL: plain recv(). */
@@ -150,6 +153,12 @@ int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, 
 void raw_frame_open(struct raw_net *r);
 void raw_frame_route(struct raw_net *r, const uint8_t dst[4], struct raw_route *rt);
 void raw_frame_close(struct raw_net *r);
+/* A host on an attached /24 (rt->direct): its hardware address, from an
+ * ARP reply seen or the kernel's neighbour table; NULL while unknown (the
+ * probe then goes through the raw socket, whose kernel resolves it). */
+const uint8_t *raw_neigh_mac(struct raw_net *r, const struct raw_route *rt, const uint8_t dst[4]);
+/* An ARP reply's sender, remembered for raw_neigh_mac. */
+void raw_neigh_learn(struct raw_net *r, const uint8_t ip[4], const uint8_t mac[6]);
 
 /* rawnet_link.c: reads the attached networks into r->links. */
 void raw_load_links(struct raw_net *r);
