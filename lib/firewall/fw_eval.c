@@ -477,7 +477,7 @@ PK_EXPORT void pk_firewall_eval(const struct pk_firewall *fw, const struct pk_fi
     memcpy(p->daddr.b, pkt->daddr, alen);
     p->dport = pkt->dport;
 
-    if (fw->has_warning) {
+    if (fw->legacy[pkt->family == AF_INET6]) {
         res->verdict = PK_FIREWALL_UNKNOWN;
         snprintf(res->rule, sizeof res->rule, "%s", fw->warning);
         return;

@@ -405,11 +405,19 @@ int fw_compile_rule(struct pk_firewall *fw, struct fw_rule *r, const void *json_
         }
         if (rc == 1)
             continue;
-        if (s->kind == FS_VERDICT || s->kind == FS_VMAP || s->kind == FS_NAT || s->kind == FS_MARK_SET ||
-            s->kind == FS_CTMARK_SET || s->kind == FS_UNSUPPORTED_VERDICT)
-            r->has_effect = true;
         r->nstmts++;
     }
-    set_gate(r);
+    fw_rule_finish(r);
     return 0;
+}
+
+void fw_rule_finish(struct fw_rule *r)
+{
+    for (uint16_t i = 0; i < r->nstmts; i++) {
+        enum fw_skind k = r->stmts[i].kind;
+        if (k == FS_VERDICT || k == FS_VMAP || k == FS_NAT || k == FS_MARK_SET || k == FS_CTMARK_SET ||
+            k == FS_UNSUPPORTED_VERDICT)
+            r->has_effect = true;
+    }
+    set_gate(r);
 }

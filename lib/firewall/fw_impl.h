@@ -84,6 +84,7 @@ struct fw_set {
     size_t n, cap;
     bool sorted;              /* single field, disjoint: binary search */
     bool broken;              /* an element could not be read: matches on it are undecided */
+    uint32_t nl_key_type;     /* read from the kernel: nft's datatype(s) of the key, for byte order */
 };
 
 enum fw_op { FO_EQ, FO_NE, FO_LT, FO_GT, FO_LE, FO_GE, FO_IN };
@@ -175,24 +176,31 @@ struct pk_firewall {
     bool route_localnet_all;
     char warning[256];
     bool has_warning;
+    bool legacy[2];        /* legacy iptables can change IPv4 [0] / IPv6 [1] verdicts */
 };
 
 /* fw_read.c */
 int fw_parse(struct pk_firewall *fw, const char *json, size_t len, const char *text, size_t text_len,
              struct pk_err *err);
 void fw_free_rules(struct pk_firewall *fw);
+void fw_clear_rules(struct pk_firewall *fw); /* after fw_free_rules: empty again */
 const char *fw_family_name(int fam);
 
 /* fw_expr.c: one rule's JSON statements into fw_stmt records */
 int fw_compile_rule(struct pk_firewall *fw, struct fw_rule *r, const void *json_expr_array, const char *text,
                     struct pk_err *err);
 void fw_stmt_release(struct fw_stmt *s);
+/* has_effect and the dport gate, from the compiled statements */
+void fw_rule_finish(struct fw_rule *r);
 void fw_set_free(struct fw_set *s);
 struct fw_set *fw_find_set(const struct pk_firewall *fw, int family, const char *table, const char *name);
 int fw_set_add_json(struct fw_set *s, const void *json_elem, struct pk_firewall *fw);
 void fw_set_finish(struct fw_set *s);
 int fw_type_from_name(const char *name, uint8_t *len);
 int fw_find_chain(const struct pk_firewall *fw, int family, const char *table, const char *name);
+
+/* fw_legacy.c: which families legacy iptables tables can affect */
+void fw_check_legacy(struct pk_firewall *fw);
 
 /* fw_host.c */
 int fw_read_host(struct pk_firewall *fw, struct pk_err *err);
@@ -203,6 +211,8 @@ bool fw_addr_is_local(const struct pk_firewall *fw, int family, const uint8_t *a
 void fw_rule_describe(const struct pk_firewall *fw, const struct fw_rule *r, char *out, size_t size);
 /* nft-like text of a rule from its JSON statements (malloc'd, NULL on OOM) */
 char *fw_render_rule(const void *json_expr_array);
+struct pk_buf;
+void fw_put_value(struct pk_buf *b, const struct fw_field *f, const struct fw_val *lo, const struct fw_val *hi);
 void fw_policy_describe(const struct pk_firewall *fw, const struct fw_chain *c, char *out, size_t size);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "firewall/fw_impl.h"
+#include "firewall/fw_nl.h"
 #include "portkit/hostinfo.h"
 #include "util/quote.h"
 
@@ -434,27 +435,36 @@ static int list_ruleset(struct nft_ctx *nft, bool as_json, char **out, struct pk
     return *out ? 0 : pk_err_set(err, PK_ENOMEM, "out of memory");
 }
 
-/* Legacy iptables (x_tables) keeps its table names in /proc/net; any name
- * there means rules libnftables cannot show. */
-static void check_legacy(struct pk_firewall *fw)
+/* iptables-nft's rules: libnftables' JSON, plus nft's text for the xt
+ * matches' arguments. */
+static int read_with_libnftables(struct pk_firewall *fw, struct pk_err *err)
 {
-    static const char *const files[] = {"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"};
-    for (size_t i = 0; i < 2; i++) {
-        FILE *f = fopen(files[i], "re");
-        if (!f)
-            continue;
-        char name[64];
-        bool any = fgets(name, sizeof name, f) != NULL;
-        fclose(f);
-        if (any) {
-            name[strcspn(name, "\n")] = '\0';
-            snprintf(fw->warning, sizeof fw->warning,
-                     "legacy iptables rules are loaded (%s table '%s'): portkit cannot read them, so "
-                     "verdicts are unknown",
-                     i ? "ip6tables" : "iptables", QUOTE_STR(name));
-            fw->has_warning = true;
-            return;
-        }
+    struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!nft)
+        return pk_err_set(err, PK_ENOMEM, "libnftables: cannot create a context");
+    char *json = NULL, *text = NULL;
+    int rc = list_ruleset(nft, true, &json, err);
+    if (rc == 0 && strstr(json, "\"xt\":"))
+        rc = list_ruleset(nft, false, &text, err);
+    nft_ctx_free(nft);
+    if (rc == 0)
+        rc = fw_parse(fw, json, strlen(json), text, text ? strlen(text) : 0, err);
+    free(json);
+    free(text);
+    if (rc == 0)
+        fw_check_legacy(fw);
+    return rc;
+}
+
+void fw_clear_rules(struct pk_firewall *fw)
+{
+    fw->chains = NULL;
+    fw->rules = NULL;
+    fw->sets = NULL;
+    fw->nchains = fw->cap_chains = fw->nrules = fw->cap_rules = fw->nsets = fw->cap_sets = 0;
+    for (int h = 0; h <= FH_POSTROUTING; h++) {
+        fw->hook_chains[h] = NULL;
+        fw->nhook[h] = 0;
     }
 }
 
@@ -473,25 +483,16 @@ PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_
                       err);
     } else if (!pk_have_capability(PK_CAP_NET_ADMIN)) {
         rc = pk_err_set(err, PK_ESYS, "cannot read the nftables ruleset: needs root (CAP_NET_ADMIN)");
-    } else {
-        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-        if (!nft) {
-            pk_firewall_free(fw);
-            return pk_err_set(err, PK_ENOMEM, "libnftables: cannot create a context");
-        }
-        /* nft's text is only needed for iptables-nft's xt statements: a
-         * second listing of a big ruleset costs as much as the first */
-        char *json = NULL, *text = NULL;
-        rc = list_ruleset(nft, true, &json, err);
-        if (rc == 0 && strstr(json, "\"xt\":"))
-            rc = list_ruleset(nft, false, &text, err);
-        nft_ctx_free(nft);
+    } else if ((rc = fw_nl_read(fw, err)) == 0) {
+        rc = index_hooks(fw);
+        if (rc == PK_ENOMEM)
+            rc = pk_err_set(err, PK_ENOMEM, "out of memory reading the ruleset");
         if (rc == 0)
-            rc = fw_parse(fw, json, strlen(json), text, text ? strlen(text) : 0, err);
-        free(json);
-        free(text);
-        if (rc == 0)
-            check_legacy(fw);
+            fw_check_legacy(fw);
+    } else if (rc == FW_NL_FALLBACK) {
+        fw_free_rules(fw);
+        fw_clear_rules(fw);
+        rc = read_with_libnftables(fw, err);
     }
     if (rc == 0 && !opt->no_host)
         rc = fw_read_host(fw, err);

@@ -1,5 +1,6 @@
 /* How a rule is named in explanations: "inet filter/input handle 7: tcp
  * dport 22 accept", with nft's own text of the rule when it was read. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "portkit/buf.h"
 
 #include "firewall/fw_impl.h"
+#include "firewall/fw_value.h"
 
 void fw_rule_describe(const struct pk_firewall *fw, const struct fw_rule *r, char *out, size_t size)
 {
@@ -235,4 +237,59 @@ char *fw_render_rule(const void *json_expr_array)
     if (!b.data)
         return strdup("");
     return b.data;
+}
+
+/* A constant or range of field f as nft prints it (the netlink reader's
+ * rule text). */
+void fw_put_value(struct pk_buf *b, const struct fw_field *f, const struct fw_val *lo,
+                      const struct fw_val *hi)
+{
+    char s[INET6_ADDRSTRLEN + 8];
+    bool one = memcmp(lo->b, hi->b, f->len) == 0;
+    enum fw_type t = (enum fw_type)f->type;
+    if (t == FT_ADDR4 || t == FT_ADDR6) {
+        int fam = t == FT_ADDR4 ? AF_INET : AF_INET6;
+        inet_ntop(fam, lo->b, s, sizeof s);
+        int plen = 0;
+        bool is_prefix = true;
+        for (int i = 0; i < f->len * 8; i++) {
+            int bit = i / 8, m = 0x80 >> (i % 8);
+            bool same = (lo->b[bit] & m) == (hi->b[bit] & m);
+            if (same && plen == i)
+                plen++;
+            else if (same || (lo->b[bit] & m) || !(hi->b[bit] & m))
+                is_prefix = false;
+        }
+        if (one)
+            pk_buf_puts(b, s);
+        else if (is_prefix)
+            pk_buf_printf(b, "%s/%d", s, plen);
+        else {
+            char h[INET6_ADDRSTRLEN];
+            inet_ntop(fam, hi->b, h, sizeof h);
+            pk_buf_printf(b, "%s-%s", s, h);
+        }
+        return;
+    }
+    if (t == FT_IFNAME) {
+        size_t n = strnlen((const char *)lo->b, 16);
+        bool wild = !one;
+        pk_buf_printf(b, "\"%.*s%s\"", (int)n, (const char *)lo->b, wild ? "*" : "");
+        return;
+    }
+    if (t == FT_BOOL) {
+        pk_buf_puts(b, fw_val_to_uint(lo) ? "exists" : "missing");
+        return;
+    }
+    uint64_t a = fw_val_to_uint(lo), z = fw_val_to_uint(hi);
+    if (one && fw_sym_format(t, a, s, sizeof s) == 0 && s[0]) {
+        pk_buf_puts(b, s);
+        return;
+    }
+    const char *fmt = t == FT_INT && f->len == 4 ? "0x%08llx" : "%llu";
+    pk_buf_printf(b, fmt, (unsigned long long)a);
+    if (!one) {
+        pk_buf_putc(b, '-');
+        pk_buf_printf(b, fmt, (unsigned long long)z);
+    }
 }

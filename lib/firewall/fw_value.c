@@ -3,6 +3,7 @@
  * holding them. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,34 @@ uint64_t fw_val_to_uint(const struct fw_val *v)
     for (uint8_t i = 0; i < v->len && i < 8; i++)
         x = (x << 8) | v->b[i];
     return x;
+}
+
+/* The name of v in t's table ("tcp", "established"), or NULL. Flag types
+ * are names joined by commas, as nft prints them. */
+int fw_sym_format(enum fw_type t, uint64_t v, char *out, size_t size)
+{
+    const struct sym *tab = sym_table(t);
+    if (!tab || size == 0)
+        return -1;
+    out[0] = '\0';
+    if (fw_type_is_flags(t) && v) {
+        size_t n = 0;
+        for (; tab->name; tab++)
+            if ((v & tab->v) == tab->v && tab->v) {
+                int w = snprintf(out + n, size - n, "%s%s", n ? "," : "", tab->name);
+                if (w < 0 || (size_t)w >= size - n)
+                    return -1;
+                n += (size_t)w;
+                v &= ~(uint64_t)tab->v;
+            }
+        return v ? -1 : 0;
+    }
+    for (; tab->name; tab++)
+        if (tab->v == v) {
+            snprintf(out, size, "%s", tab->name);
+            return 0;
+        }
+    return -1;
 }
 
 /* A name of t's table, or a number. */

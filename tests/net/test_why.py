@@ -13,7 +13,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pktest  # noqa: E402
 
-TAG, INDEX = "why", 62
+TAG, INDEX = "why", 70  # 71-74: the legacy iptables cases
 
 RULESET = """
 table inet pkwhy {
@@ -248,6 +248,58 @@ class Why(unittest.TestCase):
 @pktest.need_root
 @unittest.skipUnless(shutil.which("iptables-legacy"), "needs iptables-legacy")
 class LegacyIptables(unittest.TestCase):
+    def audit_rows(self, ns, ports):
+        """audit -j in ns with a TCP listener on [::]:port (dual stack) for each port."""
+        code = ("import socket,sys\nh=[]\nfor p in sys.argv[1:]:\n"
+                "  s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
+                "  s.bind(('::', int(p))); s.listen(); h.append(s)\n"
+                "print('READY', flush=True); sys.stdin.read()")
+        holder = ns.popen([sys.executable, "-c", code, *map(str, ports)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "READY")
+            cp = subprocess.run(["ip", "netns", "exec", ns.name, pktest.PORTKIT, "audit", "-j"],
+                                capture_output=True, text=True, timeout=60)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            return cp, [json.loads(l) for l in cp.stdout.splitlines()]
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=10)
+            holder.stdout.close()
+
+    def test_empty_legacy_tables_change_nothing(self):
+        with pktest.Netns("whyle0", INDEX + 2) as ns:
+            # listing creates the tables (policies accept, no rules), as
+            # tools that merely look at iptables-legacy do
+            ns.exec("iptables-legacy -L -n")
+            ns.exec("ip6tables-legacy -L -n")
+            ns.exec("nft add table inet f")
+            ns.exec("nft 'add chain inet f in { type filter hook input priority 0; policy drop; }'")
+            ns.exec("nft add rule inet f in tcp dport 22 accept")
+            cp, rows = self.audit_rows(ns, [22, 23])
+            self.assertNotIn("legacy", cp.stderr)
+            got = {(r["family"], r["port"]): r["verdict"] for r in rows}
+            self.assertEqual(got[("ipv4", 22)], "reachable", rows)
+            self.assertEqual(got[("ipv6", 23)], "blocked", rows)
+
+    def test_legacy_ipv4_rules_leave_ipv6_verdicts_known(self):
+        with pktest.Netns("whyle4", INDEX + 3) as ns:
+            ns.exec("iptables-legacy -A INPUT -p tcp --dport 22 -j DROP")
+            ns.exec("ip6tables-legacy -L -n")
+            cp, rows = self.audit_rows(ns, [22])
+            self.assertIn("legacy iptables rules are loaded", cp.stderr)
+            self.assertIn("IPv4 verdicts are unknown", cp.stderr)
+            got = {r["family"]: r["verdict"] for r in rows}
+            self.assertEqual(got, {"ipv4": "unknown", "ipv6": "reachable"}, rows)
+
+    def test_legacy_drop_policy_counts_as_rules(self):
+        with pktest.Netns("whyle6", INDEX + 4) as ns:
+            ns.exec("ip6tables-legacy -P INPUT DROP")
+            cp, rows = self.audit_rows(ns, [22])
+            self.assertIn("IPv6 verdicts are unknown", cp.stderr)
+            got = {r["family"]: r["verdict"] for r in rows}
+            self.assertEqual(got, {"ipv4": "reachable", "ipv6": "unknown"}, rows)
+
     def test_legacy_rules_make_verdicts_unknown(self):
         with pktest.Netns("whyleg", INDEX + 1) as ns:
             ns.exec("iptables-legacy -A INPUT -p tcp --dport 22 -j DROP")
