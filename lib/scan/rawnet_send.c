@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,8 +131,14 @@ static bool sender_start(struct raw_net *r)
     if (pthread_cond_init(&t->work, NULL) != 0 || pthread_cond_init(&t->room, NULL) != 0)
         goto fail_mu; /* (a failed init leaves nothing to destroy on Linux) */
     r->sender = t;
+    /* Signals (Ctrl-C, SIGTERM) go to the scanning thread, whose loop
+     * acts on them at once: the senders never take one. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     while (t->nthreads < want && pthread_create(&t->threads[t->nthreads], NULL, sender_main, r) == 0)
         t->nthreads++;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!t->nthreads) {
         r->sender = NULL;
         pthread_cond_destroy(&t->work);
