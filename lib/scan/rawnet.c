@@ -1,16 +1,17 @@
 /* Raw probes and their replies (see rawnet.h for the model).
  *
- * Sending goes through raw IP sockets (IPPROTO_TCP, IPPROTO_ICMP and their
- * IPv6 twins): the kernel routes, resolves neighbours and writes the IP
- * header, so no interface or MAC address has to be known. IPv6 raw sockets
- * checksum for us (IPV6_CHECKSUM, and always for ICMPv6); for IPv4 the TCP
- * checksum needs our source address, found once per /24 by asking the
- * kernel's routing table (connect() on a UDP socket sends nothing).
+ * IPv4 probes are whole IP packets we write, with our source address found
+ * once per /24 by asking the kernel's routing table (connect() on a UDP
+ * socket sends nothing; the TCP checksum needs it). They leave as frames
+ * on the packet socket where the next hop's hardware address is known
+ * (rawnet_frame.c), else through an IPPROTO_RAW socket: the kernel routes
+ * and resolves neighbours. IPv6 goes through raw TCP and ICMPv6 sockets,
+ * which checksum for us (IPV6_CHECKSUM, and always for ICMPv6).
  *
- * Every send socket carries a reject-all filter: a raw TCP socket would
- * otherwise receive a copy of every TCP segment the host gets. Replies are
- * read from one AF_PACKET socket whose classic BPF program keeps only
- * incoming TCP to our two source ports and ICMP. */
+ * Every socket that could receive carries a reject-all filter: a raw TCP
+ * socket would otherwise get a copy of every TCP segment the host gets.
+ * Replies are read from the packet socket, whose classic BPF program keeps
+ * only incoming TCP to our two source ports, ICMP and ARP. */
 #include "scan/rawnet.h"
 
 #include <arpa/inet.h>

@@ -104,7 +104,7 @@ struct raw_net {
     struct raw_route *routes;     /* RAW_ROUTES slots, allocated on first use */
     int route_fd;                 /* UDP socket the kernel routes through; -1: not yet */
     uint64_t sent, send_errors;   /* (added to by the sender thread) */
-    uint64_t probes;              /* raw_send_tcp calls */
+    uint64_t probes;              /* IPv4 probes made (raw_send_tcp, raw_send_icmp) */
     struct mnl_socket *nl;        /* route and neighbour questions */
     struct raw_neigh *neigh;      /* hardware addresses of attached hosts (rawnet_frame.c) */
     uint32_t nl_seq;

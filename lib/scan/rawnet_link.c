@@ -88,10 +88,10 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
                                  .sll_ifindex = l->ifindex, .sll_halen = 6};
         memset(to.sll_addr, 0xff, 6);
         if (sendto(r->rx, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
-            r->send_errors++;
+            __atomic_fetch_add(&r->send_errors, 1, __ATOMIC_RELAXED); /* (the sender threads count too) */
             return -errno;
         }
-        r->sent++;
+        __atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
         return 0;
     }
     /* Neighbour solicitation to the solicited-node group, with our
@@ -108,10 +108,10 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
     int hops = 255;
     setsockopt(r->icmp6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
     if (r->icmp6 < 0 || sendto(r->icmp6, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
-        r->send_errors++;
+        __atomic_fetch_add(&r->send_errors, 1, __ATOMIC_RELAXED);
         return r->icmp6 < 0 ? -EAFNOSUPPORT : -errno;
     }
-    r->sent++;
+    __atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
