@@ -1,16 +1,17 @@
 /* Raw probes and their replies (see rawnet.h for the model).
  *
- * Sending goes through raw IP sockets (IPPROTO_TCP, IPPROTO_ICMP and their
- * IPv6 twins): the kernel routes, resolves neighbours and writes the IP
- * header, so no interface or MAC address has to be known. IPv6 raw sockets
- * checksum for us (IPV6_CHECKSUM, and always for ICMPv6); for IPv4 the TCP
- * checksum needs our source address, found once per /24 by asking the
- * kernel's routing table (connect() on a UDP socket sends nothing).
+ * IPv4 probes are whole IP packets we write, with our source address found
+ * once per /24 by asking the kernel's routing table (connect() on a UDP
+ * socket sends nothing; the TCP checksum needs it). They leave as frames
+ * on the packet socket where the next hop's hardware address is known
+ * (rawnet_frame.c), else through an IPPROTO_RAW socket: the kernel routes
+ * and resolves neighbours. IPv6 goes through raw TCP and ICMPv6 sockets,
+ * which checksum for us (IPV6_CHECKSUM, and always for ICMPv6).
  *
- * Every send socket carries a reject-all filter: a raw TCP socket would
- * otherwise receive a copy of every TCP segment the host gets. Replies are
- * read from one AF_PACKET socket whose classic BPF program keeps only
- * incoming TCP to our two source ports and ICMP. */
+ * Every socket that could receive carries a reject-all filter: a raw TCP
+ * socket would otherwise get a copy of every TCP segment the host gets.
+ * Replies are read from the packet socket, whose classic BPF program keeps
+ * only incoming TCP to our two source ports, ICMP and ARP. */
 #include "scan/rawnet.h"
 
 #include <arpa/inet.h>
@@ -166,33 +167,34 @@ static int udp_socket(int family, uint16_t *port)
     return fd;
 }
 
-/* Incoming IPv4/IPv6 TCP to either source port, and all ICMP/ICMPv6. The
- * program runs on the network header (SOCK_DGRAM). */
+/* Incoming IPv4/IPv6 TCP to either source port, all ICMP/ICMPv6, and ARP.
+ * The program runs on the network header (SOCK_DGRAM). */
 static int attach_rx_filter(int fd, uint16_t p1, uint16_t p2)
 {
-    enum { ACCEPT = 18, REJECT = 19 };
+    enum { ACCEPT = 19, REJECT = 20 };
 #define J(i, k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (uint8_t)((t) - (i) - 1), (uint8_t)((f) - (i) - 1))
     struct sock_filter code[] = {
         /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
         /* 1 */ J(1, PACKET_OUTGOING, REJECT, 2),
         /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)),
-        /* 3 */ J(3, ETH_P_IP, 5, 4),
-        /* 4 */ J(4, ETH_P_IPV6, 12, REJECT),
-        /* 5 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),
-        /* 6 */ J(6, IPPROTO_ICMP, ACCEPT, 7),
-        /* 7 */ J(7, IPPROTO_TCP, 8, REJECT),
-        /* 8 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
-        /* 9 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
-        /* 10 */ J(10, p1, ACCEPT, 11),
-        /* 11 */ J(11, p2, ACCEPT, REJECT),
-        /* 12 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),
-        /* 13 */ J(13, IPPROTO_ICMPV6, ACCEPT, 14),
-        /* 14 */ J(14, IPPROTO_TCP, 15, REJECT),
-        /* 15 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 42),
-        /* 16 */ J(16, p1, ACCEPT, 17),
-        /* 17 */ J(17, p2, ACCEPT, REJECT),
-        /* 18 */ BPF_STMT(BPF_RET | BPF_K, 256),
-        /* 19 */ BPF_STMT(BPF_RET | BPF_K, 0),
+        /* 3 */ J(3, ETH_P_IP, 6, 4),
+        /* 4 */ J(4, ETH_P_IPV6, 13, 5),
+        /* 5 */ J(5, ETH_P_ARP, ACCEPT, REJECT),
+        /* 6 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),
+        /* 7 */ J(7, IPPROTO_ICMP, ACCEPT, 8),
+        /* 8 */ J(8, IPPROTO_TCP, 9, REJECT),
+        /* 9 */ BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),
+        /* 10 */ BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2),
+        /* 11 */ J(11, p1, ACCEPT, 12),
+        /* 12 */ J(12, p2, ACCEPT, REJECT),
+        /* 13 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),
+        /* 14 */ J(14, IPPROTO_ICMPV6, ACCEPT, 15),
+        /* 15 */ J(15, IPPROTO_TCP, 16, REJECT),
+        /* 16 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 42),
+        /* 17 */ J(17, p1, ACCEPT, 18),
+        /* 18 */ J(18, p2, ACCEPT, REJECT),
+        /* 19 */ BPF_STMT(BPF_RET | BPF_K, 256),
+        /* 20 */ BPF_STMT(BPF_RET | BPF_K, 0),
     };
 #undef J
     struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
@@ -238,20 +240,19 @@ bool raw_available(void)
 int raw_open(struct raw_net *r, struct pk_err *err)
 {
     memset(r, 0, sizeof *r);
-    r->tcp4 = r->icmp4 = r->tcp6 = r->icmp6 = r->rx = r->hold = r->hold2 = r->udp4 = r->udp6 = r->arp = r->route_fd = r->frame = -1;
+    r->ip4 = r->tcp6 = r->icmp6 = r->rx = r->hold = r->hold2 = r->udp4 = r->udp6 = r->route_fd = -1;
     uint64_t key[2];
     if (getrandom(key, sizeof key, 0) != sizeof key)
         return pk_err_sys(err, "getrandom");
     r->k0 = key[0];
     r->k1 = key[1];
-    r->tcp4 = raw_socket(AF_INET, IPPROTO_TCP);
-    if (r->tcp4 < 0) {
+    r->ip4 = raw_socket(AF_INET, IPPROTO_RAW);
+    if (r->ip4 < 0) {
         int e = errno;
         raw_close(r);
         errno = e;
         return pk_err_sys(err, "raw socket (a SYN scan and ICMP discovery need root or CAP_NET_RAW)");
     }
-    r->icmp4 = raw_socket(AF_INET, IPPROTO_ICMP);
     r->tcp6 = raw_socket(AF_INET6, IPPROTO_TCP); /* no IPv6 here: -1, v6 probes fail alone */
     if (r->tcp6 >= 0) {
         int off = 16; /* the TCP checksum field */
@@ -267,7 +268,7 @@ int raw_open(struct raw_net *r, struct pk_err *err)
     r->udp6 = udp_socket(AF_INET6, &r->sport_udp6);
     r->hold = hold_port(&r->sport_scan);
     r->hold2 = hold_port(&r->sport_ping);
-    if (r->hold < 0 || r->hold2 < 0 || r->icmp4 < 0) {
+    if (r->hold < 0 || r->hold2 < 0) {
         raw_close(r);
         return pk_err_sys(err, "raw probes: sockets");
     }
@@ -294,26 +295,20 @@ int raw_open(struct raw_net *r, struct pk_err *err)
     }
     raw_load_links(r);
     if (r->nlinks)
-        r->frame = raw_frame_open();
-    if (r->nlinks)
-        r->arp = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ARP));
+        raw_frame_open(r);
     return 0;
 }
 
 void raw_close(struct raw_net *r)
 {
+    raw_send_stop(r); /* the thread may be sending on these sockets */
     if (r->ring)
         munmap(r->ring, r->ring_blocks * r->ring_block_size);
     r->ring = NULL;
     free(r->routes);
     r->routes = NULL;
     raw_frame_close(r);
-    for (int i = 0; i < 5; i++) {
-        free(r->batch[i]);
-        r->batch[i] = NULL;
-    }
-    int *fds[] = {&r->tcp4, &r->icmp4, &r->tcp6, &r->icmp6, &r->rx, &r->hold, &r->hold2, &r->udp4, &r->udp6,
-                  &r->arp, &r->route_fd, &r->frame};
+    int *fds[] = {&r->ip4, &r->tcp6, &r->icmp6, &r->rx, &r->hold, &r->hold2, &r->udp4, &r->udp6, &r->route_fd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -377,99 +372,40 @@ static int route4(struct raw_net *r, const struct pk_addr *dst, const struct raw
     return 0;
 }
 
-#define BATCH 64
-struct raw_batch {
-    int fd;
-    unsigned n;
-    struct mmsghdr msg[BATCH];
-    struct iovec iov[BATCH];
-    struct sockaddr_in6 to[BATCH]; /* also holds a sockaddr_ll */
-    uint8_t data[BATCH][64];
-};
-
-static void batch_flush(struct raw_net *r, struct raw_batch *b)
-{
-    unsigned done = 0;
-    while (done < b->n) {
-        int k = sendmmsg(b->fd, b->msg + done, b->n - done, 0);
-        if (k > 0) {
-            done += (unsigned)k;
-            r->sent += (uint64_t)k;
-            continue;
-        }
-        if (k < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-            /* The device queue is full: give the kernel a moment; the
-             * probes still unsent are retried by their timeouts. */
-            r->send_errors += b->n - done;
-            break;
-        }
-        done++; /* this one failed alone (unreachable...): skip it */
-        r->send_errors++;
-    }
-    b->n = 0;
-}
-
-void raw_flush(struct raw_net *r)
-{
-    for (int i = 0; i < 5; i++)
-        if (r->batch[i] && r->batch[i]->n)
-            batch_flush(r, r->batch[i]);
-}
-
-static int queue(struct raw_net *r, int fd, const void *to, socklen_t tolen, const void *pkt, size_t len)
-{
-    if (fd < 0)
-        return -EAFNOSUPPORT;
-    int slot = fd == r->tcp4 ? 0 : fd == r->tcp6 ? 1 : fd == r->icmp4 ? 2 : fd == r->icmp6 ? 3 : 4;
-    struct raw_batch *b = r->batch[slot];
-    if (!b) {
-        b = r->batch[slot] = calloc(1, sizeof *b);
-        if (!b)
-            return -ENOMEM;
-    }
-    b->fd = fd;
-    unsigned i = b->n++;
-    memcpy(&b->to[i], to, tolen);
-    memcpy(b->data[i], pkt, len);
-    b->iov[i] = (struct iovec){b->data[i], len};
-    b->msg[i].msg_hdr = (struct msghdr){.msg_name = &b->to[i], .msg_namelen = tolen, .msg_iov = &b->iov[i],
-                                        .msg_iovlen = 1};
-    if (b->n == BATCH)
-        batch_flush(r, b);
-    return 0;
-}
-
-static int send_to(struct raw_net *r, int fd, const struct pk_addr *dst, const void *pkt, size_t len)
+static int send_to(struct raw_net *r, int slot, int fd, const struct pk_addr *dst, const void *pkt, size_t len)
 {
     struct sockaddr_storage ss;
     socklen_t sl = pk_addr_sockaddr(dst, 0, &ss);
-    return queue(r, fd, &ss, sl, pkt, len);
+    return raw_queue(r, slot, fd, &ss, sl, pkt, len);
 }
 
-/* The TCP segment t wrapped in IPv4 and Ethernet headers, on rt's link. */
-static int send_frame(struct raw_net *r, const struct raw_route *rt, const struct pk_addr *dst, const uint8_t *t,
-                      size_t len)
+/* The segment or message m (protocol proto) wrapped in our IPv4 header:
+ * as a frame to the gateway when rt allows, else through the raw socket
+ * (the kernel routes it and resolves the neighbour). */
+static int send_ip4(struct raw_net *r, const struct raw_route *rt, const struct pk_addr *dst, uint8_t proto,
+                    const uint8_t *m, size_t len)
 {
-    uint8_t f[14 + 20 + 24];
-    memcpy(f, rt->eth, 12);
-    f[12] = 0x08; /* IPv4 */
-    f[13] = 0x00;
-    uint8_t *ip = f + 14;
+    uint8_t ip[20 + 24];
     size_t total = 20 + len;
     uint16_t id = (uint16_t)(r->probes * 0x9e37u + (uint16_t)r->k0); /* varied, as the kernel's */
     const uint8_t hdr[20] = {0x45, 0, (uint8_t)(total >> 8), (uint8_t)total, (uint8_t)(id >> 8), (uint8_t)id,
-                             0, 0, 64, IPPROTO_TCP};
+                             0, 0, 64, proto};
     memcpy(ip, hdr, 20);
     memcpy(ip + 12, rt->src, 4);
     memcpy(ip + 16, dst->bytes, 4);
     uint16_t ck = fold(sum16(ip, 20, 0));
     ip[10] = (uint8_t)(ck >> 8);
     ip[11] = (uint8_t)ck;
-    memcpy(ip + 20, t, len);
-    struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = rt->ifindex,
-                             .sll_halen = 6};
-    memcpy(ll.sll_addr, rt->eth, 6);
-    return queue(r, r->frame, &ll, sizeof ll, f, 14 + total);
+    memcpy(ip + 20, m, len);
+    const uint8_t *mac = rt->ifindex <= 0 || !r->frames ? NULL : rt->direct ? raw_neigh_mac(r, rt, dst->bytes)
+                                                                            : rt->mac;
+    if (mac) {
+        struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+                                 .sll_ifindex = rt->ifindex, .sll_halen = 6};
+        memcpy(ll.sll_addr, mac, 6);
+        return raw_queue(r, RAW_SLOT_FRAME, r->rx, &ll, sizeof ll, ip, total);
+    }
+    return send_to(r, RAW_SLOT_IP4, r->ip4, dst, ip, total);
 }
 
 int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, uint16_t dport,
@@ -494,8 +430,8 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
         t[22] = 0x05;
         t[23] = 0xb4;
     }
-    if (dst->family == AF_INET6)
-        return send_to(r, r->tcp6, dst, t, len); /* the kernel checksums (IPV6_CHECKSUM) */
+    if (dst->family == AF_INET6) /* the kernel checksums (IPV6_CHECKSUM) */
+        return send_to(r, RAW_SLOT_TCP6, r->tcp6, dst, t, len);
     r->probes++;
     const struct raw_route *rt;
     int rc = route4(r, dst, &rt);
@@ -511,9 +447,7 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
     uint16_t ck = fold(sum16(t, len, sum16(pseudo, 12, 0)));
     t[16] = (uint8_t)(ck >> 8);
     t[17] = (uint8_t)ck;
-    if (rt->ifindex > 0 && r->frame >= 0)
-        return send_frame(r, rt, dst, t, len);
-    return send_to(r, r->tcp4, dst, t, len);
+    return send_ip4(r, rt, dst, IPPROTO_TCP, t, len);
 }
 
 int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, uint16_t id, uint16_t seq,
@@ -538,11 +472,16 @@ int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, 
         len = 16;
     }
     if (v6)
-        return send_to(r, r->icmp6, dst, m, len); /* ICMPv6: the kernel checksums */
+        return send_to(r, RAW_SLOT_ICMP6, r->icmp6, dst, m, len); /* ICMPv6: the kernel checksums */
     uint16_t ck = fold(sum16(m, len, 0));
     m[2] = (uint8_t)(ck >> 8);
     m[3] = (uint8_t)ck;
-    return send_to(r, r->icmp4, dst, m, len);
+    r->probes++;
+    const struct raw_route *rt;
+    int rc = route4(r, dst, &rt);
+    if (rc < 0)
+        return rc;
+    return send_ip4(r, rt, dst, IPPROTO_ICMP, m, len);
 }
 
 /* ---- receiving ---- */
@@ -672,6 +611,27 @@ bool raw_parse(const uint8_t *p, size_t len, struct raw_pkt *out)
     return parse_quoted(l4 + 8, l4len - 8, out);
 }
 
+/* One packet from the packet socket, starting at its network header. */
+static void deliver(struct raw_net *r, uint16_t proto, const uint8_t *p, size_t len, raw_reply_fn *fn,
+                    void *arg)
+{
+    struct raw_pkt pkt;
+    if (proto != ETH_P_ARP) {
+        if (raw_parse(p, len, &pkt))
+            fn(arg, &pkt);
+        return;
+    }
+    /* An ARP reply (IPv4 over Ethernet): the sender is up. */
+    if (len < 28 || be16(p) != 1 || be16(p + 2) != 0x0800 || p[4] != 6 || p[5] != 4 || be16(p + 6) != 2)
+        return;
+    raw_neigh_learn(r, p + 14, p + 8); /* probes to it can go as frames now */
+    memset(&pkt, 0, sizeof pkt);
+    pkt.kind = RAW_NEIGHBOUR;
+    pkt.src.family = AF_INET;
+    memcpy(pkt.src.bytes, p + 14, 4);
+    fn(arg, &pkt);
+}
+
 static unsigned ring_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, unsigned max)
 {
     unsigned n = 0;
@@ -682,9 +642,8 @@ static unsigned ring_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, uns
         uint8_t *p = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
         for (uint32_t i = 0; i < bd->hdr.bh1.num_pkts; i++) {
             const struct tpacket3_hdr *h = (const void *)p;
-            struct raw_pkt pkt;
-            if (raw_parse(p + h->tp_net, h->tp_snaplen, &pkt))
-                fn(arg, &pkt);
+            const struct sockaddr_ll *ll = (const void *)(p + TPACKET_ALIGN(sizeof *h));
+            deliver(r, ntohs(ll->sll_protocol), p + h->tp_net, h->tp_snaplen, fn, arg);
             n++;
             p += h->tp_next_offset;
         }
@@ -696,31 +655,19 @@ static unsigned ring_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, uns
 
 unsigned raw_receive(struct raw_net *r, raw_reply_fn *fn, void *arg, unsigned max)
 {
+    if (r->ring)
+        return ring_receive(r, fn, arg, max);
     uint8_t buf[512];
-    unsigned n = r->ring ? ring_receive(r, fn, arg, max) : 0;
-    while (!r->ring && n < max) {
-        ssize_t got = recv(r->rx, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+    unsigned n = 0;
+    while (n < max) {
+        struct sockaddr_ll ll;
+        socklen_t sl = sizeof ll;
+        ssize_t got = recvfrom(r->rx, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&ll, &sl);
         if (got < 0)
             break;
         n++;
         size_t len = (size_t)got < sizeof buf ? (size_t)got : sizeof buf;
-        struct raw_pkt pkt;
-        if (raw_parse(buf, len, &pkt))
-            fn(arg, &pkt);
-    }
-    while (r->arp >= 0 && n < max) {
-        ssize_t got = recv(r->arp, buf, sizeof buf, MSG_DONTWAIT);
-        if (got < 0)
-            break;
-        n++;
-        /* An ARP reply (IPv4 over Ethernet): the sender is up. */
-        if (got < 28 || be16(buf) != 1 || be16(buf + 2) != 0x0800 || buf[4] != 6 || buf[5] != 4 ||
-            be16(buf + 6) != 2)
-            continue;
-        struct raw_pkt pkt = {.kind = RAW_NEIGHBOUR};
-        pkt.src.family = AF_INET;
-        memcpy(pkt.src.bytes, buf + 14, 4);
-        fn(arg, &pkt);
+        deliver(r, ntohs(ll.sll_protocol), buf, len, fn, arg);
     }
     return n;
 }

@@ -13,11 +13,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "portkit/error.h"
 #include "portkit/target.h"
 
 struct mnl_socket;
+struct raw_neigh;
 
 #define RAW_TCP_FIN 0x01
 #define RAW_TCP_SYN 0x02
@@ -68,35 +70,53 @@ struct raw_route {
     uint32_t prefix;  /* the /24, network order; 0 in an empty slot */
     uint8_t src[4];
     int ifindex;      /* > 0: probes go out as frames on it (rawnet_frame.c) */
-    uint8_t eth[12];  /* then: the gateway's hardware address, then ours */
+    bool direct;      /* then: an attached /24, each host's address from raw_neigh_mac */
+    uint8_t mac[6];   /* else: the gateway's hardware address */
     uint64_t recheck; /* != 0: the gateway was unresolved; ask again at this probe count */
 };
 #define RAW_ROUTES 4096
 
+/* Send queues, one per socket (rawnet_send.c). */
+enum { RAW_SLOT_IP4, RAW_SLOT_TCP6, RAW_SLOT_ICMP6, RAW_SLOT_FRAME, RAW_SLOTS };
+struct raw_batch;
+struct raw_sender;
+
 struct raw_net {
-    int tcp4, icmp4, tcp6, icmp6; /* send sockets; -1 when not opened */
-    int rx;                       /* AF_PACKET receive socket (SOCK_DGRAM) */
+    /* IPv4 goes through an IPPROTO_RAW socket with the IP header ours: a
+     * socket of that protocol receives nothing, where a raw TCP socket got
+     * (and filtered away) a copy of every segment the host took in - 5 %
+     * of a SYN scan's time. -1 when not opened. */
+    int ip4, tcp6, icmp6;
+    /* The one packet socket: replies (IPv4, IPv6, ARP) through its ring,
+     * and frames and ARP requests out (SOCK_DGRAM: the kernel writes the
+     * Ethernet header from the address given). One socket, not three:
+     * closing each costs the kernel an RCU grace period, ~15 ms apiece at
+     * the end of every scan. */
+    int rx;
+    bool frames;                  /* rx may send frames (PACKET_QDISC_BYPASS is set) */
     int hold;                     /* TCP socket that owns the source ports */
     int hold2;
     int udp4, udp6;               /* UDP pings (-PU): plain sockets */
-    int arp;                      /* AF_PACKET ARP socket (-1: none) */
     struct raw_link links[RAW_LINKS];
     int nlinks;
     uint16_t sport_scan, sport_ping, sport_udp4, sport_udp6;
     uint64_t k0, k1;              /* SipHash key */
     struct raw_route *routes;     /* RAW_ROUTES slots, allocated on first use */
     int route_fd;                 /* UDP socket the kernel routes through; -1: not yet */
-    uint64_t sent, send_errors;
-    uint64_t probes;              /* raw_send_tcp calls */
-    int frame;                    /* AF_PACKET socket for IPv4 frames; -1: none */
+    uint64_t sent, send_errors;   /* (added to by the sender thread) */
+    uint64_t probes;              /* IPv4 probes made (raw_send_tcp, raw_send_icmp) */
     struct mnl_socket *nl;        /* route and neighbour questions */
+    struct raw_neigh *neigh;      /* hardware addresses of attached hosts (rawnet_frame.c) */
     uint32_t nl_seq;
     /* PACKET_RX_RING (TPACKET_V3): replies read from shared memory, no
      * system call per packet. NULL: plain recv(). */
     uint8_t *ring;
     size_t ring_blocks, ring_block_size, ring_cur;
-    /* Probes queued per send socket, sent with one sendmmsg each. */
-    struct raw_batch *batch[5];
+    /* Probes queued per send socket, sent with one sendmmsg each, by the
+     * sender thread when there is one. */
+    struct raw_batch *batch[RAW_SLOTS];
+    struct raw_sender *sender;
+    bool sender_tried;
 };
 
 uint64_t raw_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
@@ -114,6 +134,11 @@ uint32_t raw_cookie(const struct raw_net *r, const struct pk_addr *dst, uint16_t
 
 /* Sends every queued probe (raw_send_* queue them). */
 void raw_flush(struct raw_net *r);
+/* rawnet_send.c: queues one packet for fd (in queue `slot`); sends the
+ * queue when full. 0 or a negative errno. */
+int raw_queue(struct raw_net *r, int slot, int fd, const void *to, socklen_t tolen, const void *pkt, size_t len);
+/* Sends what is queued, stops the sender thread and frees the queues. */
+void raw_send_stop(struct raw_net *r);
 
 /* 0, or a negative errno (-EHOSTUNREACH, -ENOBUFS, ...) for errors known at
  * once; errors of queued probes are only counted (send_errors). */
@@ -123,11 +148,17 @@ int raw_send_tcp(struct raw_net *r, const struct pk_addr *dst, uint16_t sport, u
 int raw_send_icmp(struct raw_net *r, const struct pk_addr *dst, bool timestamp, uint16_t id, uint16_t seq,
                   uint64_t stamp);
 
-/* rawnet_frame.c: the packet socket for frames (-1 when the kernel
- * refuses it); whether dst's /24 can take frames, filled into rt. */
-int raw_frame_open(void);
+/* rawnet_frame.c: readies rx to send frames (r->frames); whether dst's
+ * /24 can take frames, filled into rt. */
+void raw_frame_open(struct raw_net *r);
 void raw_frame_route(struct raw_net *r, const uint8_t dst[4], struct raw_route *rt);
 void raw_frame_close(struct raw_net *r);
+/* A host on an attached /24 (rt->direct): its hardware address, from an
+ * ARP reply seen or the kernel's neighbour table; NULL while unknown (the
+ * probe then goes through the raw socket, whose kernel resolves it). */
+const uint8_t *raw_neigh_mac(struct raw_net *r, const struct raw_route *rt, const uint8_t dst[4]);
+/* An ARP reply's sender, remembered for raw_neigh_mac. */
+void raw_neigh_learn(struct raw_net *r, const uint8_t ip[4], const uint8_t mac[6]);
 
 /* rawnet_link.c: reads the attached networks into r->links. */
 void raw_load_links(struct raw_net *r);

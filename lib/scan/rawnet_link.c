@@ -78,7 +78,7 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
 {
     const struct raw_link *l = &r->links[link];
     if (a->family == AF_INET) {
-        if (r->arp < 0)
+        if (r->rx < 0)
             return -EAFNOSUPPORT;
         uint8_t m[28] = {0, 1, 0x08, 0x00, 6, 4, 0, 1}; /* Ethernet, IPv4, request */
         memcpy(m + 8, l->mac, 6);
@@ -87,11 +87,11 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
         struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
                                  .sll_ifindex = l->ifindex, .sll_halen = 6};
         memset(to.sll_addr, 0xff, 6);
-        if (sendto(r->arp, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
-            r->send_errors++;
+        if (sendto(r->rx, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+            __atomic_fetch_add(&r->send_errors, 1, __ATOMIC_RELAXED); /* (the sender threads count too) */
             return -errno;
         }
-        r->sent++;
+        __atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
         return 0;
     }
     /* Neighbour solicitation to the solicited-node group, with our
@@ -108,10 +108,10 @@ int raw_send_neighbour(struct raw_net *r, int link, const struct pk_addr *a)
     int hops = 255;
     setsockopt(r->icmp6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
     if (r->icmp6 < 0 || sendto(r->icmp6, m, sizeof m, 0, (struct sockaddr *)&to, sizeof to) < 0) {
-        r->send_errors++;
+        __atomic_fetch_add(&r->send_errors, 1, __ATOMIC_RELAXED);
         return r->icmp6 < 0 ? -EAFNOSUPPORT : -errno;
     }
-    r->sent++;
+    __atomic_fetch_add(&r->sent, 1, __ATOMIC_RELAXED);
     return 0;
 }
 

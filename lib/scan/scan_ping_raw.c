@@ -42,7 +42,7 @@ void pks_raw_close(struct pk_scan *s)
 
 int pks_raw_fd(const struct pk_scan *s, int which)
 {
-    return !s->raw ? -1 : which ? s->raw->arp : s->raw->rx;
+    return !s->raw || which ? -1 : s->raw->rx; /* (one socket now: ARP comes through it too) */
 }
 
 static void dispatch(void *arg, const struct raw_pkt *p)

@@ -354,8 +354,19 @@ static int send_probe(struct pk_scan *s, struct scan_job *j)
         s->again_until_us = pk_loop_now(s->loop) + 20000;
         return rc;
     }
-    if (rc == 0)
-        pks_arm(s, j, pks_timeout_us(s, j->host));
+    if (rc == 0) {
+        uint64_t wait = pks_timeout_us(s, h);
+        /* The last try --max-retries allows: wake once, when the job will
+         * be decided (its horizon may be later than one timeout), rather
+         * than at the timeout only to be put back to sleep - a second
+         * timer per probe in a scan of silence. */
+        if (j->tries > s->max_retries) {
+            uint64_t horizon = j->first_us + pks_horizon_us(s, h);
+            if (horizon > j->last_us + wait)
+                wait = horizon - j->last_us;
+        }
+        pks_arm(s, j, wait);
+    }
     return rc;
 }
 

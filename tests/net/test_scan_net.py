@@ -150,6 +150,43 @@ class ScanNet(unittest.TestCase):
         finally:
             self.t.s_exec("nft delete table ip pkframe", check=False)
 
+    def test_syn_frames_to_attached_hosts(self):
+        """On an attached network each host's SYNs leave as frames to its own
+        hardware address: learned from discovery's ARP replies (none passes
+        the output hook), or with -Pn from the kernel's neighbour table once
+        the first probes made it ask. Every port is still decided right."""
+        hosts = [f"{BIG}.250.{i}" for i in (3, 4)]
+        for h in hosts:
+            self.t.t_exec(f"ip addr add {h}/24 dev {self.t.veth_t}")
+
+        def scan_counting(*args):
+            self.t.s_exec(f"ip neigh flush dev {self.t.veth_s}")
+            self.t.s_exec("nft -f -", input="table ip pkframe { chain out { type filter hook output priority 0;\n"
+                          f"  ip daddr {BIG}.250.0/24 tcp flags & (syn | ack) == syn counter\n}}\n}}\n")
+            try:
+                cp = self.t.portkit("scan", "-sS", *args, "-p", "1-1000,8080", "--json", "--all-states",
+                                    "--no-progress")
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                ruleset = self.t.s_exec("nft list table ip pkframe").stdout
+                return port_states(cp), int(re.search(r"packets (\d+)", ruleset).group(1))
+            finally:
+                self.t.s_exec("nft delete table ip pkframe", check=False)
+
+        try:
+            st, seen = scan_counting(*hosts)
+            self.assertEqual(len(st), 2 * 1001)
+            for h in hosts:
+                self.assertEqual({p for (a, p), v in st.items() if a == h and v[0] == "open"}, {22, 8080})
+            self.assertEqual({v for (_, p), v in st.items() if p not in (22, 8080)}, {("closed", "reset")})
+            self.assertEqual(seen, 0)
+            st, seen = scan_counting("-Pn", hosts[0])
+            self.assertEqual({p for (_, p), v in st.items() if v[0] == "open"}, {22, 8080})
+            self.assertEqual(len(st), 1001)
+            self.assertLess(seen, 400)  # the probes before the kernel's entry is asked for again
+        finally:
+            for h in hosts:
+                self.t.t_exec(f"ip addr del {h}/24 dev {self.t.veth_t}", check=False)
+
     def test_syn_ipv6_and_sv(self):
         """IPv6 SYN scan; -sV after a SYN scan connects to the open ports."""
         h6 = f"{BIG6}:100::1"
