@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -50,11 +51,12 @@ class ScanScale(unittest.TestCase):
             p = subprocess.Popen(["ip", "netns", "exec", self.t.scanner, binary, "scan", *args, "-oJ", "/dev/null",
                                   "--no-progress", "-v"], stdout=subprocess.DEVNULL, stderr=err,
                                  env=dict(os.environ, NO_COLOR="1"))
+            watchdog = threading.Timer(120, p.kill)  # bounded, even if a scan hung
+            watchdog.start()
             try:
                 _, status, usage = os.wait4(p.pid, 0)
             finally:
-                if p.poll() is None:
-                    p.kill()
+                watchdog.cancel()
             p.returncode = os.waitstatus_to_exitcode(status)
             err.seek(0)
             return p.returncode, usage.ru_maxrss, err.read().decode(errors="replace")
