@@ -282,23 +282,24 @@ class LegacyIptables(unittest.TestCase):
             self.assertEqual(got[("ipv4", 22)], "reachable", rows)
             self.assertEqual(got[("ipv6", 23)], "blocked", rows)
 
-    def test_legacy_ipv4_rules_leave_ipv6_verdicts_known(self):
-        with pktest.Netns("whyle4", INDEX + 3) as ns:
-            ns.exec("iptables-legacy -A INPUT -p tcp --dport 22 -j DROP")
-            ns.exec("ip6tables-legacy -L -n")
+    def one_family_unknown(self, tag, index, commands, unknown):
+        """After commands, only the `unknown` family's verdicts are unknown."""
+        known = "ipv6" if unknown == "ipv4" else "ipv4"
+        with pktest.Netns(tag, index) as ns:
+            for c in commands:
+                ns.exec(c)
             cp, rows = self.audit_rows(ns, [22])
             self.assertIn("legacy iptables rules are loaded", cp.stderr)
-            self.assertIn("IPv4 verdicts are unknown", cp.stderr)
-            got = {r["family"]: r["verdict"] for r in rows}
-            self.assertEqual(got, {"ipv4": "unknown", "ipv6": "reachable"}, rows)
+            self.assertIn(f"{'IPv4' if unknown == 'ipv4' else 'IPv6'} verdicts are unknown", cp.stderr)
+            self.assertEqual({r["family"]: r["verdict"] for r in rows}, {unknown: "unknown", known: "reachable"},
+                             rows)
+
+    def test_legacy_ipv4_rules_leave_ipv6_verdicts_known(self):
+        self.one_family_unknown("whyle4", INDEX + 3, ["iptables-legacy -A INPUT -p tcp --dport 22 -j DROP",
+                                                      "ip6tables-legacy -L -n"], "ipv4")
 
     def test_legacy_drop_policy_counts_as_rules(self):
-        with pktest.Netns("whyle6", INDEX + 4) as ns:
-            ns.exec("ip6tables-legacy -P INPUT DROP")
-            cp, rows = self.audit_rows(ns, [22])
-            self.assertIn("IPv6 verdicts are unknown", cp.stderr)
-            got = {r["family"]: r["verdict"] for r in rows}
-            self.assertEqual(got, {"ipv4": "reachable", "ipv6": "unknown"}, rows)
+        self.one_family_unknown("whyle6", INDEX + 4, ["ip6tables-legacy -P INPUT DROP"], "ipv6")
 
     def test_legacy_rules_make_verdicts_unknown(self):
         with pktest.Netns("whyleg", INDEX + 1) as ns:
