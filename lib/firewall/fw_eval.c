@@ -291,15 +291,15 @@ static enum outcome eval_chain(struct walk *w, int ci, int depth)
         return O_UNKNOWN;
     }
     const struct fw_chain *c = &w->fw->chains[ci];
+    const struct fw_gate *gate = w->fw->gates + c->first_rule;
     for (size_t i = 0; i < c->nrules; i++) {
         if (++w->steps > FW_MAX_STEPS) {
             w->unknown_why = "too many rules visited";
             return O_UNKNOWN;
         }
-        const struct fw_rule *r = &w->fw->rules[c->first_rule + i];
-        if (r->gated && (w->p.dport < r->gate_lo || w->p.dport > r->gate_hi || !need_met(&w->p, r->gate_need)))
+        if (w->p.dport < gate[i].lo || w->p.dport > gate[i].hi || !need_met(&w->p, (enum fw_need)gate[i].need))
             continue;
-        enum outcome o = eval_rule(w, r, depth);
+        enum outcome o = eval_rule(w, &w->fw->rules[c->first_rule + i], depth);
         if (o != O_CONTINUE)
             return o;
     }

@@ -161,6 +161,11 @@ struct fw_iface {
     size_t n6;
 };
 
+struct fw_gate {
+    uint16_t lo, hi;
+    uint8_t need; /* enum fw_need */
+};
+
 struct pk_firewall {
     struct fw_chain *chains;
     size_t nchains, cap_chains;
@@ -170,6 +175,7 @@ struct pk_firewall {
     size_t nsets, cap_sets;
     /* base chains of each hook we walk, sorted by priority */
     int *hook_chains[FH_POSTROUTING + 1];
+    struct fw_gate *gates; /* per rule: see fw_index */
     size_t nhook[FH_POSTROUTING + 1];
     struct fw_iface *ifaces;
     size_t nifaces;
@@ -183,6 +189,8 @@ struct pk_firewall {
 int fw_parse(struct pk_firewall *fw, const char *json, size_t len, const char *text, size_t text_len,
              struct pk_err *err);
 void fw_free_rules(struct pk_firewall *fw);
+/* After the rules are read: hook order and port gates. 0 or PK_ENOMEM. */
+int fw_index(struct pk_firewall *fw);
 void fw_clear_rules(struct pk_firewall *fw); /* after fw_free_rules: empty again */
 const char *fw_family_name(int fam);
 

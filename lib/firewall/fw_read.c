@@ -344,8 +344,19 @@ static int cmp_prio(const void *a, const void *b, void *arg)
     return *(const int *)a - *(const int *)b;
 }
 
-static int index_hooks(struct pk_firewall *fw)
+/* The walk's indexes: base chains per hook in priority order, and every
+ * rule's port gate in one dense array (the walk checks thousands of gates
+ * per packet; the rules themselves stay out of the cache). */
+int fw_index(struct pk_firewall *fw)
 {
+    fw->gates = calloc(fw->nrules ? fw->nrules : 1, sizeof *fw->gates);
+    if (!fw->gates)
+        return PK_ENOMEM;
+    for (size_t i = 0; i < fw->nrules; i++) {
+        const struct fw_rule *r = &fw->rules[i];
+        fw->gates[i] = r->gated ? (struct fw_gate){r->gate_lo, r->gate_hi, (uint8_t)r->gate_need}
+                                : (struct fw_gate){0, 65535, FN_ANY};
+    }
     for (int h = FH_INGRESS; h <= FH_POSTROUTING; h++) {
         size_t n = 0;
         for (size_t i = 0; i < fw->nchains; i++)
@@ -399,7 +410,7 @@ int fw_parse(struct pk_firewall *fw, const char *json, size_t len, const char *t
         }
     }
     if (rc == 0)
-        rc = index_hooks(fw);
+        rc = fw_index(fw);
     text_index_free(&tx);
     json_decref(root);
     if (rc == PK_ENOMEM)
@@ -466,6 +477,7 @@ void fw_clear_rules(struct pk_firewall *fw)
         fw->hook_chains[h] = NULL;
         fw->nhook[h] = 0;
     }
+    fw->gates = NULL;
 }
 
 PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_firewall **out, struct pk_err *err)
@@ -484,7 +496,7 @@ PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_
     } else if (!pk_have_capability(PK_CAP_NET_ADMIN)) {
         rc = pk_err_set(err, PK_ESYS, "cannot read the nftables ruleset: needs root (CAP_NET_ADMIN)");
     } else if ((rc = fw_nl_read(fw, err)) == 0) {
-        rc = index_hooks(fw);
+        rc = fw_index(fw);
         if (rc == PK_ENOMEM)
             rc = pk_err_set(err, PK_ENOMEM, "out of memory reading the ruleset");
         if (rc == 0)
@@ -527,6 +539,7 @@ void fw_free_rules(struct pk_firewall *fw)
     free(fw->sets);
     for (int h = 0; h <= FH_POSTROUTING; h++)
         free(fw->hook_chains[h]);
+    free(fw->gates);
 }
 
 PK_EXPORT void pk_firewall_free(struct pk_firewall *fw)
