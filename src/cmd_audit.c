@@ -97,14 +97,8 @@ static int parse_allow(const char *verb, const char *tok, struct allow *a)
 
 static int policy_add(struct policy *p, const struct allow *a)
 {
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 16;
-        struct allow *v = realloc(p->v, nc * sizeof *v);
-        if (!v)
-            return CLI_FAIL;
-        p->v = v;
-        p->cap = nc;
-    }
+    if (PK_ARRAY_RESERVE(p->v, p->cap, p->n + 1, 16))
+        return CLI_FAIL;
     p->v[p->n++] = *a;
     p->on = true;
     return 0;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portkit/buf.h"
+
 #include "firewall/fw_impl.h"
 #include "firewall/fw_value.h"
 #include "portkit/json.h"
@@ -19,14 +21,8 @@ struct findings {
 
 static struct pk_firewall_finding *push(struct findings *f)
 {
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 64;
-        struct pk_firewall_finding *p = realloc(f->v, nc * sizeof *p);
-        if (!p)
-            return NULL;
-        f->v = p;
-        f->cap = nc;
-    }
+    if (PK_ARRAY_RESERVE(f->v, f->cap, f->n + 1, 64))
+        return NULL;
     struct pk_firewall_finding *x = &f->v[f->n++];
     memset(x, 0, sizeof *x);
     return x;

@@ -358,6 +358,7 @@ static int compile_stmt(struct pk_firewall *fw, const struct fw_chain *c, json_t
  * so a packet outside that match's ports cannot be affected by the rule. */
 static void set_gate(struct fw_rule *r)
 {
+    r->gate = (struct fw_gate){0, 65535, FN_ANY};
     for (uint16_t i = 0; i < r->nstmts; i++) {
         const struct fw_stmt *s = &r->stmts[i];
         if (s->kind != FS_MATCH && s->kind != FS_UNDECIDED)
@@ -371,10 +372,7 @@ static void set_gate(struct fw_rule *r)
             lo = a < lo ? a : lo;
             hi = b > hi ? b : hi;
         }
-        r->gated = true;
-        r->gate_need = s->f[0].need;
-        r->gate_lo = (uint16_t)lo;
-        r->gate_hi = (uint16_t)(hi > 65535 ? 65535 : hi);
+        r->gate = (struct fw_gate){(uint16_t)lo, (uint16_t)(hi > 65535 ? 65535 : hi), (uint8_t)s->f[0].need};
         return;
     }
 }

@@ -84,7 +84,7 @@ struct fw_set {
     size_t n, cap;
     bool sorted;              /* single field, disjoint: binary search */
     bool broken;              /* an element could not be read: matches on it are undecided */
-    uint32_t nl_key_type;     /* read from the kernel: nft's datatype(s) of the key, for byte order */
+    uint8_t nl_conv[FW_CONCAT_MAX]; /* read from the kernel: how each field's bytes become a fw_val */
 };
 
 enum fw_op { FO_EQ, FO_NE, FO_LT, FO_GT, FO_LE, FO_GE, FO_IN };
@@ -119,6 +119,11 @@ struct fw_stmt {
     const char *why;       /* FS_UNDECIDED / FS_UNSUPPORTED_VERDICT: what it is */
 };
 
+struct fw_gate {
+    uint16_t lo, hi;
+    uint8_t need; /* enum fw_need */
+};
+
 struct fw_rule {
     uint64_t handle;
     int chain;
@@ -126,11 +131,10 @@ struct fw_rule {
     uint16_t nstmts;
     bool has_effect;       /* a verdict, NAT or mark: matters when an undecided match is in front */
     /* A cheap pre-check: when the rule can only match destination ports
-     * in [gate_lo, gate_hi] of transport gate_need, other packets skip it
-     * without evaluating anything (most rules of a big ruleset). */
-    bool gated;
-    enum fw_need gate_need;
-    uint16_t gate_lo, gate_hi;
+     * in [gate.lo, gate.hi] of transport gate.need, other packets skip it
+     * without evaluating anything (most rules of a big ruleset); an
+     * ungated rule's gate is every port of any transport. */
+    struct fw_gate gate;
     char *text;            /* nft's own text of the rule (when read live), else NULL */
 };
 
@@ -159,11 +163,6 @@ struct fw_iface {
     size_t n4;
     uint8_t addr6[8][16];
     size_t n6;
-};
-
-struct fw_gate {
-    uint16_t lo, hi;
-    uint8_t need; /* enum fw_need */
 };
 
 struct pk_firewall {

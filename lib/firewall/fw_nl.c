@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portkit/buf.h"
+
 #include "firewall/fw_impl.h"
 #include "firewall/fw_nl.h"
 #include "firewall/fw_value.h"
@@ -198,6 +200,7 @@ void fw_nl_set_shape(struct fw_set *s, uint32_t key_type, uint32_t key_len)
         bool host, ifx;
         s->flen[i] = fw_nl_type_len(t, &ft, &host, &ifx);
         s->ftype[i] = ft;
+        s->nl_conv[i] = ifx ? FW_NL_IFINDEX : host ? FW_NL_HOST_ORDER : FW_NL_AS_IS;
         total += ifx ? 4 : (s->flen[i] + 3u) & ~3u;
     }
     if (n == 1 && !s->flen[0] && key_len && key_len <= FW_VAL_MAX) {
@@ -209,7 +212,6 @@ void fw_nl_set_shape(struct fw_set *s, uint32_t key_type, uint32_t key_len)
     s->broken = n > FW_CONCAT_MAX || ((total != ((key_len + 3u) & ~3u)) && n > 1) || !s->flen[0];
     for (unsigned i = 0; i < s->nfields; i++)
         s->broken |= !s->flen[i];
-    s->nl_key_type = key_type;
 }
 
 static int elem_cb(const struct nlmsghdr *nlh, void *arg)
@@ -300,12 +302,8 @@ uint8_t fw_nl_type_len(uint32_t type, int *fw_type, bool *host_order, bool *ifin
 static bool split_key(const struct fw_set *s, const uint8_t *key, uint32_t len, struct fw_val *out)
 {
     uint32_t off = 0;
-    unsigned n = s->nfields;
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t t = n == 1 ? s->nl_key_type : (s->nl_key_type >> (6 * (n - 1 - i))) & 0x3f;
-        int ft;
-        bool host, ifx;
-        fw_nl_type_len(t, &ft, &host, &ifx);
+    for (unsigned i = 0; i < s->nfields; i++) {
+        bool host = s->nl_conv[i] == FW_NL_HOST_ORDER, ifx = s->nl_conv[i] == FW_NL_IFINDEX;
         uint32_t width = ifx ? 4 : s->flen[i];
         if (off + width > len)
             return false;
@@ -383,21 +381,6 @@ static int cmp_raw(const void *x, const void *y)
     return c ? c : (int)b->is_end - (int)a->is_end;
 }
 
-static int add_elem(struct fw_set *s, const struct fw_val *lo, const struct fw_val *hi,
-                    const struct fw_verdict *v)
-{
-    if (pk_array_reserve(&s->elems, &s->cap, s->n + 1, sizeof *s->elems, 8))
-        return PK_ENOMEM;
-    struct fw_elem *el = &s->elems[s->n++];
-    memset(el, 0, sizeof *el);
-    for (uint8_t i = 0; i < s->nfields; i++) {
-        el->lo[i] = lo[i];
-        el->hi[i] = hi[i];
-    }
-    el->verdict = *v;
-    return 0;
-}
-
 /* Interval sets hold a start element and an end element (one past the
  * interval, flagged) per interval; an interval reaching the top of the
  * key space has no end element. */
@@ -419,7 +402,7 @@ static int build_intervals(struct fw_set *s, struct raw_elem *v, size_t n)
         } else {
             memset(hi.b, 0xff, hi.len);
         }
-        if (add_elem(s, v[i].key, &hi, &v[i].verdict))
+        if (fw_set_add(s, v[i].key, &hi, &v[i].verdict))
             return PK_ENOMEM;
     }
     return 0;
@@ -459,7 +442,7 @@ int fw_nl_fill_set(struct pk_firewall *fw, struct fw_set *s, struct nftnl_set *n
         rc = build_intervals(s, a.v, a.n);
     } else if (rc == 0 && !a.bad) {
         for (size_t i = 0; i < a.n && rc == 0; i++)
-            rc = add_elem(s, a.v[i].key, a.v[i].has_end ? a.v[i].end : a.v[i].key, &a.v[i].verdict);
+            rc = fw_set_add(s, a.v[i].key, a.v[i].has_end ? a.v[i].end : a.v[i].key, &a.v[i].verdict);
     }
     s->broken |= a.bad;
     free(a.v);
@@ -492,6 +475,8 @@ int fw_nl_read(struct pk_firewall *fw, struct pk_err *err)
             rc = read_elements(&nl, fw, fw->sets[i], err);
     if (rc == 0)
         rc = dump(&nl, NFT_MSG_GETRULE, NULL, rule_cb, &d, err);
+    if (rc == 0)
+        rc = fw_index(fw);
     mnl_socket_close(nl.sock);
     free(nl.buf);
     if (rc == PK_ENOMEM)

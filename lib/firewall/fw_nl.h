@@ -21,6 +21,10 @@ struct nftnl_set;
  * the libnftables path reads from nft's text instead. */
 #define FW_NL_FALLBACK 1
 
+/* fw_set.nl_conv: a field as the kernel stores it, a host-order number,
+ * or an interface index standing for its name. */
+enum { FW_NL_AS_IS, FW_NL_HOST_ORDER, FW_NL_IFINDEX };
+
 /* Fills fw's chains, sets and rules from the kernel: 0, FW_NL_FALLBACK, or a
  * negative PK_E* code with err filled. On anything but 0 the caller frees
  * what was filled (fw_free_rules) before trying another reader. */
@@ -35,7 +39,7 @@ int fw_nl_compile_rule(struct pk_firewall *fw, struct fw_rule *r, struct nftnl_r
 void fw_nl_set_shape(struct fw_set *s, uint32_t key_type, uint32_t key_len);
 
 /* The elements of a set as the kernel gave them (in ns) into s, whose
- * nl_key_type, nfields and flen are set: 0 or PK_ENOMEM. */
+ * nl_conv, nfields and flen are set (fw_nl_set_shape): 0 or PK_ENOMEM. */
 int fw_nl_fill_set(struct pk_firewall *fw, struct fw_set *s, struct nftnl_set *ns);
 
 /* Byte order of values of nft datatype `type` (host order for marks,

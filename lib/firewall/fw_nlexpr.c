@@ -39,15 +39,9 @@ static struct fw_stmt *new_stmt(struct cx *x, enum fw_skind kind)
     struct fw_rule *r = x->r;
     if (r->nstmts == UINT16_MAX)
         return NULL;
-    if (r->nstmts == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 4;
-        struct fw_stmt *p = realloc(r->stmts, nc * sizeof *p);
-        if (!p) {
-            x->rc = PK_ENOMEM;
-            return NULL;
-        }
-        r->stmts = p;
-        x->cap = nc;
+    if (PK_ARRAY_RESERVE(r->stmts, x->cap, (size_t)r->nstmts + 1, 4)) {
+        x->rc = PK_ENOMEM;
+        return NULL;
     }
     struct fw_stmt *s = &r->stmts[r->nstmts++];
     memset(s, 0, sizeof *s);
@@ -130,21 +124,17 @@ static struct fw_set *one_range(struct cx *x, const struct fw_field *f, const st
                                 const struct fw_val *hi)
 {
     struct fw_set *set = calloc(1, sizeof *set);
-    struct fw_elem *el = calloc(1, sizeof *el);
-    if (!set || !el) {
+    if (set) {
+        set->nfields = 1;
+        set->ftype[0] = f->type;
+        set->flen[0] = f->len;
+        set->family = x->c->family;
+    }
+    if (!set || fw_set_add(set, lo, hi, NULL)) {
         free(set);
-        free(el);
         x->rc = PK_ENOMEM;
         return NULL;
     }
-    set->nfields = 1;
-    set->ftype[0] = f->type;
-    set->flen[0] = f->len;
-    set->elems = el;
-    set->n = set->cap = 1;
-    el->lo[0] = *lo;
-    el->hi[0] = *hi;
-    set->family = x->c->family;
     return set;
 }
 
@@ -276,6 +266,7 @@ static void lookup(struct cx *x, const struct nftnl_expr *e)
     struct fw_set *set = name ? fw_find_set(x->fw, x->c->family, x->c->table, name) : NULL;
     int at = reg_index(nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
     struct fw_stmt tmp = {.kind = vmap ? FS_VMAP : FS_MATCH, .set = set};
+    const char *names[FW_CONCAT_MAX] = {0};
     bool ok = set && !set->broken && at >= 0 && set->is_vmap == vmap && set->nfields <= FW_CONCAT_MAX;
     for (uint8_t i = 0; ok && i < set->nfields; i++) {
         const struct reg *g = at < NREG ? &x->regs[at] : NULL;
@@ -283,6 +274,7 @@ static void lookup(struct cx *x, const struct nftnl_expr *e)
              (!set->flen[i] || set->flen[i] == g->f.len);
         if (ok) {
             tmp.f[i] = g->f;
+            names[i] = g->name;
             at += (g->width + 3) / 4;
         }
     }
@@ -304,9 +296,8 @@ static void lookup(struct cx *x, const struct nftnl_expr *e)
         return;
     *s = tmp;
     size_t before = x->text.len;
-    for (uint8_t i = 0, r = (uint8_t)reg_index(nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG)); i < s->nfields;
-         r = (uint8_t)(r + (x->regs[r].width + 3) / 4), i++)
-        pk_buf_printf(&x->text, "%s%s", i ? " . " : before ? " " : "", x->regs[r].name);
+    for (uint8_t i = 0; i < s->nfields; i++)
+        pk_buf_printf(&x->text, "%s%s", i ? " . " : before ? " " : "", names[i]);
     pk_buf_puts(&x->text, vmap ? " vmap " : s->op == FO_NE ? " != " : " ");
     say_set(x, s);
 }

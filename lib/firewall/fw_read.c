@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portkit/buf.h"
+
 #include "firewall/fw_impl.h"
 #include "firewall/fw_nl.h"
 #include "portkit/hostinfo.h"
@@ -194,24 +196,9 @@ static char *dup_or_empty(const char *s)
 
 
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    while (nc < need)
-        nc *= 2;
-    void *p = realloc(*arr, nc * elem);
-    if (!p)
-        return PK_ENOMEM;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
 static int add_chain(struct pk_firewall *fw, json_t *c)
 {
-    if (grow((void **)&fw->chains, &fw->cap_chains, fw->nchains + 1, sizeof *fw->chains))
+    if (PK_ARRAY_RESERVE(fw->chains, fw->cap_chains, fw->nchains + 1, 16))
         return PK_ENOMEM;
     struct fw_chain *ch = &fw->chains[fw->nchains];
     memset(ch, 0, sizeof *ch);
@@ -255,7 +242,7 @@ static int add_set(struct pk_firewall *fw, json_t *o, bool is_map)
     s->family = family_parse(jstr(o, "family"));
     s->name = dup_or_empty(jstr(o, "name"));
     s->table = dup_or_empty(jstr(o, "table"));
-    if (!s->name || !s->table || grow((void **)&fw->sets, &fw->cap_sets, fw->nsets + 1, sizeof *fw->sets)) {
+    if (!s->name || !s->table || PK_ARRAY_RESERVE(fw->sets, fw->cap_sets, fw->nsets + 1, 16)) {
         fw_set_free(s);
         return PK_ENOMEM;
     }
@@ -313,7 +300,7 @@ static int add_rule(struct pk_firewall *fw, json_t *o, const struct text_index *
         return 0;
     if (!c->nrules)
         c->first_rule = fw->nrules;
-    if (grow((void **)&fw->rules, &fw->cap_rules, fw->nrules + 1, sizeof *fw->rules))
+    if (PK_ARRAY_RESERVE(fw->rules, fw->cap_rules, fw->nrules + 1, 16))
         return PK_ENOMEM;
     struct fw_rule *r = &fw->rules[fw->nrules];
     memset(r, 0, sizeof *r);
@@ -352,11 +339,8 @@ int fw_index(struct pk_firewall *fw)
     fw->gates = calloc(fw->nrules ? fw->nrules : 1, sizeof *fw->gates);
     if (!fw->gates)
         return PK_ENOMEM;
-    for (size_t i = 0; i < fw->nrules; i++) {
-        const struct fw_rule *r = &fw->rules[i];
-        fw->gates[i] = r->gated ? (struct fw_gate){r->gate_lo, r->gate_hi, (uint8_t)r->gate_need}
-                                : (struct fw_gate){0, 65535, FN_ANY};
-    }
+    for (size_t i = 0; i < fw->nrules; i++)
+        fw->gates[i] = fw->rules[i].gate;
     for (int h = FH_INGRESS; h <= FH_POSTROUTING; h++) {
         size_t n = 0;
         for (size_t i = 0; i < fw->nchains; i++)
@@ -462,8 +446,6 @@ static int read_with_libnftables(struct pk_firewall *fw, struct pk_err *err)
         rc = fw_parse(fw, json, strlen(json), text, text ? strlen(text) : 0, err);
     free(json);
     free(text);
-    if (rc == 0)
-        fw_check_legacy(fw);
     return rc;
 }
 
@@ -495,16 +477,15 @@ PK_EXPORT int pk_firewall_open(const struct pk_firewall_options *opt, struct pk_
                       err);
     } else if (!pk_have_capability(PK_CAP_NET_ADMIN)) {
         rc = pk_err_set(err, PK_ESYS, "cannot read the nftables ruleset: needs root (CAP_NET_ADMIN)");
-    } else if ((rc = fw_nl_read(fw, err)) == 0) {
-        rc = fw_index(fw);
-        if (rc == PK_ENOMEM)
-            rc = pk_err_set(err, PK_ENOMEM, "out of memory reading the ruleset");
+    } else {
+        rc = fw_nl_read(fw, err);
+        if (rc == FW_NL_FALLBACK) {
+            fw_free_rules(fw);
+            fw_clear_rules(fw);
+            rc = read_with_libnftables(fw, err);
+        }
         if (rc == 0)
-            fw_check_legacy(fw);
-    } else if (rc == FW_NL_FALLBACK) {
-        fw_free_rules(fw);
-        fw_clear_rules(fw);
-        rc = read_with_libnftables(fw, err);
+            fw_check_legacy(fw); /* rules of the live host that no reader shows */
     }
     if (rc == 0 && !opt->no_host)
         rc = fw_read_host(fw, err);

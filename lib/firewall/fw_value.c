@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "portkit/buf.h"
+
 #include "firewall/fw_impl.h"
 #include "firewall/fw_value.h"
 
@@ -245,6 +247,20 @@ static int parse_verdict(json_t *j, struct pk_firewall *fw, const struct fw_set 
     return -1;
 }
 
+int fw_set_add(struct fw_set *s, const struct fw_val *lo, const struct fw_val *hi, const struct fw_verdict *v)
+{
+    if (PK_ARRAY_RESERVE(s->elems, s->cap, s->n + 1, 8))
+        return PK_ENOMEM;
+    struct fw_elem *el = &s->elems[s->n++];
+    memset(el, 0, sizeof *el);
+    for (uint8_t i = 0; i < (s->nfields ? s->nfields : 1); i++) {
+        el->lo[i] = lo[i];
+        el->hi[i] = hi[i];
+    }
+    el->verdict = v ? *v : (struct fw_verdict){FV_NONE, -1};
+    return 0;
+}
+
 int fw_set_add_json(struct fw_set *s, const void *elem_json, struct pk_firewall *fw)
 {
     json_t *e = (json_t *)elem_json, *data = NULL;
@@ -255,14 +271,8 @@ int fw_set_add_json(struct fw_set *s, const void *elem_json, struct pk_firewall 
     json_t *inner;
     if (json_is_object(e) && json_is_object(inner = json_object_get(e, "elem")))
         e = json_object_get(inner, "val");
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        struct fw_elem *p = realloc(s->elems, nc * sizeof *p);
-        if (!p)
-            return PK_ENOMEM;
-        s->elems = p;
-        s->cap = nc;
-    }
+    if (PK_ARRAY_RESERVE(s->elems, s->cap, s->n + 1, 8))
+        return PK_ENOMEM;
     struct fw_elem *el = &s->elems[s->n];
     memset(el, 0, sizeof *el);
     json_t *cc;

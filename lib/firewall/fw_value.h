@@ -19,6 +19,8 @@ uint64_t fw_val_to_uint(const struct fw_val *v);
 int fw_sym_lookup(enum fw_type t, const char *s, uint64_t *out);
 int fw_sym_format(enum fw_type t, uint64_t v, char *out, size_t size);
 int fw_parse_value(json_t *j, enum fw_type t, uint8_t len, struct fw_val *lo, struct fw_val *hi);
+/* Appends one element (a range per field; v: a verdict map's, or NULL). */
+int fw_set_add(struct fw_set *s, const struct fw_val *lo, const struct fw_val *hi, const struct fw_verdict *v);
 const struct fw_elem *fw_set_lookup(const struct fw_set *s, const struct fw_val *key, uint8_t nfields);
 int fw_set_cover(const struct fw_set *s, const struct fw_val *lo, const struct fw_val *hi);
 

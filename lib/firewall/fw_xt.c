@@ -71,23 +71,6 @@ static struct fw_set *one_field_set(enum fw_type t, uint8_t len)
     return s;
 }
 
-static int add_elem(struct fw_set *set, const struct fw_val *lo, const struct fw_val *hi)
-{
-    if (set->n == set->cap) {
-        size_t nc = set->cap ? set->cap * 2 : 4;
-        struct fw_elem *p = realloc(set->elems, nc * sizeof *p);
-        if (!p)
-            return PK_ENOMEM;
-        set->elems = p;
-        set->cap = nc;
-    }
-    memset(&set->elems[set->n], 0, sizeof set->elems[0]);
-    set->elems[set->n].lo[0] = *lo;
-    set->elems[set->n].hi[0] = *hi;
-    set->n++;
-    return 0;
-}
-
 static void undecided(struct fw_stmt *s, const char *why)
 {
     memset(s, 0, sizeof *s);
@@ -125,7 +108,7 @@ static int word_match(struct fw_stmt *s, const char *p, enum fw_key k, enum fw_n
         struct fw_val v;
         fw_val_uint(&v, len, bits);
         s->flags_any = true;
-        return add_elem(s->set, &v, &v);
+        return fw_set_add(s->set, &v, &v, NULL);
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t lo, hi;
@@ -142,7 +125,7 @@ static int word_match(struct fw_stmt *s, const char *p, enum fw_key k, enum fw_n
         struct fw_val a, b;
         fw_val_uint(&a, len, lo);
         fw_val_uint(&b, len, hi);
-        if (add_elem(s->set, &a, &b))
+        if (fw_set_add(s->set, &a, &b, NULL))
             return PK_ENOMEM;
     }
     fw_set_finish(s->set);
