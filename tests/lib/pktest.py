@@ -92,6 +92,25 @@ def need_tool(name):
     return unittest.skipUnless(shutil.which(name), f"needs {name}")
 
 
+def stop_procs(procs, grace=None):
+    """Ends processes a test started: killed at once (grace None), or asked
+    with SIGTERM and killed after grace seconds; reaped, pipes closed."""
+    for p in procs:
+        if p.poll() is None:
+            if grace is None:
+                p.kill()
+            else:
+                p.terminate()
+                try:
+                    p.wait(grace)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        p.wait()
+        for f in (p.stdout, p.stderr, p.stdin):
+            if f:
+                f.close()
+
+
 def sh(cmd, check=True, **kw):
     """Runs a shell command (setup/teardown of namespaces, servers)."""
     return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True, **kw)

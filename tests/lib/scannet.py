@@ -99,13 +99,7 @@ class Topo:
                                 env=dict(os.environ, NO_COLOR="1"), **kw)
 
     def close(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        pktest.stop_procs(self.procs, grace=5)
         self.procs = []
         pktest.sh(f"ip netns del {self.scanner}", check=False)
         pktest.sh(f"ip netns del {self.target}", check=False)

@@ -36,12 +36,7 @@ class Topology:
         return self
 
     def __exit__(self, *exc):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            if p.stdout:
-                p.stdout.close()
+        pktest.stop_procs(self.procs)
         for ns in (self.cli, self.tgt, self.fwd):
             ns.close()
 

@@ -87,12 +87,7 @@ class Setup:
                          prefix=("ip", "netns", "exec", self.ns.name))
 
     def __exit__(self, *exc):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            if p.stdout:
-                p.stdout.close()
+        pktest.stop_procs(self.procs)
         self.ns.close()
         shutil.rmtree(self.etc, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -50,14 +50,7 @@ class SlurmArray(unittest.TestCase):
         self.t = scannet.Topo("slurm").__enter__()
 
     def tearDown(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(5)
+        pktest.stop_procs(list(reversed(self.procs)), grace=10)
         self.t.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
