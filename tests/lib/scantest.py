@@ -6,10 +6,45 @@ import os
 import random
 import shutil
 import subprocess
+import unittest
 
 import pktest
 
 NMAP_DTD = "/usr/share/nmap/nmap.dtd"
+
+
+class ServedHosts(unittest.TestCase):
+    """A test class whose hosts (namespaces, cls.nss; cls.ns the first)
+    run real servers (cls.servers). Subclasses start both in serve(); a
+    failure half-way stops whatever had started."""
+
+    @classmethod
+    def serve(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def host(cls, tag, index, **kw):
+        ns = pktest.Netns(tag, index, **kw).__enter__()
+        cls.nss.append(ns)
+        if len(cls.nss) == 1:
+            cls.ns = ns
+        return ns
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nss, cls.servers = [], []
+        try:
+            cls.serve()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers:
+            s.stop()
+        for ns in cls.nss:
+            ns.close()
 
 
 def scan(*args, timeout=120, check=None, env=None):

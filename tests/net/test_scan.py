@@ -26,38 +26,27 @@ SEED = RNG.randrange(1 << 30)
 
 
 @pktest.need_root
-class ScanTcp(unittest.TestCase):
+class ScanTcp(scantest.ServedHosts):
     @classmethod
-    def setUpClass(cls):
-        cls.ns = pktest.Netns(TAG, INDEX).__enter__()
-        cls.servers = []
-        try:
-            web = servers.Nginx(cls.ns, port=80).start()
-            cls.servers.append(web)
-            rng = random.Random(SEED)
-            cls.listen = scantest.random_ports(12, avoid={80}, rng=rng)
-            lst = servers.Listener(cls.ns, tcp=cls.listen).start()
-            cls.servers.append(lst)
-            cls.open = {80, *cls.listen}
-            # Ports nobody answers: some random, one listener behind DROP, a
-            # range; plus two rejected with ICMP admin-prohibited.
-            cls.dropped = set(scantest.random_ports(6, avoid=cls.open, rng=rng)) | {cls.listen[0]} | set(
-                range(5000, 5011))
-            rejected = scantest.random_ports(2, avoid=cls.open | cls.dropped, rng=rng)
-            cls.rejected = set(rejected)
-            drop = ", ".join(map(str, sorted(cls.dropped - set(range(5000, 5011))))) + ", 5000-5010"
-            scantest.nft_filter(cls.ns, f"tcp dport {{ {drop} }} drop",
-                                f"tcp dport {{ {', '.join(map(str, rejected))} }} "
-                                "reject with icmpx type admin-prohibited")
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in getattr(cls, "servers", []):
-            s.stop()
-        cls.ns.close()
+    def serve(cls):
+        cls.host(TAG, INDEX)
+        web = servers.Nginx(cls.ns, port=80).start()
+        cls.servers.append(web)
+        rng = random.Random(SEED)
+        cls.listen = scantest.random_ports(12, avoid={80}, rng=rng)
+        lst = servers.Listener(cls.ns, tcp=cls.listen).start()
+        cls.servers.append(lst)
+        cls.open = {80, *cls.listen}
+        # Ports nobody answers: some random, one listener behind DROP, a
+        # range; plus two rejected with ICMP admin-prohibited.
+        cls.dropped = set(scantest.random_ports(6, avoid=cls.open, rng=rng)) | {cls.listen[0]} | set(
+            range(5000, 5011))
+        rejected = scantest.random_ports(2, avoid=cls.open | cls.dropped, rng=rng)
+        cls.rejected = set(rejected)
+        drop = ", ".join(map(str, sorted(cls.dropped - set(range(5000, 5011))))) + ", 5000-5010"
+        scantest.nft_filter(cls.ns, f"tcp dport {{ {drop} }} drop",
+                            f"tcp dport {{ {', '.join(map(str, rejected))} }} "
+                            "reject with icmpx type admin-prohibited")
 
     def truth(self, ports):
         """{('tcp', port): state} for the ports scanned."""

@@ -16,26 +16,15 @@ TAG, INDEX = "sc-sv", 45
 
 
 @pktest.need_root
-class ScanServices(unittest.TestCase):
+class ScanServices(scantest.ServedHosts):
     @classmethod
-    def setUpClass(cls):
-        cls.ns = pktest.Netns(TAG, INDEX).__enter__()
-        cls.servers = []
-        try:
-            for srv in (servers.Nginx(cls.ns, port=80, tls_port=443), servers.Sshd(cls.ns, port=22),
-                        servers.Redis(cls.ns, port=6379), servers.Exim(cls.ns, port=25),
-                        servers.Listener(cls.ns, tcp=[7777]),
-                        servers.Listener(cls.ns, tcp=[7778], banner=b"\x1b[31mhi\x07 there\r\n")):
-                cls.servers.append(srv.start())
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in getattr(cls, "servers", []):
-            s.stop()
-        cls.ns.close()
+    def serve(cls):
+        ns = cls.host(TAG, INDEX)
+        for srv in (servers.Nginx(ns, port=80, tls_port=443), servers.Sshd(ns, port=22),
+                    servers.Redis(ns, port=6379), servers.Exim(ns, port=25),
+                    servers.Listener(ns, tcp=[7777]),
+                    servers.Listener(ns, tcp=[7778], banner=b"\x1b[31mhi\x07 there\r\n")):
+            cls.servers.append(srv.start())
 
     def test_services_named(self):
         with tempfile.TemporaryDirectory() as d:

@@ -16,25 +16,14 @@ import servers
 
 
 @pktest.need_root
-class ScanTls(unittest.TestCase):
+class ScanTls(scantest.ServedHosts):
     @classmethod
-    def setUpClass(cls):
-        cls.ns = pktest.Netns("sctls", 44).__enter__()
-        cls.servers = []
-        try:
-            cls.servers.append(servers.Nginx(cls.ns, port=80, tls_port=443).start())
-            cls.servers.append(servers.Nginx(cls.ns, port=8080, tls_port=8443).start())
-            cls.servers.append(servers.Dovecot(cls.ns, port=143, pop3_port=110, tls=True).start())
-            cls.servers.append(servers.Exim(cls.ns, port=25, submission_port=587, smtps_port=465, tls=True).start())
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in getattr(cls, "servers", []):
-            s.stop()
-        cls.ns.close()
+    def serve(cls):
+        ns = cls.host("sctls", 44)
+        cls.servers.append(servers.Nginx(ns, port=80, tls_port=443).start())
+        cls.servers.append(servers.Nginx(ns, port=8080, tls_port=8443).start())
+        cls.servers.append(servers.Dovecot(ns, port=143, pop3_port=110, tls=True).start())
+        cls.servers.append(servers.Exim(ns, port=25, submission_port=587, smtps_port=465, tls=True).start())
 
     def test_inside_tls(self):
         with tempfile.TemporaryDirectory() as d:

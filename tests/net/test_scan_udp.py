@@ -16,29 +16,16 @@ HOSTS = [("sc-udp1", 40), ("sc-udp2", 41)]
 
 
 @pktest.need_root
-class ScanUdp(unittest.TestCase):
+class ScanUdp(scantest.ServedHosts):
     @classmethod
-    def setUpClass(cls):
-        cls.nss, cls.servers = [], []
-        try:
-            for tag, idx in HOSTS:
-                ns = pktest.Netns(tag, idx).__enter__()
-                cls.nss.append(ns)
-                for srv in (servers.Dnsmasq(ns, port=53),
-                            servers.Listener(ns, udp=[5001], udp_reply=b"portkit test reply\n"),
-                            servers.Listener(ns, udp=[5002])):
-                    cls.servers.append(srv.start())
-                scantest.nft_filter(ns, "udp dport { 7001, 7002 } drop")
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for s in getattr(cls, "servers", []):
-            s.stop()
-        for ns in getattr(cls, "nss", []):
-            ns.close()
+    def serve(cls):
+        for tag, idx in HOSTS:
+            ns = cls.host(tag, idx)
+            for srv in (servers.Dnsmasq(ns, port=53),
+                        servers.Listener(ns, udp=[5001], udp_reply=b"portkit test reply\n"),
+                        servers.Listener(ns, udp=[5002])):
+                cls.servers.append(srv.start())
+            scantest.nft_filter(ns, "udp dport { 7001, 7002 } drop")
 
     # 5 closed ports beyond the burst of six: about 5 s of ICMP pacing.
     PORTS = [53, 5001, 5002, 7001, 7002, *range(20, 31)]
