@@ -92,6 +92,13 @@ def need_tool(name):
     return unittest.skipUnless(shutil.which(name), f"needs {name}")
 
 
+def release(holder):
+    """Ends a Netns.hold() process."""
+    holder.stdin.close()
+    holder.wait(timeout=10)
+    holder.stdout.close()
+
+
 def stop_procs(procs, grace=None):
     """Ends processes a test started: killed at once (grace None), or asked
     with SIGTERM and killed after grace seconds; reaped, pipes closed."""
@@ -180,6 +187,17 @@ class Netns:
 
     def popen(self, argv, **kw):
         return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kw)
+
+    def hold(self, code, *args):
+        """Python code run inside that binds its sockets, prints READY and
+        lives until its stdin closes (release()): the process."""
+        p = self.popen([sys.executable, "-c", code, *map(str, args)], stdin=subprocess.PIPE,
+                       stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if line.strip() != "READY":
+            release(p)
+            raise AssertionError(f"holder in {self.name} did not start: {line!r}")
+        return p
 
     def close(self):
         if self.link:

@@ -45,18 +45,14 @@ class InNamespace(unittest.TestCase):
     def setUpClass(cls):
         cls.ns = pktest.Netns(TAG, INDEX).__enter__()
         try:
-            cls.holder = cls.ns.popen([sys.executable, "-c", HOLDER, str(INDEX), pktest.NET4], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
-            line = cls.holder.stdout.readline()
-            assert line.strip() == "READY", line
+            cls.holder = cls.ns.hold(HOLDER, INDEX, pktest.NET4)
         except BaseException:
             cls.ns.close()  # tearDownClass does not run when setUpClass fails
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.holder.stdin.close()
-        cls.holder.wait(timeout=10)
+        pktest.release(cls.holder)
         cls.ns.__exit__(None, None, None)
 
     def inside(self, *argv, env=None):

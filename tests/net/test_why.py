@@ -66,17 +66,14 @@ class Why(unittest.TestCase):
             cls.ns.exec("sysctl -qw net.ipv4.ip_unprivileged_port_start=1024")
             cls.ns.exec("sysctl -qw net.ipv4.ip_local_reserved_ports=45000")
             cls.ns.exec("sysctl -qw 'net.ipv4.ip_local_port_range=40000 50000'")
-            cls.holder = cls.ns.popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
-            assert cls.holder.stdout.readline().strip() == "READY"
+            cls.holder = cls.ns.hold(HOLDER)
         except BaseException:
             cls.ns.close()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        cls.holder.stdin.close()
-        cls.holder.wait(timeout=10)
+        pktest.release(cls.holder)
         cls.ns.__exit__(None, None, None)
 
     def pk(self, *args, user=None):
@@ -248,24 +245,21 @@ class Why(unittest.TestCase):
 @pktest.need_root
 @unittest.skipUnless(shutil.which("iptables-legacy"), "needs iptables-legacy")
 class LegacyIptables(unittest.TestCase):
-    def audit_rows(self, ns, ports):
-        """audit -j in ns with a TCP listener on [::]:port (dual stack) for each port."""
-        code = ("import socket,sys\nh=[]\nfor p in sys.argv[1:]:\n"
-                "  s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
-                "  s.bind(('::', int(p))); s.listen(); h.append(s)\n"
-                "print('READY', flush=True); sys.stdin.read()")
-        holder = ns.popen([sys.executable, "-c", code, *map(str, ports)], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True)
+    DUAL_STACK = ("import socket,sys\nh=[]\nfor p in sys.argv[1:]:\n"
+                  "  s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
+                  "  s.bind(('::', int(p))); s.listen(); h.append(s)\n"
+                  "print('READY', flush=True); sys.stdin.read()")
+
+    def audit_rows(self, ns, ports, code=DUAL_STACK):
+        """audit -j in ns with a TCP listener for each port (by default on [::], dual stack)."""
+        holder = ns.hold(code, *ports)
         try:
-            self.assertEqual(holder.stdout.readline().strip(), "READY")
             cp = subprocess.run(["ip", "netns", "exec", ns.name, pktest.PORTKIT, "audit", "-j"],
                                 capture_output=True, text=True, timeout=60)
             self.assertEqual(cp.returncode, 0, cp.stderr)
             return cp, [json.loads(l) for l in cp.stdout.splitlines()]
         finally:
-            holder.stdin.close()
-            holder.wait(timeout=10)
-            holder.stdout.close()
+            pktest.release(holder)
 
     def test_empty_legacy_tables_change_nothing(self):
         with pktest.Netns("whyle0", INDEX + 2) as ns:
@@ -304,22 +298,12 @@ class LegacyIptables(unittest.TestCase):
     def test_legacy_rules_make_verdicts_unknown(self):
         with pktest.Netns("whyleg", INDEX + 1) as ns:
             ns.exec("iptables-legacy -A INPUT -p tcp --dport 22 -j DROP")
-            holder = ns.popen([sys.executable, "-c", "import socket,sys; s=socket.socket(); "
-                               "s.bind(('0.0.0.0', 22)); s.listen(); print('READY', flush=True); sys.stdin.read()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            try:
-                self.assertEqual(holder.stdout.readline().strip(), "READY")
-                cp = subprocess.run(["ip", "netns", "exec", ns.name, pktest.PORTKIT, "audit", "-j"],
-                                    capture_output=True, text=True, timeout=60)
-                self.assertEqual(cp.returncode, 0, cp.stderr)
-                self.assertIn("legacy iptables rules are loaded", cp.stderr)
-                rows = [json.loads(l) for l in cp.stdout.splitlines()]
-                self.assertTrue(rows)
-                self.assertTrue(all(r["verdict"] == "unknown" for r in rows), rows)
-            finally:
-                holder.stdin.close()
-                holder.wait(timeout=10)
-                holder.stdout.close()
+            cp, rows = self.audit_rows(ns, [22], code="import socket,sys; s=socket.socket(); "
+                                       "s.bind(('0.0.0.0', 22)); s.listen(); print('READY', flush=True); "
+                                       "sys.stdin.read()")
+            self.assertIn("legacy iptables rules are loaded", cp.stderr)
+            self.assertTrue(rows)
+            self.assertTrue(all(r["verdict"] == "unknown" for r in rows), rows)
 
 
 if __name__ == "__main__":
