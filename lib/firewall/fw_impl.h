@@ -1,5 +1,6 @@
-/* The firewall module's compiled ruleset. The reader (fw_read.c) turns
- * libnftables' JSON into these records once; the evaluator (fw_eval.c)
+/* The firewall module's compiled ruleset. The readers (fw_nl.c from the
+ * kernel, fw_read.c from libnftables' JSON) build these records once; the
+ * evaluator (fw_eval.c)
  * walks them for each packet without allocating. Every packet field and
  * every constant is a big-endian byte string, so equality, ranges and
  * prefixes are all memcmp. */

@@ -1,5 +1,5 @@
-/* The compiled ruleset's own lookups and release: the bottom layer every
- * other file of the firewall module builds on. */
+/* The compiled ruleset's own lookups, release and indexes: the bottom
+ * layer every other file of the firewall module builds on. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,4 +47,40 @@ void fw_stmt_release(struct fw_stmt *s)
         fw_set_free(s->set);
     s->set = NULL;
     s->set_owned = false;
+}
+
+static int cmp_prio(const void *a, const void *b, void *arg)
+{
+    const struct pk_firewall *fw = arg;
+    const struct fw_chain *x = &fw->chains[*(const int *)a], *y = &fw->chains[*(const int *)b];
+    if (x->prio != y->prio)
+        return x->prio < y->prio ? -1 : 1;
+    /* Same priority: the kernel's order is registration order, which
+     * the listing order follows. */
+    return *(const int *)a - *(const int *)b;
+}
+
+/* The walk's indexes: base chains per hook in priority order, and every
+ * rule's port gate in one dense array (the walk checks thousands of gates
+ * per packet; the rules themselves stay out of the cache). */
+int fw_index(struct pk_firewall *fw)
+{
+    fw->gates = calloc(fw->nrules ? fw->nrules : 1, sizeof *fw->gates);
+    if (!fw->gates)
+        return PK_ENOMEM;
+    for (size_t i = 0; i < fw->nrules; i++)
+        fw->gates[i] = fw->rules[i].gate;
+    for (int h = FH_INGRESS; h <= FH_POSTROUTING; h++) {
+        size_t n = 0;
+        for (size_t i = 0; i < fw->nchains; i++)
+            n += fw->chains[i].hook == (enum fw_hook)h;
+        fw->hook_chains[h] = calloc(n ? n : 1, sizeof(int));
+        if (!fw->hook_chains[h])
+            return PK_ENOMEM;
+        for (size_t i = 0; i < fw->nchains; i++)
+            if (fw->chains[i].hook == (enum fw_hook)h)
+                fw->hook_chains[h][fw->nhook[h]++] = (int)i;
+        qsort_r(fw->hook_chains[h], fw->nhook[h], sizeof(int), cmp_prio, fw);
+    }
+    return 0;
 }

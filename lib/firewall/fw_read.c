@@ -1,8 +1,8 @@
-/* Reading the ruleset: libnftables lists it twice, as JSON (the structure
- * every rule is compiled from) and as text with handles. The text is what
- * a person reads in explanations, and it is the only place where the
- * details of iptables-nft's xt matches survive: libnftables' JSON names an
- * xt match ("conntrack", "addrtype") but not its arguments. */
+/* Opening a ruleset, and the JSON reader. A live ruleset is read from the
+ * kernel (fw_nl.c) unless it holds iptables-nft's xt matches; then, like a
+ * saved ruleset, it is read as libnftables' JSON, with nft's text beside
+ * it: the only place where an xt match's arguments survive (the JSON names
+ * "conntrack" or "addrtype" but not what they test). */
 #include <errno.h>
 #include <jansson.h>
 #include <nftables/libnftables.h>
@@ -317,42 +317,6 @@ static int add_rule(struct pk_firewall *fw, json_t *o, const struct text_index *
     }
     fw->nrules++;
     c->nrules++;
-    return 0;
-}
-
-static int cmp_prio(const void *a, const void *b, void *arg)
-{
-    const struct pk_firewall *fw = arg;
-    const struct fw_chain *x = &fw->chains[*(const int *)a], *y = &fw->chains[*(const int *)b];
-    if (x->prio != y->prio)
-        return x->prio < y->prio ? -1 : 1;
-    /* Same priority: the kernel's order is registration order, which
-     * the listing order follows. */
-    return *(const int *)a - *(const int *)b;
-}
-
-/* The walk's indexes: base chains per hook in priority order, and every
- * rule's port gate in one dense array (the walk checks thousands of gates
- * per packet; the rules themselves stay out of the cache). */
-int fw_index(struct pk_firewall *fw)
-{
-    fw->gates = calloc(fw->nrules ? fw->nrules : 1, sizeof *fw->gates);
-    if (!fw->gates)
-        return PK_ENOMEM;
-    for (size_t i = 0; i < fw->nrules; i++)
-        fw->gates[i] = fw->rules[i].gate;
-    for (int h = FH_INGRESS; h <= FH_POSTROUTING; h++) {
-        size_t n = 0;
-        for (size_t i = 0; i < fw->nchains; i++)
-            n += fw->chains[i].hook == (enum fw_hook)h;
-        fw->hook_chains[h] = calloc(n ? n : 1, sizeof(int));
-        if (!fw->hook_chains[h])
-            return PK_ENOMEM;
-        for (size_t i = 0; i < fw->nchains; i++)
-            if (fw->chains[i].hook == (enum fw_hook)h)
-                fw->hook_chains[h][fw->nhook[h]++] = (int)i;
-        qsort_r(fw->hook_chains[h], fw->nhook[h], sizeof(int), cmp_prio, fw);
-    }
     return 0;
 }
 
