@@ -249,7 +249,9 @@ static int parse_verdict(json_t *j, struct pk_firewall *fw, const struct fw_set 
 
 int fw_set_add(struct fw_set *s, const struct fw_val *lo, const struct fw_val *hi, const struct fw_verdict *v)
 {
-    if (PK_ARRAY_RESERVE(s->elems, s->cap, s->n + 1, 8))
+    /* from one element: most sets are a rule's single constant, and a
+     * big ruleset has thousands of them */
+    if (PK_ARRAY_RESERVE(s->elems, s->cap, s->n + 1, 1))
         return PK_ENOMEM;
     struct fw_elem *el = &s->elems[s->n++];
     memset(el, 0, sizeof *el);
